@@ -1,0 +1,25 @@
+"""deconflict: airspace deconfliction between parties that do not trust each other.
+
+Public API (everything else is reachable through its module):
+
+- :class:`Agreement`: the shared rules (minima, look-ahead, alerts), fingerprinted.
+- :func:`detect`: tactical conflicts in a DataFrame of aircraft states.
+- :class:`TrafficState`: validated struct-of-arrays states for the numeric core.
+- :class:`DeconflictError`, :class:`InputError`, :class:`AgreementError`.
+"""
+
+from deconflict.core.agreement import Agreement
+from deconflict.core.state import TrafficState
+from deconflict.errors import AgreementError, DeconflictError, InputError
+from deconflict.frames import detect
+
+__all__ = [
+    "Agreement",
+    "AgreementError",
+    "DeconflictError",
+    "InputError",
+    "TrafficState",
+    "detect",
+]
+
+__version__ = "0.1.0"

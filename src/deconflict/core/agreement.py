@@ -1,0 +1,155 @@
+"""The shared agreement: the bare safety protocol two parties accept, and nothing more.
+
+An :class:`Agreement` is frozen and validated; its :attr:`Agreement.fingerprint` is the
+SHA-256 of a canonical JSON form, so two parties can confirm they run identical rules
+by comparing 64 hex characters. The text form is TOML (:meth:`Agreement.from_toml`,
+:meth:`Agreement.to_toml`); reading and writing files is the outer layers' job.
+
+>>> ag = Agreement(horizontal_nm=5, vertical_ft=1000, lookahead_s=300)
+>>> ag.horizontal_nm, ag.vertical_ft, ag.lookahead_s
+(5.0, 1000.0, 300.0)
+>>> Agreement.from_toml(ag.to_toml()).fingerprint == ag.fingerprint
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from deconflict.errors import AgreementError
+
+#: Version of the canonical form hashed by :attr:`Agreement.fingerprint`.
+CANONICAL_FORM_VERSION = 1
+
+
+def _describe(err: ValidationError, prefix: str = "agreement") -> str:
+    """One line naming the first bad field, its value and what was expected."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f", got {value!r}"
+    return f"{prefix}: field '{loc}': {first['msg']}{shown}"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise AgreementError(_describe(err)) from None
+
+
+class AlertThresholds(_Frozen):
+    """Times to predicted loss of separation (s) at which the alert level rises.
+
+    ``advisory`` is raised for any conflict within the look-ahead; ``caution`` when
+    loss is predicted within ``caution_s``; ``warning`` within ``warning_s`` or when
+    separation is already lost.
+    """
+
+    caution_s: float = Field(120.0, gt=0, allow_inf_nan=False)
+    warning_s: float = Field(60.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AlertThresholds:
+        if self.warning_s >= self.caution_s:
+            raise ValueError(
+                f"warning_s ({self.warning_s}) must be less than caution_s ({self.caution_s})"
+            )
+        return self
+
+
+class Agreement(_Frozen):
+    """Separation minima, look-ahead, alert thresholds and protected airspace.
+
+    Units are in the field names: NM, ft, s. Construct with keywords::
+
+        Agreement(horizontal_nm=5, vertical_ft=1000, lookahead_s=300)
+    """
+
+    name: str = Field("default", min_length=1, max_length=200)
+    version: int = Field(1, ge=1)
+    parties: tuple[str, ...] = ()
+    horizontal_nm: float = Field(5.0, gt=0, le=100, allow_inf_nan=False)
+    vertical_ft: float = Field(1000.0, gt=0, le=20000, allow_inf_nan=False)
+    lookahead_s: float = Field(300.0, gt=0, le=3600, allow_inf_nan=False)
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    #: Protected airspace (zones); detailed by the zones module. Plain mappings for now.
+    protected_areas: tuple[dict[str, Any], ...] = ()
+
+    @field_validator("parties")
+    @classmethod
+    def _distinct_parties(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not p.strip() for p in v):
+            raise ValueError("party names must not be empty")
+        if len(set(v)) != len(v):
+            raise ValueError(f"party names must be distinct, got {list(v)}")
+        return v
+
+    @model_validator(mode="after")
+    def _alerts_within_lookahead(self) -> Agreement:
+        if self.alerts.caution_s > self.lookahead_s:
+            raise ValueError(
+                f"alerts.caution_s ({self.alerts.caution_s}) must not exceed "
+                f"lookahead_s ({self.lookahead_s})"
+            )
+        return self
+
+    # -- canonical form and fingerprint -------------------------------------------------
+    def canonical(self) -> dict[str, Any]:
+        """Plain, order-independent form: numbers as floats, keys sorted on output."""
+        return {"canonical_form": CANONICAL_FORM_VERSION, **_normalise(self.model_dump())}
+
+    def canonical_json(self) -> str:
+        """The exact text hashed by :attr:`fingerprint` (sorted keys, no spaces)."""
+        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of :meth:`canonical_json`; equal iff the rules are equal."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    # -- TOML -------------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, text: str, source: str = "agreement") -> Agreement:
+        """Parse TOML text; errors name ``source`` and the bad field."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise AgreementError(f"{source}: not valid TOML: {err}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise AgreementError(_describe(err, source)) from None
+
+    def to_toml(self) -> str:
+        """TOML text that :meth:`from_toml` reads back to an equal agreement."""
+        data = self.model_dump()
+        data["parties"] = list(data["parties"])
+        data["protected_areas"] = [dict(a) for a in data["protected_areas"]]
+        return tomli_w.dumps(data)
+
+
+def _normalise(value: Any) -> Any:
+    """Numbers → float (so 5 and 5.0 hash alike), tuples → lists, recursively."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        f = float(value)
+        if not math.isfinite(f):
+            raise AgreementError(f"agreement: non-finite number {value!r} in canonical form")
+        return f
+    if isinstance(value, dict):
+        return {str(k): _normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value

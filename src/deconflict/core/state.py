@@ -1,0 +1,160 @@
+"""Traffic states as a frozen struct of numpy arrays, validated once at the edge.
+
+Columns (and units) of the ``detect`` input contract:
+
+========== ============================================================
+time       snapshot time, s (float; several snapshots may share a frame)
+id         aircraft id (string; unique within one time)
+party      operating party (optional string)
+lat, lon   WGS84 degrees
+alt_ft     altitude, ft
+gs_kt      ground speed, kt (≥ 0)
+track_deg  true track, degrees clockwise from north
+vs_fpm     vertical speed, ft/min (positive up)
+========== ============================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from deconflict.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FloatArray = npt.NDArray[np.float64]
+StrArray = npt.NDArray[np.str_]
+
+NUMERIC_COLUMNS = ("time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+REQUIRED_COLUMNS = ("time", "id", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+INPUT_COLUMNS = ("time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+
+#: Inclusive bounds checked for each numeric column (None: only finiteness).
+_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "time": (None, None),
+    "lat": (-90.0, 90.0),
+    "lon": (-180.0, 360.0),
+    "alt_ft": (None, None),
+    "gs_kt": (0.0, None),
+    "track_deg": (None, None),
+    "vs_fpm": (None, None),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class TrafficState:
+    """N aircraft states (one or several snapshot times), one array per column."""
+
+    time: FloatArray
+    id: StrArray
+    party: StrArray | None
+    lat: FloatArray
+    lon: FloatArray
+    alt_ft: FloatArray
+    gs_kt: FloatArray
+    track_deg: FloatArray
+    vs_fpm: FloatArray
+
+    def __len__(self) -> int:
+        """Number of aircraft states."""
+        return int(self.time.shape[0])
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, first_row: int = 0) -> TrafficState:
+        """Validate a DataFrame with the input columns and take its arrays.
+
+        ``first_row`` is the number shown for the frame's first row in errors (e.g. 2
+        for the first data line of a CSV file with a header), so messages point at
+        the right place. Raises :class:`~deconflict.errors.InputError` naming the
+        row and column of the first problem; nothing is ever silently dropped.
+        """
+        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"missing column(s) {', '.join(repr(c) for c in missing)}; "
+                f"expected columns {', '.join(INPUT_COLUMNS)} (party optional)"
+            )
+        where = "line" if first_row >= 2 else "row"
+        arrays: dict[str, FloatArray] = {}
+        for col in NUMERIC_COLUMNS:
+            arrays[col] = _numeric(frame[col], col, first_row, where)
+        ids = _strings(frame["id"], "id", first_row, where)
+        party = _strings(frame["party"], "party", first_row, where) if "party" in frame else None
+        _check_unique(arrays["time"], ids, first_row, where)
+        return cls(
+            time=arrays["time"],
+            id=ids,
+            party=party,
+            lat=arrays["lat"],
+            lon=arrays["lon"],
+            alt_ft=arrays["alt_ft"],
+            gs_kt=arrays["gs_kt"],
+            track_deg=arrays["track_deg"],
+            vs_fpm=arrays["vs_fpm"],
+        )
+
+
+def _first_bad(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _numeric(series: pd.Series, col: str, first_row: int, where: str) -> FloatArray:
+    import pandas as pd
+
+    coerced = pd.to_numeric(series, errors="coerce")
+    values = np.asarray(coerced, dtype=np.float64)
+    raw_missing = np.asarray(series.isna())
+    bad_text = np.isnan(values) & ~raw_missing
+    if bad_text.any():
+        i = _first_bad(bad_text)
+        raise InputError(
+            f"{where} {i + first_row}, column '{col}': {series.iloc[i]!r} is not a number"
+        )
+    if raw_missing.any() or np.isnan(values).any():
+        i = _first_bad(raw_missing | np.isnan(values))
+        raise InputError(f"{where} {i + first_row}, column '{col}': missing value (NaN)")
+    if np.isinf(values).any():
+        i = _first_bad(np.isinf(values))
+        raise InputError(f"{where} {i + first_row}, column '{col}': {values[i]} is not finite")
+    lo, hi = _BOUNDS[col]
+    if lo is not None and (values < lo).any():
+        i = _first_bad(values < lo)
+        raise InputError(
+            f"{where} {i + first_row}, column '{col}': {values[i]:g} is below the minimum {lo:g}"
+        )
+    if hi is not None and (values > hi).any():
+        i = _first_bad(values > hi)
+        raise InputError(
+            f"{where} {i + first_row}, column '{col}': {values[i]:g} is above the maximum {hi:g}"
+        )
+    return values
+
+
+def _strings(series: pd.Series, col: str, first_row: int, where: str) -> StrArray:
+    missing = np.asarray(series.isna())
+    if missing.any():
+        i = _first_bad(missing)
+        raise InputError(f"{where} {i + first_row}, column '{col}': missing value")
+    values = np.asarray(series.astype(str).str.strip(), dtype=np.str_)
+    empty = values == ""
+    if empty.any():
+        i = _first_bad(empty)
+        raise InputError(f"{where} {i + first_row}, column '{col}': empty value")
+    return values
+
+
+def _check_unique(time: FloatArray, ids: StrArray, first_row: int, where: str) -> None:
+    import pandas as pd
+
+    dup = np.asarray(pd.DataFrame({"t": time, "id": ids}).duplicated(keep="first"))
+    if dup.any():
+        i = _first_bad(dup)
+        raise InputError(
+            f"{where} {i + first_row}, column 'id': duplicate id {ids[i]!r} "
+            f"at time {time[i]:g} (one state per aircraft per time)"
+        )
