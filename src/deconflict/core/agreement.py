@@ -32,20 +32,17 @@ CANONICAL_FORM_VERSION = 1
 def _describe(err: ValidationError, prefix: str = "agreement") -> str:
     """One line naming the first bad field, its value and what was expected."""
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+    msg = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a check across fields: its message names them
+        return f"{prefix}: {msg}"
+    loc = ".".join(str(p) for p in first["loc"])
     value = first.get("input")
     shown = "" if isinstance(value, dict) else f", got {value!r}"
-    return f"{prefix}: field '{loc}': {first['msg']}{shown}"
+    return f"{prefix}: field '{loc}': {msg}{shown}"
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as err:
-            raise AgreementError(_describe(err)) from None
 
 
 class AlertThresholds(_Frozen):
@@ -85,6 +82,13 @@ class Agreement(_Frozen):
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     #: Protected airspace (zones); detailed by the zones module. Plain mappings for now.
     protected_areas: tuple[dict[str, Any], ...] = ()
+
+    def __init__(self, **data: Any) -> None:
+        """Validate keyword fields; a bad one raises :class:`AgreementError` naming it."""
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise AgreementError(_describe(err)) from None
 
     @field_validator("parties")
     @classmethod
@@ -127,9 +131,9 @@ class Agreement(_Frozen):
         except tomllib.TOMLDecodeError as err:
             raise AgreementError(f"{source}: not valid TOML: {err}") from None
         try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            raise AgreementError(_describe(err, source)) from None
+            return cls(**data)
+        except AgreementError as err:
+            raise AgreementError(f"{source}: {str(err).removeprefix('agreement: ')}") from None
 
     def to_toml(self) -> str:
         """TOML text that :meth:`from_toml` reads back to an equal agreement."""

@@ -121,9 +121,7 @@ class Windows:
     dz_cpa_ft: FloatArray
 
 
-def path_boxes(
-    kin: Kinematics, agreement: Agreement
-) -> tuple[FloatArray, FloatArray]:
+def path_boxes(kin: Kinematics, agreement: Agreement) -> tuple[FloatArray, FloatArray]:
     """4-D boxes (ECEF x, y, z in m; altitude in ft) bounding each path over the look-ahead.
 
     Each box is widened by half the minimum in every dimension, so two paths that
@@ -189,7 +187,7 @@ def windows(kin: Kinematics, a: IntArray, b: IntArray, agreement: Agreement) -> 
     qb = np.einsum("ij,ij->i", r, w)  # half the linear coefficient
     qc = np.einsum("ij,ij->i", r, r) - H * H
 
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         # Horizontal: |r + w t|² < H² ⇔ qa t² + 2 qb t + qc < 0 (open interval).
         disc = qb * qb - qa * qc
         moving = qa > 0.0

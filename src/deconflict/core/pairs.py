@@ -58,8 +58,9 @@ def overlapping_pairs(
         Group (snapshot) index of each box, ``>= 0``.
     cell : (D,) array
         Grid cell size per dimension, > 0.
+
     """
-    n, d = lo.shape
+    n, _d = lo.shape
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return BoxPairs(empty, empty, PairStats(0, 0, 0, 0))
@@ -188,7 +189,9 @@ def _brute_force_pairs(
     g_end = np.searchsorted(g_sorted, group[big], side="right")
     cnt = g_end - g_start
     a = np.repeat(big, cnt)
-    b = order[np.repeat(g_start, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+    b = order[
+        np.repeat(g_start, cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    ]
     is_big = np.zeros(lo.shape[0], dtype=bool)
     is_big[big] = True
     # Drop self pairs and count big–big pairs once (from the lower index).

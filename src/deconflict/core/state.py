@@ -155,6 +155,6 @@ def _check_unique(time: FloatArray, ids: StrArray, first_row: int, where: str) -
     if dup.any():
         i = _first_bad(dup)
         raise InputError(
-            f"{where} {i + first_row}, column 'id': duplicate id {ids[i]!r} "
+            f"{where} {i + first_row}, column 'id': duplicate id {str(ids[i])!r} "
             f"at time {time[i]:g} (one state per aircraft per time)"
         )

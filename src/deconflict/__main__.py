@@ -1,0 +1,5 @@
+"""``python -m deconflict`` runs the command line."""
+
+from deconflict.cli.main import main
+
+main()

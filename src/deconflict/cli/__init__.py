@@ -1,0 +1,1 @@
+"""The ``deconflict`` command line: thin typer commands over the layers below."""

@@ -1,0 +1,116 @@
+"""What every command shares: one-line errors, the agreement options, tables."""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deconflict.core.agreement import Agreement
+from deconflict.errors import DeconflictError
+from deconflict.io.agreement_file import load_agreement
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Wide tables when piped (rich would otherwise wrap at 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 200, soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+#: Exit status for input the user must fix (typer's own usage errors also use 2).
+EXIT_BAD_INPUT = 2
+
+
+def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn :class:`DeconflictError` (and unreadable files) into ``error: …`` and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except DeconflictError as err:
+            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+HorizontalOpt = Annotated[
+    float | None,
+    typer.Option("--horizontal-nm", help="Horizontal minimum, NM [default: 5, or the agreement's]"),
+]
+VerticalOpt = Annotated[
+    float | None,
+    typer.Option("--vertical-ft", help="Vertical minimum, ft [default: 1000, or the agreement's]"),
+]
+LookaheadOpt = Annotated[
+    float | None,
+    typer.Option("--lookahead-s", help="Look-ahead, s [default: 300, or the agreement's]"),
+]
+AgreementOpt = Annotated[
+    Path | None, typer.Option("--agreement", help="Agreement TOML file (flags override it)")
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Write OUT.csv or OUT.parquet instead")
+]
+
+
+def resolve_agreement(
+    path: Path | None,
+    horizontal_nm: float | None,
+    vertical_ft: float | None,
+    lookahead_s: float | None,
+) -> Agreement:
+    """The agreement from ``path`` (or the defaults) with any flags given on top."""
+    base = load_agreement(path) if path is not None else Agreement()
+    overrides = {
+        k: v
+        for k, v in {
+            "horizontal_nm": horizontal_nm,
+            "vertical_ft": vertical_ft,
+            "lookahead_s": lookahead_s,
+        }.items()
+        if v is not None
+    }
+    if not overrides:
+        return base
+    return Agreement(**{**base.model_dump(), **overrides})
+
+
+def format_time(t: float) -> str:
+    """Snapshot time for people: UTC clock time for Unix epoch seconds, else seconds."""
+    if t > 1e8:
+        return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+    return f"{t:g}"
+
+
+def frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str]) -> Table:
+    """A rich table of ``frame`` with per-column number formats (``{:.1f}`` style)."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[col])
+        table.add_column(col, justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        cells = []
+        for col, value in zip(frame.columns, row, strict=True):
+            if col == "time":
+                cells.append(format_time(float(value)))
+            elif value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("")
+            elif col in formats:
+                cells.append(formats[col].format(value))
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    return table

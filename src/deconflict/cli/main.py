@@ -1,0 +1,35 @@
+"""The ``deconflict`` console script."""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+
+import typer
+
+from deconflict.cli.common import one_line_errors
+from deconflict.cli.detect_cmd import detect_command, run_detect
+from deconflict.core.agreement import Agreement
+
+app = typer.Typer(
+    name="deconflict",
+    help="Airspace deconfliction between parties that do not trust each other.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.command("detect")(detect_command)
+
+
+@app.command("demo")
+@one_line_errors
+def demo_command() -> None:
+    """Run detection on the bundled snapshot of real traffic over Paris (2021-10-07)."""
+    resource = files("deconflict.data").joinpath("paris_snapshot.csv")
+    with as_file(resource) as path:
+        run_detect(path, Agreement(), all_pairs=False, out=None)
+
+
+def main() -> None:
+    """Entry point for ``python -m deconflict``."""
+    app()

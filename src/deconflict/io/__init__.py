@@ -1,0 +1,1 @@
+"""File readers and writers at the edge: states, agreements, tables."""

@@ -1,0 +1,172 @@
+"""Read aircraft states from CSV, Parquet or DAIDALUS ``.daa`` files into validated arrays.
+
+Every reader ends in :meth:`deconflict.core.state.TrafficState.from_frame`, so a bad
+file stops with one line naming the row (or CSV line) and column. Nothing is
+silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deconflict.core.state import TrafficState
+from deconflict.errors import InputError
+from deconflict.units import FT, KT, NM
+
+SUFFIXES = (".csv", ".parquet", ".pq", ".daa")
+
+#: Factors to the detector's input units for the units DAIDALUS writes in a ``.daa`` header.
+_DAA_LENGTH_TO_FT = {"ft": 1.0, "m": 1.0 / FT, "km": 1000.0 / FT, "nmi": NM / FT, "nm": NM / FT}
+_DAA_SPEED_TO_KT = {
+    "knot": 1.0,
+    "kn": 1.0,
+    "kts": 1.0,
+    "kt": 1.0,
+    "m/s": 1.0 / KT,
+    "mps": 1.0 / KT,
+    "km/h": 1000.0 / 3600.0 / KT,
+    "kph": 1000.0 / 3600.0 / KT,
+    "fpm": FT / 60.0 / KT,
+    "ft/min": FT / 60.0 / KT,
+}
+_DAA_VS_TO_FPM = {
+    "fpm": 1.0,
+    "ft/min": 1.0,
+    "m/s": 60.0 / FT,
+    "mps": 60.0 / FT,
+    "knot": KT * 60.0 / FT,
+    "kn": KT * 60.0 / FT,
+    "kts": KT * 60.0 / FT,
+}
+_DAA_ANGLE_TO_DEG = {"deg": 1.0, "rad": 180.0 / 3.141592653589793}
+_DAA_TIME_TO_S = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
+
+#: DAIDALUS column → (our column, unit table).
+_DAA_COLUMNS: dict[str, tuple[str, dict[str, float]]] = {
+    "lat": ("lat", _DAA_ANGLE_TO_DEG),
+    "lon": ("lon", _DAA_ANGLE_TO_DEG),
+    "alt": ("alt_ft", _DAA_LENGTH_TO_FT),
+    "trk": ("track_deg", _DAA_ANGLE_TO_DEG),
+    "gs": ("gs_kt", _DAA_SPEED_TO_KT),
+    "vs": ("vs_fpm", _DAA_VS_TO_FPM),
+    "time": ("time", _DAA_TIME_TO_S),
+}
+OWNSHIP_PARTY = "ownship"
+INTRUDER_PARTY = "intruder"
+
+
+@dataclass(frozen=True)
+class StatesFile:
+    """A states table as read, and the number its first row has in error messages."""
+
+    frame: pd.DataFrame
+    first_row: int
+
+    def validate(self) -> TrafficState:
+        """Validate into a :class:`TrafficState` (errors name the file's rows)."""
+        return TrafficState.from_frame(self.frame, first_row=self.first_row)
+
+
+def read_states_table(path: str | Path) -> StatesFile:
+    """Read STATES (CSV, Parquet or DAIDALUS ``.daa``) into the input columns, unvalidated."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(
+            f"{p}: unknown file type {suffix or '(none)'!r}; expected one of {', '.join(SUFFIXES)}"
+        )
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    if p.stat().st_size == 0:
+        raise InputError(f"{p}: file is empty")
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(p, dtype={"id": str, "party": str}, skipinitialspace=True)
+            first_row = 2  # line 1 is the header
+        elif suffix == ".daa":
+            return StatesFile(read_daa(p), first_row=0)
+        else:
+            frame = pd.read_parquet(p)
+            first_row = 0
+    except InputError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as err:
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{p}: cannot read as {suffix[1:]}: {msg}") from None
+    if frame.empty:
+        raise InputError(f"{p}: no rows")
+    return StatesFile(frame, first_row)
+
+
+def read_states(path: str | Path) -> TrafficState:
+    """Read and validate STATES; see :func:`read_states_table`."""
+    table = read_states_table(path)
+    try:
+        return table.validate()
+    except InputError as err:
+        raise InputError(f"{Path(path)}: {err}") from None
+
+
+def read_daa(path: str | Path) -> pd.DataFrame:
+    """Read a DAIDALUS ``.daa`` encounter into the detector's input columns.
+
+    Line 1 names the columns, line 2 gives their units (e.g. ``[deg]``, ``[ft]``,
+    ``[knot]``, ``[fpm]``, ``[s]``); then one row per aircraft per time. The first
+    aircraft at each time is the ownship: it gets party ``ownship`` and every other
+    aircraft ``intruder``, so detection reports ownship–intruder pairs only.
+    """
+    p = Path(path)
+    lines = [
+        (n, ln.strip())
+        for n, ln in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    if len(lines) < 3:
+        raise InputError(f"{p}: a .daa file needs a names line, a units line and data rows")
+    split = re.compile(r"[,\s]+")
+    names = [c.lower() for c in split.split(lines[0][1]) if c]
+    units = [u.strip("[]").lower() for u in split.split(lines[1][1]) if u]
+    if len(units) != len(names):
+        raise InputError(f"{p}: line {lines[1][0]}: {len(units)} units for {len(names)} columns")
+    if "name" not in names:
+        raise InputError(f"{p}: line {lines[0][0]}: no NAME column")
+    missing = [c for c in _DAA_COLUMNS if c not in names]
+    if missing:
+        raise InputError(
+            f"{p}: line {lines[0][0]}: missing column(s) {', '.join(missing)} "
+            "(only geodetic lat/lon encounters are supported)"
+        )
+    rows: list[list[str]] = []
+    line_no: list[int] = []
+    for n, ln in lines[2:]:
+        cells = [c for c in split.split(ln) if c]
+        if len(cells) != len(names):
+            raise InputError(f"{p}: line {n}: {len(cells)} values for {len(names)} columns")
+        rows.append(cells)
+        line_no.append(n)
+    raw = pd.DataFrame(rows, columns=names)
+    out = pd.DataFrame({"id": raw["name"].astype(str)})
+    for col, (ours, table) in _DAA_COLUMNS.items():
+        unit = units[names.index(col)]
+        if unit not in table:
+            raise InputError(
+                f"{p}: column {col!r}: unit [{unit}] not supported; expected one of "
+                + ", ".join(f"[{u}]" for u in table)
+            )
+        values = pd.to_numeric(raw[col], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            i = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{p}: line {line_no[i]}, column {col!r}: {raw[col].iloc[i]!r} is not a number"
+            )
+        out[ours] = values * table[unit]
+    first_at_time = ~out["time"].duplicated(keep="first")
+    is_ownship = out["id"].isin(out.loc[first_at_time, "id"])
+    out["party"] = np.where(is_ownship, OWNSHIP_PARTY, INTRUDER_PARTY)
+    return out[["time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"]]

@@ -1,0 +1,1 @@
+"""Replay of recorded traffic archives (ADS-B) through the detector."""
