@@ -4,6 +4,7 @@ Public API (everything else is reachable through its module):
 
 - :class:`Agreement`: the shared rules (minima, look-ahead, alerts), fingerprinted.
 - :func:`detect`: tactical conflicts in a DataFrame of aircraft states.
+- :func:`advise`: alert levels and coordinated complementary advisories per aircraft.
 - :class:`TrafficState`: validated struct-of-arrays states for the numeric core.
 - :class:`DeconflictError`, :class:`InputError`, :class:`AgreementError`.
 """
@@ -11,7 +12,7 @@ Public API (everything else is reachable through its module):
 from deconflict.core.agreement import Agreement
 from deconflict.core.state import TrafficState
 from deconflict.errors import AgreementError, DeconflictError, InputError
-from deconflict.frames import detect
+from deconflict.frames import advise, detect
 
 __all__ = [
     "Agreement",
@@ -19,6 +20,7 @@ __all__ = [
     "DeconflictError",
     "InputError",
     "TrafficState",
+    "advise",
     "detect",
 ]
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from deconflict.core.agreement import Agreement
-from deconflict.core.detect import Conflicts, detect_state
+from deconflict.core.alerts import EVENT_KINDS, LEVELS, AlertTracker, Tracked, pair_keys, track
+from deconflict.core.detect import (
+    Conflicts,
+    Kinematics,
+    detect_kinematics,
+    detect_state,
+    pair_geometry,
+    windows,
+)
+from deconflict.core.hashing import hash_strings
+from deconflict.core.resolve import MANOEUVRES, pair_advice, per_aircraft
 from deconflict.core.state import TrafficState
 from deconflict.units import NM
 
@@ -82,3 +94,132 @@ def conflicts_frame(state: TrafficState, c: Conflicts) -> pd.DataFrame:
         columns=list(CONFLICT_COLUMNS),
     )
     return frame.sort_values(["time", "id_a", "id_b"], kind="stable").reset_index(drop=True)
+
+
+#: Columns of :func:`advise`'s result, in order.
+ADVICE_COLUMNS = (
+    "time",
+    "id",
+    "party",
+    "conflict_id",
+    "level",
+    "manoeuvre",
+    "target_vs_fpm",
+    "target_track_deg",
+    "t_in_s",
+)
+#: Columns of the alert events table.
+EVENT_COLUMNS = ("time", "conflict_id", "id_a", "id_b", "event", "level")
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What :func:`advise_state` returns: advisories, alert events, and the tracker to keep."""
+
+    advisories: pd.DataFrame
+    events: pd.DataFrame
+    tracker: AlertTracker
+
+
+def advise(
+    states: pd.DataFrame | TrafficState,
+    agreement: Agreement | None = None,
+    *,
+    all_pairs: bool = False,
+) -> pd.DataFrame:
+    """One coordinated advisory per aircraft in conflict, per snapshot time.
+
+    Columns :data:`ADVICE_COLUMNS`: ``conflict_id`` (opaque, stable over the
+    snapshots of one episode; the aircraft's most urgent conflict), ``level``
+    (``advisory`` | ``caution`` | ``warning``, with hysteresis over the snapshots),
+    ``manoeuvre`` (``climb`` | ``descend`` | ``turn_left`` | ``turn_right`` |
+    ``no_safe_manoeuvre``), ``target_vs_fpm`` and ``target_track_deg`` (what to fly;
+    the current value where the manoeuvre does not change it), ``t_in_s`` (time to
+    the aircraft's first predicted loss of separation).
+    """
+    ag = agreement if agreement is not None else Agreement()
+    return advise_state(as_state(states), ag, all_pairs=all_pairs).advisories
+
+
+def advise_state(
+    state: TrafficState,
+    agreement: Agreement,
+    *,
+    all_pairs: bool = False,
+    tracker: AlertTracker | None = None,
+    salt: str = "",
+) -> Advice:
+    """Detection, alert tracking and advisories over the snapshots of ``state``, in time order.
+
+    Pass the returned ``tracker`` to the next call to keep conflict ids and levels
+    across calls (a live feed); ``salt`` is mixed into the opaque conflict ids.
+    """
+    ag = agreement
+    kin = Kinematics.from_state(state)
+    conflicts = detect_kinematics(kin, ag, party=None if all_pairs else state.party)
+    a, b = conflicts.a, conflicts.b
+    keys = pair_keys(state.id[a], state.id[b])
+    snap = kin.snap[a]
+    order = np.lexsort((keys, snap))
+    a, b, keys, snap = a[order], b[order], keys[order], snap[order]
+    t_in = conflicts.t_in_s[order]
+
+    level = np.zeros(a.size, dtype=np.int64)
+    cid = np.zeros(a.size, dtype="<U17")
+    event_parts: list[pd.DataFrame] = []
+    current = tracker if tracker is not None else AlertTracker.empty()
+    bounds = np.searchsorted(snap, np.arange(kin.times.size + 1))
+    for k, t in enumerate(kin.times):
+        lo, hi = bounds[k], bounds[k + 1]
+        step = track(current, float(t), keys[lo:hi], t_in[lo:hi], ag.alerts, salt + ag.fingerprint)
+        current = step.tracker
+        level[lo:hi] = step.level
+        cid[lo:hi] = step.conflict_id
+        if step.events.key.size:
+            event_parts.append(_events_frame(float(t), step))
+
+    win = windows(kin, a, b, ag)
+    geometry = pair_geometry(kin, a, b)
+    h = hash_strings(state.id, key=ag.fingerprint)
+    advice = pair_advice(kin, state.track_deg, a, b, geometry, win, h[a], h[b], ag)
+    per = per_aircraft(advice, t_in, state.track_deg)
+    worst_level = np.zeros(len(state), dtype=np.int64)
+    np.maximum.at(worst_level, a, level)
+    np.maximum.at(worst_level, b, level)
+    ac = per.aircraft
+    frame = pd.DataFrame(
+        {
+            "time": state.time[ac],
+            "id": state.id[ac].astype(object),
+            "party": state.party[ac].astype(object) if state.party is not None else None,
+            "conflict_id": cid[per.worst_pair].astype(object),
+            "level": np.asarray(LEVELS, dtype=object)[worst_level[ac]],
+            "manoeuvre": np.asarray(MANOEUVRES, dtype=object)[per.manoeuvre],
+            "target_vs_fpm": per.target_vs_fpm,
+            "target_track_deg": per.target_track_deg,
+            "t_in_s": t_in[per.worst_pair],
+        },
+        columns=list(ADVICE_COLUMNS),
+    )
+    frame = frame.sort_values(["time", "id"], kind="stable").reset_index(drop=True)
+    events = (
+        pd.concat(event_parts, ignore_index=True)
+        if event_parts
+        else pd.DataFrame(columns=list(EVENT_COLUMNS))
+    )
+    return Advice(advisories=frame, events=events, tracker=current)
+
+
+def _events_frame(time_s: float, step: Tracked) -> pd.DataFrame:
+    ids = np.char.partition(step.events.key, "\x1f")
+    return pd.DataFrame(
+        {
+            "time": time_s,
+            "conflict_id": step.events.conflict_id.astype(object),
+            "id_a": ids[:, 0].astype(object),
+            "id_b": ids[:, 2].astype(object),
+            "event": np.asarray(EVENT_KINDS, dtype=object)[step.events.kind],
+            "level": np.asarray(LEVELS, dtype=object)[step.events.level],
+        },
+        columns=list(EVENT_COLUMNS),
+    )

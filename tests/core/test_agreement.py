@@ -21,7 +21,7 @@ def test_fingerprint_is_canonical():
     assert Agreement(horizontal_nm=3).fingerprint != a.fingerprint
     assert Agreement(parties=("blue", "red")).fingerprint != a.fingerprint
     # The hashed text is stable: a change in it would make parties disagree.
-    assert a.canonical_json().startswith('{"alerts":{"caution_s":120.0,"warning_s":60.0}')
+    assert a.canonical_json().startswith('{"alerts":{"caution_s":120.0,"clear_after_s":5.0,')
 
 
 def test_frozen():
@@ -41,6 +41,8 @@ def test_frozen():
         ({"alerts": {"caution_s": 30, "warning_s": 60}}, "alerts"),
         ({"lookahead_s": 100}, "caution_s"),
         ({"colour": "blue"}, "colour"),
+        ({"resolution": {"min_alt_ft": 5000, "max_alt_ft": 4000}}, "min_alt_ft"),
+        ({"resolution": {"tie_break": "coin"}}, "resolution.tie_break"),
     ],
 )
 def test_bad_fields_are_named(kwargs, field):

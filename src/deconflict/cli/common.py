@@ -88,6 +88,29 @@ def resolve_agreement(
     return Agreement(**{**base.model_dump(), **overrides})
 
 
+def emit(
+    frame: pd.DataFrame, out: Path | None, title: str, formats: dict[str, str], summary: str
+) -> None:
+    """Write ``frame`` to ``out`` (CSV or Parquet), or print it as a table; then the summary."""
+    from deconflict.io.tables import write_table
+
+    if out is not None:
+        write_table(frame, out)
+        console.print(f"{summary}; written to {out}", highlight=False)
+        return
+    if len(frame):
+        console.print(frame_table(frame, title, formats))
+    console.print(summary, highlight=False)
+
+
+def rules_summary(agreement: Agreement) -> str:
+    """The minima, look-ahead and fingerprint prefix, for summary lines."""
+    return (
+        f"{agreement.horizontal_nm:g} NM / {agreement.vertical_ft:g} ft / "
+        f"{agreement.lookahead_s:g} s; agreement {agreement.fingerprint[:12]}"
+    )
+
+
 def format_time(t: float) -> str:
     """Snapshot time for people: UTC clock time for Unix epoch seconds, else seconds."""
     if t > 1e8:

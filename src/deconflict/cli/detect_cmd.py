@@ -1,4 +1,4 @@
-"""``deconflict detect``: tactical conflicts in a file of aircraft states."""
+"""``deconflict detect`` and ``deconflict advise``: conflicts and advisories from a states file."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from deconflict.cli.common import (
     LookaheadOpt,
     OutOpt,
     VerticalOpt,
-    console,
-    frame_table,
+    emit,
     one_line_errors,
     resolve_agreement,
+    rules_summary,
 )
 from deconflict.core.agreement import Agreement
-from deconflict.frames import detect
+from deconflict.frames import advise, detect
 from deconflict.io.states import read_states
-from deconflict.io.tables import write_table
+
+StatesArg = Annotated[Path, typer.Argument(help="States: .csv, .parquet or DAIDALUS .daa")]
+AllPairsOpt = Annotated[
+    bool, typer.Option("--all-pairs", help="Also report pairs of the same party")
+]
 
 CONFLICT_FORMATS = {
     "t_in_s": "{:.1f}",
@@ -30,6 +34,7 @@ CONFLICT_FORMATS = {
     "d_cpa_nm": "{:.2f}",
     "dz_cpa_ft": "{:.0f}",
 }
+ADVICE_FORMATS = {"target_vs_fpm": "{:.0f}", "target_track_deg": "{:.1f}", "t_in_s": "{:.1f}"}
 
 
 def run_detect(states_path: Path, agreement: Agreement, all_pairs: bool, out: Path | None) -> None:
@@ -39,30 +44,44 @@ def run_detect(states_path: Path, agreement: Agreement, all_pairs: bool, out: Pa
     n_times = len(set(state.time.tolist()))
     summary = (
         f"{len(result)} conflict(s) among {len(state)} state(s) at {n_times} time(s); "
-        f"{agreement.horizontal_nm:g} NM / {agreement.vertical_ft:g} ft / "
-        f"{agreement.lookahead_s:g} s; agreement {agreement.fingerprint[:12]}"
+        + rules_summary(agreement)
     )
-    if out is not None:
-        write_table(result, out)
-        console.print(f"{summary}; written to {out}", highlight=False)
-        return
-    if len(result):
-        console.print(frame_table(result, f"Conflicts in {states_path.name}", CONFLICT_FORMATS))
-    console.print(summary, highlight=False)
+    emit(result, out, f"Conflicts in {states_path.name}", CONFLICT_FORMATS, summary)
 
 
 @one_line_errors
 def detect_command(
-    states: Annotated[Path, typer.Argument(help="States: .csv, .parquet or DAIDALUS .daa")],
+    states: StatesArg,
     horizontal_nm: HorizontalOpt = None,
     vertical_ft: VerticalOpt = None,
     lookahead_s: LookaheadOpt = None,
     agreement: AgreementOpt = None,
-    all_pairs: Annotated[
-        bool, typer.Option("--all-pairs", help="Also report pairs of the same party")
-    ] = False,
+    all_pairs: AllPairsOpt = False,
     output: OutOpt = None,
 ) -> None:
     """Predict losses of separation between aircraft of different parties."""
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, lookahead_s)
     run_detect(states, ag, all_pairs, output)
+
+
+@one_line_errors
+def advise_command(
+    states: StatesArg,
+    horizontal_nm: HorizontalOpt = None,
+    vertical_ft: VerticalOpt = None,
+    lookahead_s: LookaheadOpt = None,
+    agreement: AgreementOpt = None,
+    all_pairs: AllPairsOpt = False,
+    output: OutOpt = None,
+) -> None:
+    """Alert levels and coordinated advisories, one row per aircraft in conflict."""
+    ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, lookahead_s)
+    state = read_states(states)
+    result = advise(state, ag, all_pairs=all_pairs)
+    summary = (
+        f"{len(result)} advisory(ies) for {len(state)} state(s); "
+        + ", ".join(f"{k} {v}" for k, v in result["manoeuvre"].value_counts().items())
+        + ("; " if len(result) else "")
+        + rules_summary(ag)
+    )
+    emit(result, output, f"Advisories for {states.name}", ADVICE_FORMATS, summary)

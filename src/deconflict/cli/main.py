@@ -7,7 +7,8 @@ from importlib.resources import as_file, files
 import typer
 
 from deconflict.cli.common import one_line_errors
-from deconflict.cli.detect_cmd import detect_command, run_detect
+from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
+from deconflict.cli.zones_cmd import zones_command
 from deconflict.core.agreement import Agreement
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 
 app.command("detect")(detect_command)
+app.command("advise")(advise_command)
+app.command("zones")(zones_command)
 
 
 @app.command("demo")

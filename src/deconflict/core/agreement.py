@@ -18,7 +18,7 @@ import hashlib
 import json
 import math
 import tomllib
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -55,12 +55,46 @@ class AlertThresholds(_Frozen):
 
     caution_s: float = Field(120.0, gt=0, allow_inf_nan=False)
     warning_s: float = Field(60.0, gt=0, allow_inf_nan=False)
+    #: A level is lowered only once time to loss exceeds its threshold by this much (s).
+    hysteresis_s: float = Field(10.0, ge=0, allow_inf_nan=False)
+    #: A conflict is cleared only after it has been absent this long (s).
+    clear_after_s: float = Field(5.0, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertThresholds:
         if self.warning_s >= self.caution_s:
             raise ValueError(
                 f"warning_s ({self.warning_s}) must be less than caution_s ({self.caution_s})"
+            )
+        return self
+
+
+class ResolutionRules(_Frozen):
+    """What coordinated advisories may ask of an aircraft, and how they break ties.
+
+    ``margin`` is the fraction of each minimum added when clearing a conflict (0.2:
+    aim for 6 NM / 1200 ft when the minima are 5 NM / 1000 ft). Magnitudes assume
+    the pilot reacts after ``reaction_s`` and then turns at ``turn_rate_dps`` or
+    changes vertical speed at ``vertical_accel_fps2``. ``tie_break`` names the rule
+    deciding who climbs when neither aircraft is above the other: ``id_hash``, a
+    keyed hash of the two ids that both parties compute alike.
+    """
+
+    margin: float = Field(0.2, ge=0, le=1, allow_inf_nan=False)
+    reaction_s: float = Field(5.0, ge=0, le=60, allow_inf_nan=False)
+    max_vs_fpm: float = Field(3000.0, gt=0, le=10000, allow_inf_nan=False)
+    min_alt_ft: float = Field(1000.0, ge=-2000, allow_inf_nan=False)
+    max_alt_ft: float = Field(45000.0, le=100000, allow_inf_nan=False)
+    max_turn_deg: float = Field(90.0, gt=0, le=180, allow_inf_nan=False)
+    turn_rate_dps: float = Field(3.0, gt=0, le=30, allow_inf_nan=False)
+    vertical_accel_fps2: float = Field(8.0, gt=0, le=64, allow_inf_nan=False)
+    tie_break: Literal["id_hash"] = "id_hash"
+
+    @model_validator(mode="after")
+    def _altitudes_ordered(self) -> ResolutionRules:
+        if self.min_alt_ft >= self.max_alt_ft:
+            raise ValueError(
+                f"min_alt_ft ({self.min_alt_ft}) must be below max_alt_ft ({self.max_alt_ft})"
             )
         return self
 
@@ -80,6 +114,7 @@ class Agreement(_Frozen):
     vertical_ft: float = Field(1000.0, gt=0, le=20000, allow_inf_nan=False)
     lookahead_s: float = Field(300.0, gt=0, le=3600, allow_inf_nan=False)
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    resolution: ResolutionRules = Field(default_factory=ResolutionRules)
     #: Protected airspace (zones); detailed by the zones module. Plain mappings for now.
     protected_areas: tuple[dict[str, Any], ...] = ()
 

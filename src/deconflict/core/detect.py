@@ -110,8 +110,30 @@ class Conflicts:
 
 
 @dataclass(frozen=True)
+class PairGeometry:
+    """Relative motion of pairs ``(a, b)`` (b relative to a) in each pair's tangent plane.
+
+    ``up`` is the plane's unit normal (mean of the two verticals), ``r`` (m) and ``w``
+    (m/s) the horizontal relative position and velocity, ``dz_ft`` and ``dvz_fps`` the
+    relative altitude (ft) and vertical speed (ft/s). Swapping a and b negates
+    ``r, w, dz_ft, dvz_fps`` exactly (IEEE subtraction is antisymmetric), so every
+    decision taken from them is symmetric.
+    """
+
+    up: FloatArray
+    r: FloatArray
+    w: FloatArray
+    dz_ft: FloatArray
+    dvz_fps: FloatArray
+
+
+@dataclass(frozen=True)
 class Windows:
-    """Exact loss-of-separation windows for given pairs (NaN where there is none)."""
+    """Exact loss-of-separation windows for given pairs (NaN where there is none).
+
+    ``h_in_s``/``h_out_s`` bound the horizontal window alone (unclipped; ±inf when the
+    relative motion is nil), for resolution.
+    """
 
     conflict: BoolArray
     t_in_s: FloatArray
@@ -119,6 +141,25 @@ class Windows:
     t_cpa_s: FloatArray
     d_cpa_m: FloatArray
     dz_cpa_ft: FloatArray
+    h_in_s: FloatArray
+    h_out_s: FloatArray
+
+
+def pair_geometry(kin: Kinematics, a: IntArray, b: IntArray) -> PairGeometry:
+    """Relative geometry of pairs ``(a, b)`` in their symmetric tangent planes."""
+    up = kin.up[a] + kin.up[b]
+    up /= np.linalg.norm(up, axis=1)[:, None]
+    d0 = kin.pos[b] - kin.pos[a]
+    dv = kin.vel[b] - kin.vel[a]
+    r = d0 - np.einsum("ij,ij->i", d0, up)[:, None] * up
+    w = dv - np.einsum("ij,ij->i", dv, up)[:, None] * up
+    return PairGeometry(
+        up=up,
+        r=r,
+        w=w,
+        dz_ft=kin.alt_ft[b] - kin.alt_ft[a],
+        dvz_fps=kin.vs_fps[b] - kin.vs_fps[a],
+    )
 
 
 def path_boxes(kin: Kinematics, agreement: Agreement) -> tuple[FloatArray, FloatArray]:
@@ -177,12 +218,8 @@ def windows(kin: Kinematics, a: IntArray, b: IntArray, agreement: Agreement) -> 
     T = agreement.lookahead_s
     H = agreement.horizontal_nm * NM
     V = agreement.vertical_ft
-    up = kin.up[a] + kin.up[b]
-    up /= np.linalg.norm(up, axis=1)[:, None]
-    d0 = kin.pos[b] - kin.pos[a]
-    dv = kin.vel[b] - kin.vel[a]
-    r = d0 - np.einsum("ij,ij->i", d0, up)[:, None] * up
-    w = dv - np.einsum("ij,ij->i", dv, up)[:, None] * up
+    g = pair_geometry(kin, a, b)
+    r, w = g.r, g.w
     qa = np.einsum("ij,ij->i", w, w)
     qb = np.einsum("ij,ij->i", r, w)  # half the linear coefficient
     qc = np.einsum("ij,ij->i", r, r) - H * H
@@ -203,8 +240,8 @@ def windows(kin: Kinematics, a: IntArray, b: IntArray, agreement: Agreement) -> 
         h_hi = np.where(h_none, -np.inf, h_hi)
 
         # Vertical: |dz + dvz t| < V (feet, feet per second).
-        dz = kin.alt_ft[b] - kin.alt_ft[a]
-        dvz = kin.vs_fps[b] - kin.vs_fps[a]
+        dz = g.dz_ft
+        dvz = g.dvz_fps
         climbing = dvz != 0.0
         v1 = (-V - dz) / dvz
         v2 = (V - dz) / dvz
@@ -226,6 +263,8 @@ def windows(kin: Kinematics, a: IntArray, b: IntArray, agreement: Agreement) -> 
         t_cpa_s=t_cpa,
         d_cpa_m=d_cpa,
         dz_cpa_ft=dz_cpa,
+        h_in_s=h_lo,
+        h_out_s=h_hi,
     )
 
 

@@ -1,0 +1,44 @@
+"""``deconflict zones``: predicted and actual entries into protected airspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deconflict.cli.common import (
+    AgreementOpt,
+    LookaheadOpt,
+    OutOpt,
+    emit,
+    one_line_errors,
+    resolve_agreement,
+    rules_summary,
+)
+from deconflict.cli.detect_cmd import StatesArg
+from deconflict.io.states import read_states
+from deconflict.zones import check, read
+
+ZONE_FORMATS = {"t_entry_s": "{:.1f}"}
+
+
+@one_line_errors
+def zones_command(
+    states: StatesArg,
+    zones: Annotated[Path, typer.Option("--zones", help="Protected airspace: GeoJSON file")],
+    lookahead_s: LookaheadOpt = None,
+    agreement: AgreementOpt = None,
+    output: OutOpt = None,
+) -> None:
+    """Aircraft inside (violation) or predicted to enter (predicted) protected airspace."""
+    ag = resolve_agreement(agreement, None, None, lookahead_s)
+    zone_set = read(zones)
+    state = read_states(states)
+    result = check(state, zone_set, ag)
+    n_violation = int((result["status"] == "violation").sum())
+    summary = (
+        f"{n_violation} violation(s), {len(result) - n_violation} predicted entry(ies) "
+        f"for {len(state)} state(s) and {len(zone_set)} zone(s); " + rules_summary(ag)
+    )
+    emit(result, output, f"Protected airspace: {zones.name}", ZONE_FORMATS, summary)

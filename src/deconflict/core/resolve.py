@@ -1,0 +1,258 @@
+"""Coordinated complementary advisories: each party computes its half, identically.
+
+For each conflicting pair the decision depends only on the pair's shared geometry
+(:class:`~deconflict.core.detect.PairGeometry`, which swapping the pair negates
+exactly) and the agreement's :class:`~deconflict.core.agreement.ResolutionRules`.
+So each party, from its own aircraft and the intruder alone, reaches the same
+decision and flies the complementary half of it:
+
+* **Vertical first** (as TCAS): the aircraft predicted to be above at closest
+  approach climbs, the one below descends; a tie (level at the same altitude) is
+  broken by a keyed hash of the two ids (``tie_break = "id_hash"``), never by who
+  asked first. The relative vertical rate needed to reach ``V·(1 + margin)`` over
+  the whole horizontal-loss window, after the reaction delay and a vertical
+  acceleration ramp, is shared equally (the other takes what one cannot, within
+  ``max_vs_fpm``); it is refused if an aircraft would leave
+  ``[min_alt_ft, max_alt_ft]``.
+* **Turn** when the vertical manoeuvre is impossible or insufficient: both
+  aircraft turn by the same angle with the same handedness, which rotates their
+  relative velocity by that angle and never brings them towards each other; the
+  side is the one that widens the miss distance (right on an exact head-on, as
+  the rules of the air say), and the angle the smallest that gives
+  ``H·(1 + margin)`` at closest approach.
+* **Multi-threat**: an aircraft in several conflicts flies the most demanding of
+  its advisories when they agree in kind and sense, and is flagged
+  ``no_safe_manoeuvre`` when they contradict each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from deconflict.core.agreement import Agreement
+from deconflict.core.detect import Kinematics, PairGeometry, Windows
+from deconflict.core.hashing import U64, combine
+from deconflict.units import NM
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+MANOEUVRES = ("climb", "descend", "turn_left", "turn_right", "no_safe_manoeuvre")
+CLIMB, DESCEND, TURN_LEFT, TURN_RIGHT, NO_SAFE = range(5)
+#: Predicted vertical offsets at closest approach smaller than this are ties (ft).
+TIE_FT = 1.0
+#: Encounters within this angle of head-on (rad) are ties: both turn right, as the rules
+#: of the air say (it costs at most twice this angle of extra turn).
+TIE_HEAD_ON_RAD = float(np.radians(0.5))
+
+
+@dataclass(frozen=True)
+class PairAdvice:
+    """Both halves of each pair's decision (``man_*`` index :data:`MANOEUVRES`).
+
+    Target vertical speeds in ft/min, target tracks in degrees; ``clears`` tells
+    whether the manoeuvre restores the minima with margin (else it is best effort).
+    """
+
+    a: IntArray
+    b: IntArray
+    man_a: IntArray
+    man_b: IntArray
+    vs_a_fpm: FloatArray
+    vs_b_fpm: FloatArray
+    trk_a_deg: FloatArray
+    trk_b_deg: FloatArray
+    turn_deg: FloatArray
+    clears: BoolArray
+
+
+def _vertical(
+    g: PairGeometry,
+    win: Windows,
+    b_upper: BoolArray,
+    kin: Kinematics,
+    a: IntArray,
+    b: IntArray,
+    ag: Agreement,
+) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray]:
+    """Target vertical speeds (ft/s) of the upper and lower aircraft; sufficient; feasible."""
+    rules = ag.resolution
+    T = ag.lookahead_s
+    Vm = ag.vertical_ft * (1.0 + rules.margin)
+    cap = rules.max_vs_fpm / 60.0
+    up_i = np.where(b_upper, b, a)
+    lo_i = np.where(b_upper, a, b)
+    sign = np.where(b_upper, 1.0, -1.0)
+    s0 = sign * g.dz_ft  # upper minus lower, now (ft)
+    sv = sign * g.dvz_fps  # its rate (ft/s)
+    t1 = np.clip(win.h_in_s, 0.0, T)
+    t2 = np.clip(win.h_out_s, 0.0, T)
+    vs_up = kin.vs_fps[up_i]
+    vs_lo = kin.vs_fps[lo_i]
+    delta = np.zeros_like(s0)
+    t_eff = np.full_like(s0, rules.reaction_s)
+    for _ in range(3):  # the ramp time depends on the rate change: iterate to a fixed point
+        t_eff = rules.reaction_s + (delta / 2.0) / (2.0 * rules.vertical_accel_fps2)
+        need = np.zeros_like(s0)
+        for t in (t1, t2):
+            late = t > t_eff + 1e-9
+            with np.errstate(divide="ignore", invalid="ignore"):
+                req = np.where(late, (Vm - (s0 + sv * t)) / (t - t_eff), 0.0)
+            need = np.maximum(need, req)
+        delta = need
+    # Separation must already hold at any part of the window before the manoeuvre acts.
+    early = np.minimum(t2, t_eff)
+    in_time = ~(t1 < t_eff) | ((s0 + sv * t1 >= Vm) & (s0 + sv * early >= Vm))
+    # Share the rate change; the other takes what one cannot, within the cap.
+    room_up = np.maximum(cap - vs_up, 0.0)
+    room_lo = np.maximum(cap + vs_lo, 0.0)
+    give_up = np.minimum(delta / 2.0, room_up)
+    give_lo = np.minimum(delta - give_up, room_lo)
+    give_up = np.minimum(delta - give_lo, room_up)
+    enough = give_up + give_lo >= delta * (1.0 - 1e-9)
+    tgt_up = vs_up + give_up
+    tgt_lo = vs_lo - give_lo
+    # Altitude limits at the end of the protected window.
+    horizon = np.maximum(t2, t_eff)
+    alt_up = kin.alt_ft[up_i] + vs_up * t_eff + tgt_up * (horizon - t_eff)
+    alt_lo = kin.alt_ft[lo_i] + vs_lo * t_eff + tgt_lo * (horizon - t_eff)
+    feasible = (alt_up <= rules.max_alt_ft) & (alt_lo >= rules.min_alt_ft)
+    return tgt_up, tgt_lo, enough & in_time & feasible, feasible
+
+
+def _turn(g: PairGeometry, win: Windows, ag: Agreement) -> tuple[FloatArray, FloatArray, BoolArray]:
+    """Turn angle (deg, same for both), sense (+1 right, −1 left) and sufficiency."""
+    rules = ag.resolution
+    Hm = ag.horizontal_nm * NM * (1.0 + rules.margin)
+    psi = np.zeros(g.r.shape[0])
+    for _ in range(3):  # the turn's own duration delays it: iterate
+        t_eff = rules.reaction_s + psi / (2.0 * rules.turn_rate_dps)
+        r_e = g.r + g.w * t_eff[:, None]
+        to_other = -r_e
+        cross = np.einsum("ij,ij->i", np.cross(to_other, g.w), g.up)
+        dot = np.einsum("ij,ij->i", to_other, g.w)
+        phi = np.arctan2(cross, dot)  # angle from "towards the other" to w, counter-clockwise
+        dist = np.linalg.norm(r_e, axis=1)
+        with np.errstate(invalid="ignore"):
+            phi_req = np.arcsin(np.clip(Hm / np.maximum(dist, 1e-9), 0.0, 1.0))
+        psi = np.degrees(np.maximum(phi_req - np.abs(phi), 0.0))
+    # Rotating both velocities clockwise (a right turn) rotates w clockwise, i.e.
+    # lowers phi: turn right when phi < 0, left when phi > 0, right on a near tie.
+    left = phi > TIE_HEAD_ON_RAD
+    sense = np.where(left, -1.0, 1.0)
+    with np.errstate(invalid="ignore"):
+        psi = np.where(left, psi, np.degrees(np.maximum(phi_req + phi, 0.0)))
+    sufficient = (dist > Hm) & (psi <= rules.max_turn_deg) & (win.t_in_s >= t_eff)
+    return psi, sense, sufficient
+
+
+def pair_advice(
+    kin: Kinematics,
+    track_deg: FloatArray,
+    a: IntArray,
+    b: IntArray,
+    g: PairGeometry,
+    win: Windows,
+    id_hash_a: U64,
+    id_hash_b: U64,
+    ag: Agreement,
+) -> PairAdvice:
+    """Complementary advisories for conflicting pairs ``(a, b)``.
+
+    ``id_hash_a``/``id_hash_b`` are keyed hashes of the two aircraft ids: on a
+    vertical tie the top bit of their order-free combination says whether the
+    aircraft with the smaller hash climbs, so the rule never depends on the order
+    in which the pair is given.
+    """
+    dz_cpa = g.dz_ft + g.dvz_fps * win.t_cpa_s  # b minus a at closest approach (ft)
+    tie = np.abs(dz_cpa) < TIE_FT
+    smaller_climbs = (order_free_pair_hash(id_hash_a, id_hash_b) >> np.uint64(63)).astype(bool)
+    b_climbs_on_tie = np.where(smaller_climbs, id_hash_b < id_hash_a, id_hash_b > id_hash_a)
+    b_upper = np.where(tie, b_climbs_on_tie, dz_cpa > 0.0)
+    tgt_up, tgt_lo, v_ok, v_feasible = _vertical(g, win, b_upper, kin, a, b, ag)
+    psi, sense, h_ok = _turn(g, win, ag)
+
+    vertical = v_ok | (~h_ok & v_feasible)
+    clears = np.where(vertical, v_ok, h_ok)
+    psi = np.minimum(psi, ag.resolution.max_turn_deg)
+    turn_code = np.where(sense > 0, TURN_RIGHT, TURN_LEFT)
+    man_b = np.where(vertical, np.where(b_upper, CLIMB, DESCEND), turn_code)
+    man_a = np.where(vertical, np.where(b_upper, DESCEND, CLIMB), turn_code)
+    vs_b = np.where(vertical, np.where(b_upper, tgt_up, tgt_lo), kin.vs_fps[b]) * 60.0
+    vs_a = np.where(vertical, np.where(b_upper, tgt_lo, tgt_up), kin.vs_fps[a]) * 60.0
+    turn = np.where(vertical, 0.0, sense * psi)
+    return PairAdvice(
+        a=a,
+        b=b,
+        man_a=man_a.astype(np.int64),
+        man_b=man_b.astype(np.int64),
+        vs_a_fpm=vs_a,
+        vs_b_fpm=vs_b,
+        trk_a_deg=np.mod(track_deg[a] + turn, 360.0),
+        trk_b_deg=np.mod(track_deg[b] + turn, 360.0),
+        turn_deg=np.where(vertical, 0.0, psi),
+        clears=clears,
+    )
+
+
+def order_free_pair_hash(h_a: U64, h_b: U64) -> U64:
+    """Combine two per-aircraft hashes independently of their order."""
+    return combine(np.minimum(h_a, h_b), np.maximum(h_a, h_b))
+
+
+@dataclass(frozen=True)
+class AircraftAdvice:
+    """One advisory per aircraft in conflict (``aircraft`` indexes the states)."""
+
+    aircraft: IntArray
+    manoeuvre: IntArray
+    target_vs_fpm: FloatArray
+    target_track_deg: FloatArray
+    worst_pair: IntArray  # index into the pairs of its most urgent conflict
+
+
+def per_aircraft(advice: PairAdvice, t_in_s: FloatArray, track_deg: FloatArray) -> AircraftAdvice:
+    """Merge each aircraft's pair advisories into one (or ``no_safe_manoeuvre``)."""
+    n_pairs = advice.a.size
+    ac = np.concatenate([advice.a, advice.b])
+    man = np.concatenate([advice.man_a, advice.man_b])
+    vs = np.concatenate([advice.vs_a_fpm, advice.vs_b_fpm])
+    turn = np.concatenate([advice.turn_deg, advice.turn_deg])
+    pair = np.concatenate([np.arange(n_pairs), np.arange(n_pairs)])
+    urgency = np.concatenate([t_in_s, t_in_s])
+    if ac.size == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return AircraftAdvice(e, e, np.zeros(0), np.zeros(0), e)
+    # Sort by aircraft, then by urgency, so each group's first entry is its worst pair.
+    order = np.lexsort((urgency, ac))
+    ac, man, vs, turn, pair = ac[order], man[order], vs[order], turn[order], pair[order]
+    start = np.flatnonzero(np.r_[True, ac[1:] != ac[:-1]])
+    man_min = np.minimum.reduceat(man, start)
+    man_max = np.maximum.reduceat(man, start)
+    vs_max = np.maximum.reduceat(vs, start)
+    vs_min = np.minimum.reduceat(vs, start)
+    turn_max = np.maximum.reduceat(turn, start)
+    agree = man_min == man_max
+    manoeuvre = np.where(agree, man_min, NO_SAFE)
+    target_vs = np.select(
+        [manoeuvre == CLIMB, manoeuvre == DESCEND, manoeuvre == NO_SAFE],
+        [vs_max, vs_min, np.nan],
+        default=vs[start],
+    )
+    own_track = track_deg[ac[start]]
+    target_track = np.select(
+        [manoeuvre == TURN_RIGHT, manoeuvre == TURN_LEFT, manoeuvre == NO_SAFE],
+        [np.mod(own_track + turn_max, 360.0), np.mod(own_track - turn_max, 360.0), np.nan],
+        default=own_track,
+    )
+    return AircraftAdvice(
+        aircraft=ac[start],
+        manoeuvre=manoeuvre.astype(np.int64),
+        target_vs_fpm=target_vs,
+        target_track_deg=target_track,
+        worst_pair=pair[start],
+    )
