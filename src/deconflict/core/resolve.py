@@ -6,11 +6,13 @@ exactly) and the agreement's :class:`~deconflict.core.agreement.ResolutionRules`
 So each party, from its own aircraft and the intruder alone, reaches the same
 decision and flies the complementary half of it:
 
-* **Vertical first** (as TCAS): the aircraft predicted to be above at closest
-  approach climbs, the one below descends; a tie (level at the same altitude) is
-  broken by a keyed hash of the two ids (``tie_break = "id_hash"``), never by who
-  asked first. The relative vertical rate needed to reach ``V·(1 + margin)`` over
-  the whole horizontal-loss window, after the reaction delay and a vertical
+* **Vertical first** (as TCAS): the aircraft above climbs, the one below descends,
+  so neither crosses the other's level; the crossing sense is taken only where it
+  clears and the other does not. Level at the same altitude, the one above at
+  closest approach climbs; a full tie is broken by a keyed hash of the two ids
+  (``tie_break = "id_hash"``), never by who asked first. A manoeuvre that cannot
+  clear in full asks for the full rate. The relative vertical rate needed to reach
+  ``V·(1 + margin)`` over the whole horizontal-loss window, after the reaction delay and a vertical
   acceleration ramp, is shared equally (the other takes what one cannot, within
   ``max_vs_fpm``); it is refused if an aircraft would leave
   ``[min_alt_ft, max_alt_ft]``.
@@ -70,6 +72,16 @@ class PairAdvice:
     clears: BoolArray
 
 
+@dataclass(frozen=True)
+class _VerticalPlan:
+    """Target vertical speeds (ft/s) of the upper and lower aircraft, and whether they work."""
+
+    tgt_up: FloatArray
+    tgt_lo: FloatArray
+    ok: BoolArray  # clears with margin, in time, within rates and altitude limits
+    feasible: BoolArray  # stays within the altitude limits
+
+
 def _vertical(
     g: PairGeometry,
     win: Windows,
@@ -78,8 +90,8 @@ def _vertical(
     a: IntArray,
     b: IntArray,
     ag: Agreement,
-) -> tuple[FloatArray, FloatArray, BoolArray, BoolArray]:
-    """Target vertical speeds (ft/s) of the upper and lower aircraft; sufficient; feasible."""
+) -> _VerticalPlan:
+    """The vertical manoeuvre with ``b`` (where ``b_upper``) or ``a`` as the upper aircraft."""
     rules = ag.resolution
     T = ag.lookahead_s
     Vm = ag.vertical_ft * (1.0 + rules.margin)
@@ -94,16 +106,15 @@ def _vertical(
     vs_up = kin.vs_fps[up_i]
     vs_lo = kin.vs_fps[lo_i]
     delta = np.zeros_like(s0)
-    t_eff = np.full_like(s0, rules.reaction_s)
-    for _ in range(3):  # the ramp time depends on the rate change: iterate to a fixed point
+    for _ in range(3):  # the ramp time depends on the rate change: iterate
         t_eff = rules.reaction_s + (delta / 2.0) / (2.0 * rules.vertical_accel_fps2)
-        need = np.zeros_like(s0)
         for t in (t1, t2):
-            late = t > t_eff + 1e-9
+            # A window start before the manoeuvre acts is judged when it acts.
+            at = np.maximum(t, t_eff + 1.0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                req = np.where(late, (Vm - (s0 + sv * t)) / (t - t_eff), 0.0)
-            need = np.maximum(need, req)
-        delta = need
+                req = np.where(t2 > t_eff, (Vm - (s0 + sv * at)) / (at - t_eff), 0.0)
+            delta = np.maximum(delta, req)  # never forget a need found earlier
+    t_eff = rules.reaction_s + (delta / 2.0) / (2.0 * rules.vertical_accel_fps2)
     # Separation must already hold at any part of the window before the manoeuvre acts.
     early = np.minimum(t2, t_eff)
     in_time = ~(t1 < t_eff) | ((s0 + sv * t1 >= Vm) & (s0 + sv * early >= Vm))
@@ -113,7 +124,10 @@ def _vertical(
     give_up = np.minimum(delta / 2.0, room_up)
     give_lo = np.minimum(delta - give_up, room_lo)
     give_up = np.minimum(delta - give_lo, room_up)
-    enough = give_up + give_lo >= delta * (1.0 - 1e-9)
+    enough = (give_up + give_lo >= delta * (1.0 - 1e-9)) & in_time
+    # Best effort (it cannot clear in full): the full rate, never "no change".
+    give_up = np.where(enough, give_up, room_up)
+    give_lo = np.where(enough, give_lo, room_lo)
     tgt_up = vs_up + give_up
     tgt_lo = vs_lo - give_lo
     # Altitude limits at the end of the protected window.
@@ -121,7 +135,7 @@ def _vertical(
     alt_up = kin.alt_ft[up_i] + vs_up * t_eff + tgt_up * (horizon - t_eff)
     alt_lo = kin.alt_ft[lo_i] + vs_lo * t_eff + tgt_lo * (horizon - t_eff)
     feasible = (alt_up <= rules.max_alt_ft) & (alt_lo >= rules.min_alt_ft)
-    return tgt_up, tgt_lo, enough & in_time & feasible, feasible
+    return _VerticalPlan(tgt_up, tgt_lo, enough & feasible, feasible)
 
 
 def _turn(g: PairGeometry, win: Windows, ag: Agreement) -> tuple[FloatArray, FloatArray, BoolArray]:
@@ -168,12 +182,22 @@ def pair_advice(
     aircraft with the smaller hash climbs, so the rule never depends on the order
     in which the pair is given.
     """
+    # Preferred sense: no crossing. The aircraft above now climbs; level now, the one
+    # above at closest approach; level then too, the id hash decides.
     dz_cpa = g.dz_ft + g.dvz_fps * win.t_cpa_s  # b minus a at closest approach (ft)
-    tie = np.abs(dz_cpa) < TIE_FT
     smaller_climbs = (order_free_pair_hash(id_hash_a, id_hash_b) >> np.uint64(63)).astype(bool)
     b_climbs_on_tie = np.where(smaller_climbs, id_hash_b < id_hash_a, id_hash_b > id_hash_a)
-    b_upper = np.where(tie, b_climbs_on_tie, dz_cpa > 0.0)
-    tgt_up, tgt_lo, v_ok, v_feasible = _vertical(g, win, b_upper, kin, a, b, ag)
+    by_cpa = np.where(np.abs(dz_cpa) < TIE_FT, b_climbs_on_tie, dz_cpa > 0.0)
+    preferred = np.where(np.abs(g.dz_ft) < TIE_FT, by_cpa, g.dz_ft > 0.0)
+    keep = _vertical(g, win, preferred, kin, a, b, ag)
+    cross = _vertical(g, win, ~preferred, kin, a, b, ag)
+    # Cross the other's level only where that clears and the preferred sense does not.
+    use_cross = ~keep.ok & cross.ok
+    b_upper = np.where(use_cross, ~preferred, preferred)
+    tgt_up = np.where(use_cross, cross.tgt_up, keep.tgt_up)
+    tgt_lo = np.where(use_cross, cross.tgt_lo, keep.tgt_lo)
+    v_ok = keep.ok | cross.ok
+    v_feasible = np.where(use_cross, cross.feasible, keep.feasible)
     psi, sense, h_ok = _turn(g, win, ag)
 
     vertical = v_ok | (~h_ok & v_feasible)
