@@ -1,0 +1,166 @@
+"""``deconflict party``: add, list and revoke the parties allowed to use the broker.
+
+Each command brings the database schema up to date first. A new party's token is
+printed once, alone on the last line of standard output, and stored only as a
+SHA-256 hash: capture it then (``deconflict party add blue | tail -n 1``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from deconflict.cli.common import console, format_time, one_line_errors
+from deconflict.errors import InputError
+
+if TYPE_CHECKING:
+    from deconflict.store.sql import SqlRepository
+
+# The store (SQLAlchemy, alembic) is imported inside the commands, so that every
+# other ``deconflict`` command starts without it.
+
+#: Environment variable naming the broker database when ``--db`` is not given.
+DB_ENV = "DECONFLICT_DB"
+
+#: The database used when neither ``--db`` nor ``$DECONFLICT_DB`` names one
+#: (same as :data:`deconflict.store.sql.DEFAULT_URL`; a test checks).
+DEFAULT_URL = "sqlite:///deconflict.db"
+
+party_app = typer.Typer(
+    name="party",
+    help="Add, list and revoke the parties allowed to use the broker.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help=f"Database URL [default: ${DB_ENV}, else {DEFAULT_URL}]",
+        show_default=False,
+    ),
+]
+NameArg = Annotated[str, typer.Argument(help="Party name, unique in the broker")]
+
+
+def database(db: str | None) -> str:
+    """The database URL: ``--db``, else ``$DECONFLICT_DB``, else the default SQLite file."""
+    return db or os.environ.get(DB_ENV) or DEFAULT_URL
+
+
+def shown(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def open_repository(url: str, *, create: bool) -> SqlRepository:
+    """Migrate the database at ``url`` and open it; errors become one-line InputErrors.
+
+    Without ``create``, a SQLite file that does not exist is an error rather than
+    being created empty.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from deconflict.store.migrate import upgrade
+    from deconflict.store.sql import SqlRepository, database_url
+
+    parsed = database_url(url)
+    if not create and parsed.get_backend_name() == "sqlite" and parsed.database:
+        path = Path(parsed.database)
+        if parsed.database != ":memory:" and not path.exists():
+            raise InputError(
+                f"--db: no database at {path}; create it by adding a party "
+                "(deconflict party add NAME)"
+            )
+    try:
+        upgrade(url)
+        return SqlRepository(url)
+    except OperationalError as err:
+        reason = str(err.orig or err).strip().splitlines()[0]
+        raise InputError(f"--db: cannot open {shown(url)}: {reason}") from None
+
+
+@party_app.command("add")
+@one_line_errors
+def add_command(
+    name: NameArg,
+    db: DbOpt = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="The working group's admin, not an operating party")
+    ] = False,
+) -> None:
+    """Create a party and print its token, once, alone on the last line."""
+    name = name.strip()
+    if not name:
+        raise InputError("party name is empty; expected a name such as 'blue'")
+    from deconflict.store.tokens import hash_token, new_token
+
+    url = database(db)
+    repo = open_repository(url, create=True)
+    try:
+        token = new_token()
+        party = repo.add_party(name, hash_token(token), is_admin=admin)
+    finally:
+        repo.close()
+    role = "admin" if party.is_admin else "party"
+    console.print(
+        f"created {role} {party.name!r} (id {party.id}) in {shown(url)}; "
+        "its token, shown only this once:",
+        highlight=False,
+    )
+    typer.echo(token)
+
+
+@party_app.command("list")
+@one_line_errors
+def list_command(db: DbOpt = None) -> None:
+    """List the parties: name, admin, revoked, acknowledged agreement, created."""
+    url = database(db)
+    repo = open_repository(url, create=False)
+    try:
+        parties = repo.list_parties()
+    finally:
+        repo.close()
+    if not parties:
+        console.print(f"no parties in {shown(url)}", highlight=False)
+        return
+    table = Table(title=f"Parties in {shown(url)}", title_justify="left", header_style="bold")
+    for column in ("name", "admin", "revoked", "agreement", "created (UTC)"):
+        table.add_column(column)
+    for p in parties:
+        table.add_row(
+            p.name,
+            "yes" if p.is_admin else "",
+            "revoked" if p.revoked else "",
+            (p.acked_fingerprint or "")[:12],
+            format_time(p.created_at),
+        )
+    console.print(table)
+    n_revoked = sum(p.revoked for p in parties)
+    console.print(f"{len(parties)} party(ies), {n_revoked} revoked", highlight=False)
+
+
+@party_app.command("revoke")
+@one_line_errors
+def revoke_command(name: NameArg, db: DbOpt = None) -> None:
+    """Revoke a party's token: the broker refuses it from now on."""
+    url = database(db)
+    repo = open_repository(url, create=False)
+    try:
+        found = repo.revoke_party(name)
+    finally:
+        repo.close()
+    if not found:
+        raise InputError(f"no party named {name!r} in {shown(url)}")
+    console.print(f"revoked party {name!r} in {shown(url)}", highlight=False)

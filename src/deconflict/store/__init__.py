@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the Repository protocol and its implementations."""

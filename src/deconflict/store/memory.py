@@ -1,0 +1,250 @@
+"""An in-memory :class:`~deconflict.store.repository.Repository` for unit tests.
+
+It behaves like :class:`~deconflict.store.sql.SqlRepository` (the same test suite
+runs over both): the same errors, orderings, id sequences and NaN handling. It is
+thread-safe and keeps everything in process memory; nothing is durable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time as _time
+
+import numpy as np
+
+from deconflict.errors import InputError
+from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
+from deconflict.store.sql import (
+    check_batch,
+    clean_alert,
+    empty_batch,
+    sort_latest,
+    unknown_party_error,
+)
+
+_FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+
+
+@dataclasses.dataclass
+class _Party:
+    id: int
+    name: str
+    is_admin: bool
+    token_hash: str
+    revoked_at: float | None
+    acked_fingerprint: str | None
+    created_at: float
+
+    def record(self) -> PartyRecord:
+        return PartyRecord(
+            id=self.id,
+            name=self.name,
+            is_admin=self.is_admin,
+            revoked=self.revoked_at is not None,
+            acked_fingerprint=self.acked_fingerprint,
+            created_at=self.created_at,
+        )
+
+
+def _concat(chunks: list[TrackBatch]) -> TrackBatch:
+    if not chunks:
+        return empty_batch()
+    if len(chunks) == 1:
+        return chunks[0]
+    return TrackBatch(
+        **{name: np.concatenate([getattr(c, name) for c in chunks]) for name in _FIELDS}
+    )
+
+
+def _take(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
+    return TrackBatch(**{name: getattr(batch, name)[index] for name in _FIELDS})
+
+
+class MemoryRepository:
+    """The broker's storage in process memory (a fake for tests; nothing is durable)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._parties: list[_Party] = []
+        self._chunks: list[TrackBatch] = []
+        self._tracks: TrackBatch | None = None  # concatenation of _chunks, cached
+        self._alerts: list[AlertRecord] = []
+
+    def __repr__(self) -> str:
+        return "MemoryRepository()"
+
+    # -- parties ---------------------------------------------------------------------
+
+    def add_party(self, name: str, token_hash: str, *, is_admin: bool = False) -> PartyRecord:
+        """Create a party; raises :class:`~deconflict.errors.InputError` if the name exists."""
+        with self._lock:
+            if any(p.name == name for p in self._parties):
+                raise InputError(f"party {name!r} already exists")
+            if any(p.token_hash == token_hash for p in self._parties):
+                raise InputError("token hash is already in use by another party")
+            party = _Party(
+                id=len(self._parties) + 1,
+                name=name,
+                is_admin=is_admin,
+                token_hash=token_hash,
+                revoked_at=None,
+                acked_fingerprint=None,
+                created_at=_time.time(),
+            )
+            self._parties.append(party)
+            return party.record()
+
+    def party_by_token_hash(self, token_hash: str) -> PartyRecord | None:
+        """The party holding this (hashed) token, revoked or not; None if unknown."""
+        with self._lock:
+            for p in self._parties:
+                if p.token_hash == token_hash:
+                    return p.record()
+        return None
+
+    def list_parties(self) -> list[PartyRecord]:
+        """All parties, in creation order."""
+        with self._lock:
+            return [p.record() for p in self._parties]
+
+    def revoke_party(self, name: str) -> bool:
+        """Revoke a party's token; False if there is no such party.
+
+        Revoking twice keeps the first revocation time and returns True.
+        """
+        with self._lock:
+            for p in self._parties:
+                if p.name == name:
+                    if p.revoked_at is None:
+                        p.revoked_at = _time.time()
+                    return True
+        return False
+
+    def ack_agreement(self, party_id: int, fingerprint: str) -> None:
+        """Record that the party acknowledged the agreement with this fingerprint.
+
+        Raises :class:`~deconflict.errors.InputError` for an unknown party id.
+        """
+        with self._lock:
+            for p in self._parties:
+                if p.id == party_id:
+                    p.acked_fingerprint = fingerprint
+                    return
+        raise InputError(f"no party with id {party_id}")
+
+    def _party_ids(self) -> set[int]:
+        return {p.id for p in self._parties}
+
+    # -- track states ----------------------------------------------------------------
+
+    def add_tracks(self, batch: TrackBatch) -> int:
+        """Append states; returns how many.
+
+        Raises :class:`~deconflict.errors.InputError` (and stores nothing) when a
+        ``party_id`` names no party.
+        """
+        n = len(batch)
+        if n == 0:
+            return 0
+        check_batch(batch)
+        party_id = np.asarray(batch.party_id, dtype=np.int64)
+        with self._lock:
+            unknown = set(np.unique(party_id).tolist()) - self._party_ids()
+            if unknown:
+                raise unknown_party_error(unknown, "states")
+            chunk = TrackBatch(
+                party_id=party_id.copy(),
+                id=np.array([str(v) for v in np.asarray(batch.id).tolist()], dtype=np.str_),
+                **{name: np.array(getattr(batch, name), dtype=np.float64) for name in _FIELDS[2:]},
+            )
+            self._chunks.append(chunk)
+            self._tracks = None
+        return n
+
+    def _all_tracks(self) -> TrackBatch:
+        if self._tracks is None:
+            self._tracks = _concat(self._chunks)
+            self._chunks = [self._tracks] if len(self._tracks) else []
+        return self._tracks
+
+    def latest_tracks(self, since_time: float) -> TrackBatch:
+        """The latest state of every (party, aircraft) reported at or after ``since_time``.
+
+        Among the states with ``time >= since_time``, each (party, aircraft)'s newest
+        by ``time`` (ties: the one stored last). Ordered by party id, then aircraft id.
+        """
+        with self._lock:
+            tracks = self._all_tracks()
+        rows = np.flatnonzero(tracks.time >= since_time)  # storage order = id order
+        if rows.size == 0:
+            return empty_batch()
+        party, ids, t = tracks.party_id[rows], tracks.id[rows], tracks.time[rows]
+        order = np.lexsort((rows, t, ids, party))  # last of each group is the newest
+        party, ids = party[order], ids[order]
+        last = np.ones(order.size, dtype=bool)
+        last[:-1] = (party[1:] != party[:-1]) | (ids[1:] != ids[:-1])
+        return sort_latest(_take(tracks, rows[order[last]]))
+
+    def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:
+        """A party's own most recent states (at most ``limit``), newest first.
+
+        Newest means most recently stored.
+        """
+        if limit <= 0:
+            return empty_batch()
+        with self._lock:
+            tracks = self._all_tracks()
+        rows = np.flatnonzero(tracks.party_id == party_id)[::-1][:limit]
+        return _take(tracks, rows)
+
+    # -- alerts ----------------------------------------------------------------------
+
+    def add_alerts(self, alerts: list[AlertRecord]) -> list[AlertRecord]:
+        """Store alert events; returns them with their ids.
+
+        Raises :class:`~deconflict.errors.InputError` (and stores nothing) when a
+        ``party_id`` names no party.
+        """
+        with self._lock:
+            unknown = {a.party_id for a in alerts} - self._party_ids()
+            if unknown:
+                raise unknown_party_error(unknown, "alerts")
+            first = len(self._alerts) + 1
+            stored = [
+                dataclasses.replace(clean_alert(a), id=first + i) for i, a in enumerate(alerts)
+            ]
+            self._alerts.extend(stored)
+        return list(stored)
+
+    def alerts(
+        self, party_id: int | None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[AlertRecord]:
+        """Alert events of a party (None: of every party), oldest first, ids > ``after_id``."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            found = [
+                a
+                for a in self._alerts[max(after_id, 0) :]
+                if party_id is None or a.party_id == party_id
+            ]
+        return found[:limit]
+
+    def alerts_of_conflict(self, conflict_id: str, party_id: int | None) -> list[AlertRecord]:
+        """One conflict's events as a party sees them (None: every party's), oldest first."""
+        with self._lock:
+            return [
+                a
+                for a in self._alerts
+                if a.conflict_id == conflict_id and (party_id is None or a.party_id == party_id)
+            ]
+
+    # -- housekeeping ----------------------------------------------------------------
+
+    def health(self) -> bool:
+        """Always True: memory always answers."""
+        return True
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,111 @@
+"""SQLAlchemy 2 declarative models of the broker's tables.
+
+Three tables; times are Unix seconds as double-precision floats (the records carry
+floats, so nothing is lost converting to and from datetimes):
+
+``parties``
+    Parties and admins: unique name, SHA-256 hash of the bearer token (the token
+    itself is never stored), revocation time and the fingerprint of the agreement
+    the party acknowledged.
+``track_states``
+    Append-only history of reported states in the ``detect`` input units. Indexed
+    by ``time`` (the recent window every snapshot reads) and by ``(party_id, id)``
+    (a party's own newest states). Deliberately no index on ``aircraft_id``: no
+    query needs one, and keeping it costs half the ingest rate (random inserts).
+``alerts``
+    Append-only alert events as one party sees them: its own aircraft and the
+    intruder only as relative geometry. Indexed by ``(party_id, id)`` (a party's
+    feed after a cursor) and ``conflict_id``.
+
+Text columns are unbounded (``VARCHAR`` without a length): lengths are checked where
+input enters, at the API, not by the database.
+
+The schema is created and evolved only by the alembic revisions in
+:mod:`deconflict.store.migrations`; a test checks that they match these models.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Deterministic constraint names, so later migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: A 64-bit autoincrementing key (plain INTEGER on SQLite, where only that is a rowid alias).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the broker's metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Party(Base):
+    """A party (or the working group's admin) with its hashed bearer token."""
+
+    __tablename__ = "parties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String, unique=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[float | None] = mapped_column(Double)
+    acked_fingerprint: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class TrackState(Base):
+    """One reported aircraft state (append-only history)."""
+
+    __tablename__ = "track_states"
+    __table_args__ = (
+        Index("ix_track_states_party_id_id", "party_id", "id"),
+        Index("ix_track_states_time", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    aircraft_id: Mapped[str] = mapped_column(String)
+    time: Mapped[float] = mapped_column(Double)  # s
+    lat: Mapped[float] = mapped_column(Double)  # deg
+    lon: Mapped[float] = mapped_column(Double)  # deg
+    alt_ft: Mapped[float] = mapped_column(Double)
+    gs_kt: Mapped[float] = mapped_column(Double)
+    track_deg: Mapped[float] = mapped_column(Double)
+    vs_fpm: Mapped[float] = mapped_column(Double)
+    received_at: Mapped[float] = mapped_column(Double)  # broker wall time, Unix s
+
+
+class Alert(Base):
+    """One alert event as one party sees it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_party_id_id", "party_id", "id"),
+        Index("ix_alerts_conflict_id", "conflict_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conflict_id: Mapped[str] = mapped_column(String)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    own_id: Mapped[str] = mapped_column(String)
+    event: Mapped[str] = mapped_column(String)
+    level: Mapped[str] = mapped_column(String)
+    manoeuvre: Mapped[str] = mapped_column(String)
+    target_vs_fpm: Mapped[float | None] = mapped_column(Double)
+    target_track_deg: Mapped[float | None] = mapped_column(Double)
+    t_in_s: Mapped[float | None] = mapped_column(Double)
+    time: Mapped[float] = mapped_column(Double)  # snapshot time, s
+    created_at: Mapped[float] = mapped_column(Double)  # broker wall time, Unix s
+    intruder_range_nm: Mapped[float | None] = mapped_column(Double)
+    intruder_bearing_deg: Mapped[float | None] = mapped_column(Double)
+    intruder_rel_alt_ft: Mapped[float | None] = mapped_column(Double)
+    intruder_closure_kt: Mapped[float | None] = mapped_column(Double)

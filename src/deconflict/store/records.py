@@ -1,0 +1,73 @@
+"""Plain records exchanged between the repository and the service (no ORM objects leak)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+StrArray = npt.NDArray[np.str_]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class PartyRecord:
+    """A party (or the working group's admin) known to the broker."""
+
+    id: int
+    name: str
+    is_admin: bool
+    revoked: bool
+    acked_fingerprint: str | None
+    created_at: float  # Unix s
+
+
+@dataclass(frozen=True)
+class TrackBatch:
+    """States in the ``detect`` input columns, as arrays; ``party_id`` per row.
+
+    Units as in :mod:`deconflict.core.state`: s, deg, ft, kt, deg, ft/min.
+    """
+
+    party_id: IntArray
+    time: FloatArray
+    id: StrArray
+    lat: FloatArray
+    lon: FloatArray
+    alt_ft: FloatArray
+    gs_kt: FloatArray
+    track_deg: FloatArray
+    vs_fpm: FloatArray
+
+    def __len__(self) -> int:
+        """Number of states."""
+        return int(self.time.shape[0])
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert event as one party may see it: its own aircraft, never the intruder's id.
+
+    The intruder appears only as relative geometry at alert time, seen from the own
+    aircraft: range (NM), true bearing (deg), relative altitude (ft, intruder minus
+    own) and closure rate (kt, positive when closing).
+    """
+
+    id: int  # 0 until stored
+    conflict_id: str
+    party_id: int
+    own_id: str
+    event: str  # new | updated | cleared
+    level: str
+    manoeuvre: str
+    target_vs_fpm: float | None
+    target_track_deg: float | None
+    t_in_s: float | None
+    time: float  # snapshot time the alert was computed for (s)
+    created_at: float  # broker wall time (Unix s)
+    intruder_range_nm: float | None
+    intruder_bearing_deg: float | None
+    intruder_rel_alt_ft: float | None
+    intruder_closure_kt: float | None

@@ -1,0 +1,70 @@
+"""The storage seam: a :class:`Repository` protocol, implemented over SQL and in memory.
+
+Every query the service needs lives behind this protocol; routes never touch SQL.
+Writes return only after they are committed (durable): the service acknowledges a
+batch only then.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
+
+
+class Repository(Protocol):
+    """What the broker stores: parties, track states and alerts."""
+
+    def add_party(self, name: str, token_hash: str, *, is_admin: bool = False) -> PartyRecord:
+        """Create a party; raises :class:`~deconflict.errors.InputError` if the name exists."""
+        ...
+
+    def party_by_token_hash(self, token_hash: str) -> PartyRecord | None:
+        """The party holding this (hashed) token, revoked or not; None if unknown."""
+        ...
+
+    def list_parties(self) -> list[PartyRecord]:
+        """All parties, in creation order."""
+        ...
+
+    def revoke_party(self, name: str) -> bool:
+        """Revoke a party's token; False if there is no such party."""
+        ...
+
+    def ack_agreement(self, party_id: int, fingerprint: str) -> None:
+        """Record that the party acknowledged the agreement with this fingerprint."""
+        ...
+
+    def add_tracks(self, batch: TrackBatch) -> int:
+        """Append states (committed before returning); returns how many."""
+        ...
+
+    def latest_tracks(self, since_time: float) -> TrackBatch:
+        """The latest state of every (party, aircraft) reported at or after ``since_time``."""
+        ...
+
+    def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:
+        """A party's own most recent states (at most ``limit``), newest first."""
+        ...
+
+    def add_alerts(self, alerts: list[AlertRecord]) -> list[AlertRecord]:
+        """Store alert events (committed); returns them with their ids."""
+        ...
+
+    def alerts(
+        self, party_id: int | None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[AlertRecord]:
+        """Alert events of a party (None: of every party), oldest first, ids > ``after_id``."""
+        ...
+
+    def alerts_of_conflict(self, conflict_id: str, party_id: int | None) -> list[AlertRecord]:
+        """One conflict's events as a party sees them (None: every party's), oldest first."""
+        ...
+
+    def health(self) -> bool:
+        """True when the database answers."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

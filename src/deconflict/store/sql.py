@@ -1,0 +1,542 @@
+"""The :class:`~deconflict.store.repository.Repository` over SQL: SQLite or PostgreSQL.
+
+One code path serves both backends through SQLAlchemy 2 Core; only the engine set-up
+and the bulk load of track states differ:
+
+- **SQLite** (the default, ``sqlite:///deconflict.db``): WAL journal, ``synchronous=FULL``
+  (a commit survives power loss), foreign keys on, a busy timeout so concurrent
+  writers wait instead of failing, and ``check_same_thread=False`` because the
+  service is threaded. SQLAlchemy, not the driver, opens transactions, so DDL in
+  migrations is transactional too.
+- **PostgreSQL**: ``postgresql://`` URLs use the psycopg 3 driver; track states are
+  bulk-loaded with ``COPY``.
+
+Every write commits before it returns. Schema changes belong to
+:func:`deconflict.store.migrate.upgrade`; :class:`SqlRepository` expects an
+up-to-date schema (pass ``migrate=True`` to run the migrations itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time as _time
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import numpy as np
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    make_url,
+    select,
+    update,
+)
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from deconflict.errors import InputError
+from deconflict.store.models import Alert, Party, TrackState
+from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
+
+#: The database used when none is named (a file in the working directory).
+DEFAULT_URL = "sqlite:///deconflict.db"
+
+#: How long an SQLite writer waits for another writer's lock before failing, s.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+PARTIES = cast(Table, Party.__table__)
+TRACKS = cast(Table, TrackState.__table__)
+ALERTS = cast(Table, Alert.__table__)
+
+#: Track-state columns written per state, in TrackBatch order (``received_at`` last).
+TRACK_COLUMNS = (
+    "party_id",
+    "aircraft_id",
+    "time",
+    "lat",
+    "lon",
+    "alt_ft",
+    "gs_kt",
+    "track_deg",
+    "vs_fpm",
+    "received_at",
+)
+_BATCH_FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRecord) if f.name != "id")
+#: AlertRecord fields that may be None.
+OPTIONAL_ALERT_FLOATS = (
+    "target_vs_fpm",
+    "target_track_deg",
+    "t_in_s",
+    "intruder_range_nm",
+    "intruder_bearing_deg",
+    "intruder_rel_alt_ft",
+    "intruder_closure_kt",
+)
+
+_PARTY_COLUMNS = (
+    PARTIES.c.id,
+    PARTIES.c.name,
+    PARTIES.c.is_admin,
+    PARTIES.c.revoked_at,
+    PARTIES.c.acked_fingerprint,
+    PARTIES.c.created_at,
+)
+_TRACK_SELECT = tuple(TRACKS.c[name] for name in TRACK_COLUMNS[:-1])
+_ALERT_SELECT = (ALERTS.c.id, *(ALERTS.c[name] for name in _ALERT_FIELDS))
+
+
+def database_url(url: str) -> URL:
+    """Parse a database URL; ``postgresql://`` (or ``postgres://``) selects psycopg 3.
+
+    Raises :class:`~deconflict.errors.InputError` for a malformed URL or a backend
+    other than SQLite and PostgreSQL.
+
+    >>> database_url("postgresql://u@db/broker").drivername
+    'postgresql+psycopg'
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InputError(
+            f"database URL {url!r} is not valid; expected sqlite:///FILE "
+            "or postgresql://USER@HOST:PORT/DATABASE"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InputError(
+            f"database URL {parsed.render_as_string(hide_password=True)!r} names backend "
+            f"{parsed.get_backend_name()!r}; expected sqlite or postgresql"
+        )
+    return parsed
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    db = url.database or ""
+    return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` configured for the broker (see the module docstring).
+
+    An in-memory SQLite database (``sqlite://``) shares one connection among threads
+    (:class:`~sqlalchemy.pool.StaticPool`): for tests only.
+    """
+    parsed = database_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = 10
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except (ArgumentError, NoSuchModuleError) as err:
+        raise InputError(
+            f"database URL {parsed.render_as_string(hide_password=True)!r}: {err}"
+        ) from None
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+    if _is_memory_sqlite(url):
+        engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+    else:
+        engine = create_engine(url, connect_args=connect_args)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN (below) instead of the driver's implicit one, so
+        # transactions also cover reads and DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def empty_batch() -> TrackBatch:
+    """A TrackBatch with no states."""
+    f = np.zeros(0, dtype=np.float64)
+    return TrackBatch(
+        party_id=np.zeros(0, dtype=np.int64),
+        time=f,
+        id=np.zeros(0, dtype=np.str_),
+        lat=f,
+        lon=f,
+        alt_ft=f,
+        gs_kt=f,
+        track_deg=f,
+        vs_fpm=f,
+    )
+
+
+def batch_from_rows(rows: Sequence[Sequence[Any]]) -> TrackBatch:
+    """A TrackBatch from rows of ``party_id, aircraft_id, time, lat, … vs_fpm``."""
+    if not rows:
+        return empty_batch()
+    cols = list(zip(*rows, strict=True))
+
+    def floats(i: int) -> np.ndarray:
+        return np.array(cols[i], dtype=np.float64)
+
+    return TrackBatch(
+        party_id=np.array(cols[0], dtype=np.int64),
+        id=np.array(cols[1], dtype=np.str_),
+        time=floats(2),
+        lat=floats(3),
+        lon=floats(4),
+        alt_ft=floats(5),
+        gs_kt=floats(6),
+        track_deg=floats(7),
+        vs_fpm=floats(8),
+    )
+
+
+def check_batch(batch: TrackBatch) -> None:
+    """Raise :class:`~deconflict.errors.InputError` unless every column is finite and as long.
+
+    (SQLite would store NaN as NULL, so both backends refuse it the same way.)
+    """
+    n = len(batch)
+    for name in _BATCH_FIELDS:
+        column = np.asarray(getattr(batch, name))
+        if column.shape != (n,):
+            raise InputError(
+                f"track batch column {name!r} has shape {column.shape}; expected ({n},)"
+            )
+        if name not in ("party_id", "id"):
+            bad = np.flatnonzero(~np.isfinite(column.astype(np.float64)))
+            if bad.size:
+                raise InputError(
+                    f"track batch column {name!r} row {int(bad[0])}: {column[bad[0]]!r} "
+                    "is not a finite number"
+                )
+
+
+def unknown_party_error(unknown: Iterable[int], what: str) -> InputError:
+    """The error for rows naming parties that do not exist."""
+    ids = ", ".join(str(i) for i in sorted(unknown))
+    return InputError(f"party_id {ids} names no party; no {what} were stored")
+
+
+def optional_float(value: float | None) -> float | None:
+    """None for None and NaN (stored as NULL on every backend), else the float."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else value
+
+
+def clean_alert(alert: AlertRecord) -> AlertRecord:
+    """The alert with NaN optional numbers turned into None, as every backend stores them."""
+    return dataclasses.replace(
+        alert, **{name: optional_float(getattr(alert, name)) for name in OPTIONAL_ALERT_FLOATS}
+    )
+
+
+def batch_rows(batch: TrackBatch, received_at: float) -> list[tuple[Any, ...]]:
+    """Plain tuples in :data:`TRACK_COLUMNS` order (fast to bind: no numpy scalars)."""
+    n = len(batch)
+    columns: list[Iterable[Any]] = [
+        np.asarray(getattr(batch, name)).tolist() for name in _BATCH_FIELDS
+    ]
+    columns[1] = [str(v) for v in columns[1]]  # ids may arrive as bytes or numbers
+    columns.append([received_at] * n)
+    return list(zip(*columns, strict=True))
+
+
+def sort_latest(batch: TrackBatch) -> TrackBatch:
+    """Order states by party id, then aircraft id (code-point order, backend-independent)."""
+    if len(batch) < 2:
+        return batch
+    order = np.lexsort((batch.id, batch.party_id))
+    return TrackBatch(**{name: getattr(batch, name)[order] for name in _BATCH_FIELDS})
+
+
+def _party(row: Row[Any]) -> PartyRecord:
+    return PartyRecord(
+        id=int(row.id),
+        name=row.name,
+        is_admin=bool(row.is_admin),
+        revoked=row.revoked_at is not None,
+        acked_fingerprint=row.acked_fingerprint,
+        created_at=float(row.created_at),
+    )
+
+
+def _alert(row: Row[Any]) -> AlertRecord:
+    return AlertRecord(**row._asdict())
+
+
+class SqlRepository:
+    """The broker's storage in an SQL database (SQLite file or PostgreSQL).
+
+    ``url``: ``sqlite:///PATH`` or ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB``
+    (query parameters go to the driver, e.g. ``?options=-csearch_path%3Dmyschema``).
+    ``migrate=True`` brings the schema up to date first.
+
+    Thread-safe: every call checks a connection out of the engine's pool.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = False) -> None:
+        self._engine = make_engine(url)
+        self._postgres = self._engine.dialect.name == "postgresql"
+        if migrate:
+            from deconflict.store.migrate import upgrade_engine
+
+            upgrade_engine(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for migrations and tests)."""
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"SqlRepository({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- parties ---------------------------------------------------------------------
+
+    def add_party(self, name: str, token_hash: str, *, is_admin: bool = False) -> PartyRecord:
+        """Create a party; raises :class:`~deconflict.errors.InputError` if the name exists."""
+        now = _time.time()
+        values = {
+            "name": name,
+            "is_admin": is_admin,
+            "token_hash": token_hash,
+            "created_at": now,
+        }
+        try:
+            with self._engine.begin() as conn:
+                party_id = conn.execute(
+                    insert(PARTIES).values(values).returning(PARTIES.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            with self._engine.connect() as conn:
+                taken = conn.execute(select(PARTIES.c.id).where(PARTIES.c.name == name)).first()
+            if taken is not None:
+                raise InputError(f"party {name!r} already exists") from None
+            raise InputError("token hash is already in use by another party") from None
+        return PartyRecord(
+            id=int(party_id),
+            name=name,
+            is_admin=is_admin,
+            revoked=False,
+            acked_fingerprint=None,
+            created_at=now,
+        )
+
+    def party_by_token_hash(self, token_hash: str) -> PartyRecord | None:
+        """The party holding this (hashed) token, revoked or not; None if unknown."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(*_PARTY_COLUMNS).where(PARTIES.c.token_hash == token_hash)
+            ).first()
+        return None if row is None else _party(row)
+
+    def list_parties(self) -> list[PartyRecord]:
+        """All parties, in creation order."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(*_PARTY_COLUMNS).order_by(PARTIES.c.id)).all()
+        return [_party(r) for r in rows]
+
+    def revoke_party(self, name: str) -> bool:
+        """Revoke a party's token; False if there is no such party.
+
+        Revoking twice keeps the first revocation time and returns True.
+        """
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(PARTIES)
+                .where(PARTIES.c.name == name, PARTIES.c.revoked_at.is_(None))
+                .values(revoked_at=_time.time())
+            )
+            found = conn.execute(select(PARTIES.c.id).where(PARTIES.c.name == name)).first()
+        return found is not None
+
+    def ack_agreement(self, party_id: int, fingerprint: str) -> None:
+        """Record that the party acknowledged the agreement with this fingerprint.
+
+        Raises :class:`~deconflict.errors.InputError` for an unknown party id.
+        """
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(PARTIES)
+                .where(PARTIES.c.id == party_id)
+                .values(acked_fingerprint=fingerprint)
+            )
+            if result.rowcount == 0:
+                raise InputError(f"no party with id {party_id}")
+
+    # -- track states ----------------------------------------------------------------
+
+    def add_tracks(self, batch: TrackBatch) -> int:
+        """Append states (committed before returning); returns how many.
+
+        One transaction: a prepared ``executemany`` of plain tuples on SQLite, a binary
+        ``COPY`` on PostgreSQL. Raises :class:`~deconflict.errors.InputError` (and
+        stores nothing) when a ``party_id`` names no party or a value is not finite.
+        """
+        n = len(batch)
+        if n == 0:
+            return 0
+        check_batch(batch)
+        rows = batch_rows(batch, _time.time())
+        dbapi_integrity = self._engine.dialect.loaded_dbapi.IntegrityError
+        try:
+            with self._engine.begin() as conn:
+                if self._postgres:
+                    _copy_tracks(conn, rows)
+                else:
+                    conn.exec_driver_sql(_INSERT_TRACKS_QMARK, rows)
+        except (IntegrityError, dbapi_integrity):
+            unknown = set(np.unique(batch.party_id).tolist()) - self._party_ids()
+            if not unknown:
+                raise
+            raise unknown_party_error(unknown, "states") from None
+        return n
+
+    def latest_tracks(self, since_time: float) -> TrackBatch:
+        """The latest state of every (party, aircraft) reported at or after ``since_time``.
+
+        Among the states with ``time >= since_time``, each (party, aircraft)'s newest
+        by ``time`` (ties: the one stored last). Ordered by party id, then aircraft id.
+        The ``time`` index bounds the work to the states in the window, so pass a
+        recent ``since_time`` (about 15 ms for a window of 5,000 states).
+        """
+        window = (
+            select(
+                *_TRACK_SELECT,
+                func.row_number()
+                .over(
+                    partition_by=(TRACKS.c.party_id, TRACKS.c.aircraft_id),
+                    order_by=(TRACKS.c.time.desc(), TRACKS.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(TRACKS.c.time >= float(since_time))
+            .subquery()
+        )
+        query = select(*(window.c[name] for name in TRACK_COLUMNS[:-1])).where(window.c.rank == 1)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return sort_latest(batch_from_rows(rows))
+
+    def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:
+        """A party's own most recent states (at most ``limit``), newest first.
+
+        Newest means most recently stored.
+        """
+        if limit <= 0:
+            return empty_batch()
+        query = (
+            select(*_TRACK_SELECT)
+            .where(TRACKS.c.party_id == party_id)
+            .order_by(TRACKS.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return batch_from_rows(rows)
+
+    # -- alerts ----------------------------------------------------------------------
+
+    def add_alerts(self, alerts: list[AlertRecord]) -> list[AlertRecord]:
+        """Store alert events (committed); returns them with their ids.
+
+        Raises :class:`~deconflict.errors.InputError` (and stores nothing) when a
+        ``party_id`` names no party.
+        """
+        if not alerts:
+            return []
+        alerts = [clean_alert(a) for a in alerts]
+        rows = [{name: getattr(a, name) for name in _ALERT_FIELDS} for a in alerts]
+        try:
+            with self._engine.begin() as conn:
+                ids = (
+                    conn.execute(
+                        insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True),
+                        rows,
+                    )
+                    .scalars()
+                    .all()
+                )
+        except IntegrityError:
+            unknown = {a.party_id for a in alerts} - self._party_ids()
+            if not unknown:
+                raise
+            raise unknown_party_error(unknown, "alerts") from None
+        return [dataclasses.replace(a, id=int(i)) for a, i in zip(alerts, ids, strict=True)]
+
+    def alerts(
+        self, party_id: int | None, *, after_id: int = 0, limit: int = 1000
+    ) -> list[AlertRecord]:
+        """Alert events of a party (None: of every party), oldest first, ids > ``after_id``."""
+        if limit <= 0:
+            return []
+        query = select(*_ALERT_SELECT).where(ALERTS.c.id > after_id)
+        if party_id is not None:
+            query = query.where(ALERTS.c.party_id == party_id)
+        query = query.order_by(ALERTS.c.id).limit(limit)
+        with self._engine.connect() as conn:
+            return [_alert(r) for r in conn.execute(query)]
+
+    def alerts_of_conflict(self, conflict_id: str, party_id: int | None) -> list[AlertRecord]:
+        """One conflict's events as a party sees them (None: every party's), oldest first."""
+        query = select(*_ALERT_SELECT).where(ALERTS.c.conflict_id == conflict_id)
+        if party_id is not None:
+            query = query.where(ALERTS.c.party_id == party_id)
+        with self._engine.connect() as conn:
+            return [_alert(r) for r in conn.execute(query.order_by(ALERTS.c.id))]
+
+    def _party_ids(self) -> set[int]:
+        with self._engine.connect() as conn:
+            return set(conn.execute(select(PARTIES.c.id)).scalars())
+
+    # -- housekeeping ----------------------------------------------------------------
+
+    def health(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self._engine.connect() as conn:
+                return conn.execute(select(1)).scalar_one() == 1
+        except SQLAlchemyError:
+            return False
+
+    def close(self) -> None:
+        """Release connections."""
+        self._engine.dispose()
+
+
+_INSERT_TRACKS_QMARK = (
+    f"INSERT INTO {TRACKS.name} ({', '.join(TRACK_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(TRACK_COLUMNS))})"
+)
+
+
+def _copy_tracks(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk-load rows into ``track_states`` with PostgreSQL ``COPY`` (binary)."""
+    driver = conn.connection.driver_connection
+    types = ["int4", "text", *(["float8"] * (len(TRACK_COLUMNS) - 2))]
+    statement = f"COPY {TRACKS.name} ({', '.join(TRACK_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
