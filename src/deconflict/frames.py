@@ -119,6 +119,8 @@ class Advice:
     advisories: pd.DataFrame
     events: pd.DataFrame
     tracker: AlertTracker
+    #: Conflicting pairs: ``a``/``b`` index the states; ``conflict_id``, ``level``, ``t_in_s``.
+    pairs: pd.DataFrame
 
 
 def advise(
@@ -207,7 +209,16 @@ def advise_state(
         if event_parts
         else pd.DataFrame(columns=list(EVENT_COLUMNS))
     )
-    return Advice(advisories=frame, events=events, tracker=current)
+    pairs = pd.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "conflict_id": cid.astype(object),
+            "level": np.asarray(LEVELS, dtype=object)[level],
+            "t_in_s": t_in,
+        }
+    )
+    return Advice(advisories=frame, events=events, tracker=current, pairs=pairs)
 
 
 def _events_frame(time_s: float, step: Tracked) -> pd.DataFrame:

@@ -8,6 +8,8 @@ import typer
 
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
+from deconflict.cli.party_cmd import party_app
+from deconflict.cli.serve_cmd import serve_command
 from deconflict.cli.zones_cmd import zones_command
 from deconflict.core.agreement import Agreement
 
@@ -22,6 +24,8 @@ app = typer.Typer(
 app.command("detect")(detect_command)
 app.command("advise")(advise_command)
 app.command("zones")(zones_command)
+app.add_typer(party_app, name="party")
+app.command("serve")(serve_command)
 
 
 @app.command("demo")

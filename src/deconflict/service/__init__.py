@@ -1,0 +1,1 @@
+"""The deconfliction broker: a FastAPI service both parties accept."""

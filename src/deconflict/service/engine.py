@@ -1,0 +1,276 @@
+"""The live picture and the detection loop of the broker.
+
+:class:`LivePicture` holds the latest state of every (party, aircraft) as arrays;
+:class:`DetectionEngine` runs detection, alert tracking and advisories on it
+whenever new states arrive (at most every ``detect_interval_s``), turns what
+changed into per-party :class:`~deconflict.store.records.AlertRecord` s (own
+aircraft, advisory, intruder as relative geometry only), stores them, then hands
+them to ``publish``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from deconflict.core.agreement import Agreement
+from deconflict.core.alerts import AlertTracker
+from deconflict.core.detect import Kinematics
+from deconflict.core.relative import extrapolate, relative_geometry
+from deconflict.core.state import TrafficState
+from deconflict.frames import advise_state
+from deconflict.store.records import AlertRecord, TrackBatch
+from deconflict.store.repository import Repository
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+StrArray = npt.NDArray[np.str_]
+_SEP = "\x1f"
+_FIELDS = ("time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+
+
+def _keys(party_id: IntArray, ids: StrArray) -> StrArray:
+    return np.char.add(np.char.add(party_id.astype(np.str_), _SEP), ids.astype(np.str_))
+
+
+class LivePicture:
+    """Latest state per (party, aircraft), sorted by key; updated batch by batch."""
+
+    def __init__(self) -> None:
+        self.key = np.zeros(0, dtype=np.str_)
+        self.party_id = np.zeros(0, dtype=np.int64)
+        self.id = np.zeros(0, dtype=np.str_)
+        self.cols: dict[str, FloatArray] = {f: np.zeros(0) for f in _FIELDS}
+
+    def __len__(self) -> int:
+        """Aircraft in the picture."""
+        return int(self.key.size)
+
+    def update(self, batch: TrackBatch) -> None:
+        """Merge a batch: newer states replace older ones; new aircraft are added."""
+        if len(batch) == 0:
+            return
+        keys = _keys(batch.party_id, batch.id)
+        # Within the batch keep each aircraft's newest state.
+        order = np.lexsort((batch.time, keys))
+        last = np.r_[keys[order][1:] != keys[order][:-1], True]
+        pick = order[last]
+        keys = keys[pick]
+        pos = np.searchsorted(self.key, keys)
+        pos_c = np.minimum(pos, max(len(self) - 1, 0))
+        known = (
+            (pos < len(self)) & (self.key[pos_c] == keys)
+            if len(self)
+            else np.zeros(keys.size, dtype=bool)
+        )
+        newer = known & (batch.time[pick] >= self.cols["time"][pos_c] if len(self) else known)
+        for f in _FIELDS:
+            self.cols[f][pos_c[newer]] = getattr(batch, f)[pick][newer]
+        add = ~known
+        if add.any():
+            key = np.concatenate([self.key, keys[add]])
+            srt = np.argsort(key, kind="stable")
+            self.key = key[srt]
+            self.party_id = np.concatenate([self.party_id, batch.party_id[pick][add]])[srt]
+            self.id = np.concatenate([self.id, batch.id[pick][add]])[srt]
+            for f in _FIELDS:
+                self.cols[f] = np.concatenate([self.cols[f], getattr(batch, f)[pick][add]])[srt]
+
+    def snapshot(self, stale_after_s: float) -> tuple[TrafficState, IntArray, StrArray] | None:
+        """Fresh states brought to the newest report's time; also party ids and aircraft ids."""
+        if len(self) == 0:
+            return None
+        t_ref = float(self.cols["time"].max())
+        fresh = self.cols["time"] >= t_ref - stale_after_s
+        latest = TrafficState(
+            time=self.cols["time"][fresh],
+            id=self.key[fresh],
+            party=self.party_id[fresh].astype(np.str_),
+            lat=self.cols["lat"][fresh],
+            lon=self.cols["lon"][fresh],
+            alt_ft=self.cols["alt_ft"][fresh],
+            gs_kt=self.cols["gs_kt"][fresh],
+            track_deg=self.cols["track_deg"][fresh],
+            vs_fpm=self.cols["vs_fpm"][fresh],
+        )
+        return extrapolate(latest, t_ref), self.party_id[fresh], self.id[fresh]
+
+
+@dataclass
+class _Sent:
+    level: str
+    manoeuvre: str
+
+
+class DetectionEngine:
+    """Runs detection on the live picture and publishes what changed, per party."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        agreement: Agreement,
+        *,
+        stale_after_s: float,
+        detect_interval_s: float,
+        idle_interval_s: float,
+        id_secret: str,
+        publish: Callable[[list[AlertRecord]], None],
+    ) -> None:
+        self.repo = repo
+        self.agreement = agreement
+        self.stale_after_s = stale_after_s
+        self.detect_interval_s = detect_interval_s
+        self.idle_interval_s = idle_interval_s
+        self.id_secret = id_secret
+        self.publish = publish
+        self.picture = LivePicture()
+        self.tracker = AlertTracker.empty()
+        self.sent: dict[tuple[str, str], _Sent] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Wall time when the newest unprocessed batch arrived (for latency).
+        self.pending_since: float | None = None
+
+    def restore(self) -> None:
+        """Rebuild the live picture from stored tracks (after a restart)."""
+        self.picture.update(self.repo.latest_tracks(-np.inf))
+
+    def ingest(self, batch: TrackBatch) -> None:
+        """Add committed states to the picture and wake the loop."""
+        with self._lock:
+            self.picture.update(batch)
+            if self.pending_since is None:
+                self.pending_since = time.time()
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the detection loop in a background thread."""
+        self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the loop and wait for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.idle_interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            started = time.monotonic()
+            try:
+                self.cycle()
+            except Exception:  # keep the broker alive; the failure is logged with its trace
+                log.exception("detection cycle failed")
+            rest = self.detect_interval_s - (time.monotonic() - started)
+            if rest > 0:
+                self._stop.wait(rest)
+
+    def cycle(self) -> list[AlertRecord]:
+        """One detection pass; returns (and stores, and publishes) the new alert events."""
+        with self._lock:
+            snap = self.picture.snapshot(self.stale_after_s)
+            self.pending_since = None
+        if snap is None:
+            return []
+        state, party_id, aircraft = snap
+        advice = advise_state(state, self.agreement, tracker=self.tracker, salt=self.id_secret)
+        self.tracker = advice.tracker
+        records = self._records(state, party_id, aircraft, advice)
+        if records:
+            stored = self.repo.add_alerts(records)
+            self.publish(stored)
+            return stored
+        return []
+
+    def _records(self, state, party_id, aircraft, advice) -> list[AlertRecord]:
+        now = time.time()
+        t = float(state.time[0]) if len(state) else 0.0
+        adv = advice.advisories.set_index("id")
+        pairs = advice.pairs
+        out: list[AlertRecord] = []
+        seen: set[tuple[str, str]] = set()
+        if len(pairs):
+            a = pairs["a"].to_numpy(dtype=np.int64)
+            b = pairs["b"].to_numpy(dtype=np.int64)
+            kin = Kinematics.from_state(state)
+            own = np.concatenate([a, b])
+            other = np.concatenate([b, a])
+            rel = relative_geometry(kin, state.lat, state.lon, own, other)
+            cids = np.concatenate([pairs["conflict_id"].to_numpy()] * 2)
+            levels = np.concatenate([pairs["level"].to_numpy()] * 2)
+            t_ins = np.concatenate([pairs["t_in_s"].to_numpy()] * 2)
+            for k in range(own.size):
+                i = int(own[k])
+                key = (str(cids[k]), str(state.id[i]))
+                seen.add(key)
+                row = adv.loc[state.id[i]]
+                sig = _Sent(str(levels[k]), str(row["manoeuvre"]))
+                previous = self.sent.get(key)
+                if previous == sig:
+                    continue
+                self.sent[key] = sig
+                out.append(
+                    AlertRecord(
+                        id=0,
+                        conflict_id=key[0],
+                        party_id=int(party_id[i]),
+                        own_id=str(aircraft[i]),
+                        event="new" if previous is None else "updated",
+                        level=sig.level,
+                        manoeuvre=sig.manoeuvre,
+                        target_vs_fpm=_num(row["target_vs_fpm"]),
+                        target_track_deg=_num(row["target_track_deg"]),
+                        t_in_s=_num(t_ins[k]),
+                        time=t,
+                        created_at=now,
+                        intruder_range_nm=_num(rel.range_nm[k]),
+                        intruder_bearing_deg=_num(rel.bearing_deg[k]),
+                        intruder_rel_alt_ft=_num(rel.rel_alt_ft[k]),
+                        intruder_closure_kt=_num(rel.closure_kt[k]),
+                    )
+                )
+        cleared = set(advice.events.loc[advice.events["event"] == "cleared", "conflict_id"])
+        for key in [k for k in self.sent if k[0] in cleared and k not in seen]:
+            del self.sent[key]
+            party, own_id = key[1].split(_SEP, 1)
+            out.append(
+                AlertRecord(
+                    id=0,
+                    conflict_id=key[0],
+                    party_id=int(party),
+                    own_id=own_id,
+                    event="cleared",
+                    level="none",
+                    manoeuvre="none",
+                    target_vs_fpm=None,
+                    target_track_deg=None,
+                    t_in_s=None,
+                    time=t,
+                    created_at=now,
+                    intruder_range_nm=None,
+                    intruder_bearing_deg=None,
+                    intruder_rel_alt_ft=None,
+                    intruder_closure_kt=None,
+                )
+            )
+        return out
+
+
+def _num(x: object) -> float | None:
+    v = float(x)  # type: ignore[arg-type]
+    return None if np.isnan(v) else v

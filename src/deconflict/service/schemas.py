@@ -1,0 +1,121 @@
+"""Request and response bodies of the broker's API, per role."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FiniteFloat = float
+
+
+class TrackIn(BaseModel):
+    """One aircraft state; the party is the authenticated one (units in the names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time: float = Field(allow_inf_nan=False, description="s")
+    id: str = Field(min_length=1, max_length=64, description="aircraft id (own party)")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="deg WGS84")
+    lon: float = Field(ge=-180, le=360, allow_inf_nan=False, description="deg WGS84")
+    alt_ft: float = Field(allow_inf_nan=False, ge=-2000, le=200000)
+    gs_kt: float = Field(ge=0, le=5000, allow_inf_nan=False)
+    track_deg: float = Field(allow_inf_nan=False)
+    vs_fpm: float = Field(allow_inf_nan=False, ge=-50000, le=50000)
+
+
+class TrackColumns(BaseModel):
+    """The compact columnar form of a batch: one equal-length list per column."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time: list[float]
+    id: list[str]
+    lat: list[float]
+    lon: list[float]
+    alt_ft: list[float]
+    gs_kt: list[float]
+    track_deg: list[float]
+    vs_fpm: list[float]
+
+
+class Accepted(BaseModel):
+    """A batch was committed."""
+
+    accepted: int
+
+
+class AckIn(BaseModel):
+    """A party's acknowledgement of the agreement it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str = Field(min_length=64, max_length=64, pattern="^[0-9a-f]{64}$")
+
+
+class AckOut(BaseModel):
+    """The acknowledged fingerprint."""
+
+    acknowledged: str
+
+
+class Intruder(BaseModel):
+    """The other aircraft, only as geometry relative to one's own at alert time."""
+
+    range_nm: float | None
+    bearing_deg: float | None
+    rel_alt_ft: float | None
+    closure_kt: float | None
+
+
+class AlertOut(BaseModel):
+    """One alert event as the receiving party may see it."""
+
+    id: int
+    conflict_id: str
+    own_id: str
+    event: Literal["new", "updated", "cleared"]
+    level: str
+    manoeuvre: str
+    target_vs_fpm: float | None
+    target_track_deg: float | None
+    t_in_s: float | None
+    time: float
+    created_at: float
+    intruder: Intruder
+    party: str | None = Field(None, description="receiving party (admin views only)")
+
+
+class TrackOut(BaseModel):
+    """One of the party's own latest states."""
+
+    time: float
+    id: str
+    lat: float
+    lon: float
+    alt_ft: float
+    gs_kt: float
+    track_deg: float
+    vs_fpm: float
+    party: str | None = Field(None, description="owning party (admin views only)")
+
+
+class PartyOut(BaseModel):
+    """A party as the admin sees it."""
+
+    name: str
+    is_admin: bool
+    revoked: bool
+    acked_fingerprint: str | None
+
+
+class Health(BaseModel):
+    """Service health."""
+
+    status: Literal["ok"]
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` says what is wrong and, for bad input, names the field."""
+
+    detail: str

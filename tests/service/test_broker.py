@@ -1,0 +1,257 @@
+"""The broker as parties use it: a real server on 127.0.0.1, HTTP and WebSocket."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from websockets.sync.client import connect
+
+from deconflict.store.migrate import upgrade
+from tests.service.conftest import Broker, Client, cli, clients, start_broker, wait_for
+
+# Blue's A1 and red's B1 head-on, 12 NM apart at FL300: a conflict at once.
+A1 = {
+    "time": 100.0,
+    "id": "BLUE-A1",
+    "lat": 45.0,
+    "lon": 5.0,
+    "alt_ft": 30000.0,
+    "gs_kt": 400.0,
+    "track_deg": 0.0,
+    "vs_fpm": 0.0,
+}
+B1 = {
+    "time": 100.0,
+    "id": "RED-B1",
+    "lat": 45.2,
+    "lon": 5.0,
+    "alt_ft": 30000.0,
+    "gs_kt": 400.0,
+    "track_deg": 180.0,
+    "vs_fpm": 0.0,
+}
+# Red's other aircraft, far away: blue must never learn of it.
+B2 = {
+    "time": 100.0,
+    "id": "RED-B2-SECRET",
+    "lat": 47.123456,
+    "lon": 8.654321,
+    "alt_ft": 21000.0,
+    "gs_kt": 300.0,
+    "track_deg": 90.0,
+    "vs_fpm": 0.0,
+}
+
+
+def setup_conflict(broker: Broker, lat0: float) -> tuple[Client, Client, Client]:
+    """A fresh blue/red pair in conflict near latitude ``lat0`` (tests keep apart by it)."""
+    a, b, admin = clients(broker)
+    a.ack()
+    b.ack()
+    assert a.post("/tracks", json=[{**A1, "lat": lat0}]).json() == {"accepted": 1}
+    assert b.post("/tracks", json=[{**B1, "lat": lat0 + 0.2}, B2]).json() == {"accepted": 2}
+    wait_for(lambda: a.get("/alerts").json())
+    wait_for(lambda: b.get("/alerts").json())
+    return a, b, admin
+
+
+def test_health_needs_no_token_everything_else_does(broker: Broker):
+    assert httpx.get(broker.url + "/health").json() == {"status": "ok"}
+    for path in ("/agreement", "/alerts", "/tracks"):
+        r = httpx.get(broker.url + path)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    bad = Client("x", "not-a-token", broker.url)
+    assert bad.get("/alerts").status_code == 401
+
+
+def test_tracks_need_the_agreement_acknowledged(broker: Broker):
+    a, _, _ = clients(broker)
+    r = a.post("/tracks", json=[A1])
+    assert r.status_code == 403 and "acknowledge" in r.json()["detail"]
+    r = a.post("/agreement/ack", json={"fingerprint": "0" * 64})
+    assert r.status_code == 409
+    agreement = a.get("/agreement").json()
+    assert agreement["horizontal_nm"] == 5.0 and len(agreement["fingerprint"]) == 64
+    a.ack()
+    assert a.post("/tracks", json=[A1]).json() == {"accepted": 1}
+
+
+def test_conflict_alerts_disclose_only_relative_geometry(broker: Broker):
+    a, b, admin = setup_conflict(broker, 10.0)
+    alert_a = a.get("/alerts").json()[0]
+    alert_b = b.get("/alerts").json()[0]
+    assert alert_a["conflict_id"] == alert_b["conflict_id"]
+    assert alert_a["own_id"] == "BLUE-A1" and alert_b["own_id"] == "RED-B1"
+    assert {alert_a["manoeuvre"], alert_b["manoeuvre"]} == {"climb", "descend"}
+    assert alert_a["level"] in ("advisory", "caution", "warning")
+    intruder = alert_a["intruder"]
+    assert intruder["range_nm"] == pytest.approx(12.0, abs=0.2)
+    assert (intruder["bearing_deg"] + 180) % 360 - 180 == pytest.approx(0.0, abs=0.5)
+    assert intruder["closure_kt"] == pytest.approx(800.0, abs=5)
+    assert "RED" not in json.dumps(a.get("/alerts").json())
+    # History of one conflict; someone else's (or an unknown) conflict is a 404.
+    assert a.get(f"/alerts/{alert_a['conflict_id']}").status_code == 200
+    assert a.get("/alerts/Cdeadbeefdeadbeef").status_code == 404
+    # Own tracks only; the admin sees every party's.
+    assert {t["id"] for t in a.get("/tracks").json()} == {"BLUE-A1"}
+    every = {(t["party"], t["id"]) for t in admin.get("/tracks", params={"limit": 10000}).json()}
+    assert {(a.name, "BLUE-A1"), (b.name, "RED-B1"), (b.name, "RED-B2-SECRET")} <= every
+    assert {a.name, b.name} <= {x["party"] for x in admin.get("/alerts").json()}
+    assert a.get("/parties").status_code == 404
+    assert {a.name, b.name, admin.name} <= {p["name"] for p in admin.get("/parties").json()}
+
+
+def test_disclosure_walk_of_every_endpoint(broker: Broker):
+    """Party blue walks the whole OpenAPI schema: nothing of red's leaks."""
+    a, b, _ = setup_conflict(broker, 20.0)
+    conflict_id = a.get("/alerts").json()[0]["conflict_id"]
+    schema = httpx.get(broker.url + "/openapi.json").json()
+    forbidden = ["RED-B1", "RED-B2-SECRET", b.name, "47.123", "8.654", "20.2", "21000"]
+    walked = 0
+    for path, ops in schema["paths"].items():
+        for method in ops:
+            url = path.replace("{conflict_id}", conflict_id)
+            if method == "get":
+                r = a.get(url)
+            elif path == "/tracks":
+                r = a.post(url, json=[{**A1, "lat": 20.0, "time": 101.0}])
+            elif path == "/agreement/ack":
+                r = a.post(url, json={"fingerprint": a.get("/agreement").json()["fingerprint"]})
+            else:
+                pytest.fail(f"unwalked endpoint {method.upper()} {path}")
+            walked += 1
+            assert r.status_code < 500, (path, r.text)
+            for secret in forbidden:
+                assert secret not in r.text, f"{method.upper()} {path} leaks {secret!r}"
+    assert walked >= 8
+    # The stream pushes only blue's half too.
+    with connect(broker.url.replace("http", "ws") + "/stream", additional_headers=a.headers) as ws:
+        ws.send(json.dumps([{**A1, "lat": 20.0, "time": 102.0}]))
+        b.post("/tracks", json=[{**B1, "lat": 20.2, "time": 102.0}])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                text = ws.recv(timeout=1)
+            except TimeoutError:
+                continue
+            for secret in forbidden:
+                assert secret not in text
+
+
+def test_websocket_batches_and_pushed_alerts(broker: Broker):
+    a, b, _ = clients(broker)
+    a.ack()
+    b.ack()
+    ws_url = broker.url.replace("http", "ws") + "/stream"
+    with connect(ws_url + f"?token={a.token}") as ws:
+        ws.send(json.dumps([{**A1, "lat": 30.0}]))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "accepted", "accepted": 1}
+        # Columnar form over the same socket.
+        cols = {k: [v] for k, v in {**A1, "lat": 30.0, "time": 101.0}.items()}
+        ws.send(json.dumps(cols))
+        assert json.loads(ws.recv(timeout=10))["accepted"] == 1
+        ws.send(json.dumps([{**A1, "lat": 95}]))
+        err = json.loads(ws.recv(timeout=10))
+        assert err["type"] == "error" and err["status"] == 422 and "lat" in err["detail"]
+        b.post("/tracks", json=[{**B1, "lat": 30.2, "time": 101.0}])
+        pushed = json.loads(ws.recv(timeout=10))
+        assert pushed["type"] == "alert" and pushed["own_id"] == "BLUE-A1"
+        assert pushed["event"] == "new" and "RED" not in json.dumps(pushed)
+    with pytest.raises(Exception), connect(ws_url + "?token=wrong") as ws:  # noqa: B017
+        ws.recv(timeout=5)
+
+
+def test_bad_payloads_are_422_naming_the_field(broker: Broker):
+    a, _, _ = clients(broker)
+    a.ack()
+    r = a.post("/tracks", json=[{**A1, "lat": 95.0}])
+    assert r.status_code == 422 and "[0].lat" in r.json()["detail"]
+    r = a.post("/tracks", json=[{**A1, "party": "red"}])
+    assert r.status_code == 422 and "party" in r.json()["detail"]
+    r = a.post("/tracks", json=[{k: v for k, v in A1.items() if k != "vs_fpm"}])
+    assert r.status_code == 422 and "vs_fpm" in r.json()["detail"]
+    r = a.post("/tracks", json=[A1, A1])
+    assert r.status_code == 422 and "duplicate id" in r.json()["detail"]
+    r = a.post(
+        "/tracks", content=b"not json", headers={**a.headers, "content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = a.post("/tracks", json={"time": [1.0], "id": ["X"]})
+    assert r.status_code == 422 and "lat" in r.json()["detail"]
+    r = a.post("/agreement/ack", json={"fingerprint": "xyz"})
+    assert r.status_code == 422 and "fingerprint" in r.json()["detail"]
+
+
+def test_parquet_and_columnar_batches(broker: Broker):
+    a, _, _ = clients(broker)
+    a.ack()
+    frame = pd.DataFrame([{**A1, "id": f"BLUE-{k}", "lat": -60 + k * 0.5} for k in range(50)])
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    r = a.post(
+        "/tracks",
+        content=buf.getvalue(),
+        headers={**a.headers, "content-type": "application/vnd.apache.parquet"},
+    )
+    assert r.json() == {"accepted": 50}
+    cols = frame.assign(time=101.0).to_dict(orient="list")
+    assert a.post("/tracks", json=cols).json() == {"accepted": 50}
+    assert len(a.get("/tracks").json()) == 100
+
+
+def test_party_commands_and_revocation(broker: Broker):
+    res = cli("party", "add", "cli-blue", "--db", broker.db)
+    token = res.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token), "the token alone on the last line"
+    a = Client("cli-blue", token, broker.url)
+    assert a.get("/alerts").status_code == 200
+    assert "cli-blue" in cli("party", "list", "--db", broker.db).stdout
+    cli("party", "revoke", "cli-blue", "--db", broker.db)
+    assert a.get("/alerts").status_code == 401
+
+
+def test_acknowledged_batches_and_alerts_survive_kill_9(tmp_path: Path):
+    db = f"sqlite:///{tmp_path / 'kill.db'}"
+    upgrade(db)
+    broker = start_broker(db, tmp_path)
+    a, _, admin = setup_conflict(broker, 40.0)
+    raised = {x["id"] for x in admin.get("/alerts").json()}
+    n = 40
+    for k in range(n):
+        batch = [
+            {**A1, "id": f"BLUE-K{k}-{j}", "lat": -10 - j, "time": 200.0 + k} for j in range(5)
+        ]
+        assert a.post("/tracks", json=batch).json() == {"accepted": 5}
+    broker.kill9()
+    again = start_broker(db, tmp_path)
+    try:
+        a.base = again.url
+        admin.base = again.url
+        ids = {t["id"] for t in a.get("/tracks", params={"limit": 5000}).json()}
+        assert {f"BLUE-K{k}-{j}" for k in range(n) for j in range(5)} <= ids
+        assert raised <= {x["id"] for x in admin.get("/alerts").json()}
+    finally:
+        again.stop()
+
+
+def test_openapi_has_stable_operation_ids(broker: Broker):
+    schema = httpx.get(broker.url + "/openapi.json").json()
+    ops = {op["operationId"] for p in schema["paths"].values() for op in p.values()}
+    assert {
+        "health",
+        "get_agreement",
+        "ack_agreement",
+        "post_tracks",
+        "get_tracks",
+        "list_alerts",
+        "get_alert",
+        "list_parties",
+    } <= ops
+    assert all(re.fullmatch(r"[a-z_]+", o) for o in ops)
