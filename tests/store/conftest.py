@@ -1,71 +1,20 @@
 """Repositories to test: the memory fake, SQLite files and a real PostgreSQL server.
 
-PostgreSQL: the URL in ``DECONFLICT_TEST_PG``, else the project machines' server at
-``postgresql://postgres@127.0.0.1:5432/test``. Each test gets a fresh schema (unique,
-so pytest-xdist workers never collide) through ``search_path`` in the URL, dropped
-afterwards. When no server answers within ~2 s the PostgreSQL cases skip, saying
-why; when ``DECONFLICT_TEST_PG`` names a server that does not answer, they fail.
+PostgreSQL comes from the ``pg_url`` fixture in tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import pytest
-from sqlalchemy import URL, make_url
 
 from deconflict.store.memory import MemoryRepository
 from deconflict.store.migrate import upgrade
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.sql import SqlRepository
-
-PG_ENV = "DECONFLICT_TEST_PG"
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def libpq_url(url: URL) -> str:
-    """The URL as libpq (psycopg.connect) reads it: no SQLAlchemy driver suffix."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> URL:
-    """A PostgreSQL server that answers, or skip (fail if one was named and is down)."""
-    named = os.environ.get(PG_ENV)
-    url = make_url(named or PG_DEFAULT)
-    try:
-        with psycopg.connect(libpq_url(url), connect_timeout=2, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        where = url.render_as_string(hide_password=True)
-        if named:
-            pytest.fail(f"{PG_ENV}={where} does not answer: {reason}")
-        pytest.skip(
-            f"no PostgreSQL server answers at {where} ({reason}); "
-            f"set {PG_ENV} to a server URL to run the PostgreSQL tests"
-        )
-    return url
-
-
-@pytest.fixture
-def pg_url(pg_server: URL) -> Iterator[str]:
-    """A URL whose connections work in a fresh, empty schema (dropped afterwards)."""
-    schema = f"deconflict_test_{uuid.uuid4().hex[:12]}"
-    admin = libpq_url(pg_server)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = pg_server.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""The detection engine in-process, on the in-memory repository."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deconflict import Agreement
+from deconflict.service.engine import DetectionEngine, LivePicture
+from deconflict.store.memory import MemoryRepository
+from deconflict.store.records import AlertRecord, TrackBatch
+
+
+def batch(
+    party: list[int], ids: list[str], t: list[float], lat: list[float], trk: list[float]
+) -> TrackBatch:
+    n = len(ids)
+    return TrackBatch(
+        party_id=np.asarray(party, dtype=np.int64),
+        time=np.asarray(t, dtype=float),
+        id=np.asarray(ids, dtype=np.str_),
+        lat=np.asarray(lat, dtype=float),
+        lon=np.zeros(n),
+        alt_ft=np.full(n, 30000.0),
+        gs_kt=np.full(n, 400.0),
+        track_deg=np.asarray(trk, dtype=float),
+        vs_fpm=np.zeros(n),
+    )
+
+
+def engine(
+    repo: MemoryRepository, published: list[AlertRecord], stale_after_s: float = 30.0
+) -> DetectionEngine:
+    return DetectionEngine(
+        repo,
+        Agreement(),
+        stale_after_s=stale_after_s,
+        detect_interval_s=0.01,
+        idle_interval_s=1.0,
+        id_secret="test",
+        publish=published.extend,
+    )
+
+
+def test_live_picture_keeps_the_newest_state_per_party_and_aircraft():
+    pic = LivePicture()
+    pic.update(batch([1, 2], ["X", "X"], [10.0, 10.0], [1.0, 2.0], [0.0, 0.0]))
+    pic.update(batch([1, 1], ["X", "X"], [12.0, 11.0], [3.0, 4.0], [0.0, 0.0]))  # newest wins
+    pic.update(batch([1], ["X"], [9.0], [5.0], [0.0]))  # late and old: ignored
+    assert len(pic) == 2
+    state, party, ids = pic.snapshot(stale_after_s=30.0)
+    got = dict(zip(party.tolist(), state.lat.tolist(), strict=True))
+    # Party 2's state (t=10) is dead-reckoned to t=12: 400 kt north for 2 s ≈ 0.0037°.
+    assert abs(got[2] - (2.0 + 400 * 1852 / 3600 * 2 / 110574)) < 1e-4
+    assert abs(got[1] - 3.0) < 1e-9
+    assert ids.tolist() == ["X", "X"]
+    state, party, _ = pic.snapshot(stale_after_s=1.0)  # party 2's state is 2 s old: stale
+    assert party.tolist() == [1]
+
+
+def test_cycle_publishes_each_side_its_half_then_clears():
+    repo = MemoryRepository()
+    blue = repo.add_party("blue", "h1").id
+    red = repo.add_party("red", "h2").id
+    published: list[AlertRecord] = []
+    eng = engine(repo, published)
+    eng.ingest(batch([blue, red], ["A1", "B1"], [0.0, 0.0], [45.0, 45.2], [0.0, 180.0]))
+    first = eng.cycle()
+    assert {(r.party_id, r.own_id, r.event) for r in first} == {
+        (blue, "A1", "new"),
+        (red, "B1", "new"),
+    }
+    assert len({r.conflict_id for r in first}) == 1
+    assert {r.manoeuvre for r in first} == {"climb", "descend"}
+    assert all(r.intruder_range_nm and abs(r.intruder_range_nm - 12.0) < 0.2 for r in first)
+    assert published == first and repo.alerts(None) == first
+    assert eng.cycle() == []  # nothing changed: nothing pushed again
+    # Red turns away, far: the conflict clears after clear_after_s.
+    eng.ingest(batch([red], ["B1"], [1.0], [48.0], [0.0]))
+    eng.cycle()
+    eng.ingest(batch([blue, red], ["A1", "B1"], [10.0, 10.0], [45.1, 48.1], [0.0, 0.0]))
+    cleared = eng.cycle()
+    assert {(r.own_id, r.event) for r in cleared} == {("A1", "cleared"), ("B1", "cleared")}
+
+
+def test_restore_rebuilds_the_picture_from_storage():
+    repo = MemoryRepository()
+    blue = repo.add_party("blue", "h1").id
+    repo.add_tracks(batch([blue, blue], ["A1", "A2"], [5.0, 6.0], [1.0, 2.0], [0.0, 0.0]))
+    eng = engine(repo, [])
+    eng.restore()
+    assert len(eng.picture) == 2
