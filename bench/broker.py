@@ -160,6 +160,7 @@ async def stream(
     cpu: list[float] = []
     rss: list[float] = []
     popup_blue: dict[str, str] = {}  # blue aircraft id of each popup's conflict
+    measured: set[tuple[str, str]] = set()
     blue_ids = fleet.id[fleet.party == "blue"]
 
     async def reader(name: str, ws: websockets.ClientConnection) -> None:
@@ -174,7 +175,8 @@ async def stream(
                 if msg["event"] != "new":
                     continue
                 key = own if own.startswith("POP-") else popup_blue.get(own)
-                if key in sent_at:
+                if key in sent_at and (name, key) not in measured:
+                    measured.add((name, key))  # the pop-up's first alert; later ones are others
                     latencies[name].append(now - sent_at[key])
 
     headers = {n_: {"Authorization": f"Bearer {tok}"} for n_, tok in tokens.items()}

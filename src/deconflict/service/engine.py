@@ -24,7 +24,7 @@ from deconflict.core.alerts import AlertTracker
 from deconflict.core.detect import Kinematics
 from deconflict.core.relative import extrapolate, relative_geometry
 from deconflict.core.state import TrafficState
-from deconflict.frames import advise_state
+from deconflict.frames import Advice, advise_state
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.repository import Repository
 
@@ -197,29 +197,39 @@ class DetectionEngine:
             return stored
         return []
 
-    def _records(self, state, party_id, aircraft, advice) -> list[AlertRecord]:
+    def _records(
+        self, state: TrafficState, party_id: IntArray, aircraft: StrArray, advice: Advice
+    ) -> list[AlertRecord]:
+        """Alert events for what changed since the last cycle, one per (conflict, own aircraft)."""
         now = time.time()
         t = float(state.time[0]) if len(state) else 0.0
-        adv = advice.advisories.set_index("id")
-        pairs = advice.pairs
         out: list[AlertRecord] = []
         seen: set[tuple[str, str]] = set()
+        pairs = advice.pairs
         if len(pairs):
+            # Each aircraft's merged advisory, looked up by state index (ids are sorted keys).
+            adv = advice.advisories
+            at = np.searchsorted(state.id, adv["id"].to_numpy(dtype=np.str_))
+            manoeuvre = np.full(len(state), "", dtype=object)
+            target_vs = np.full(len(state), np.nan)
+            target_trk = np.full(len(state), np.nan)
+            manoeuvre[at] = adv["manoeuvre"].to_numpy()
+            target_vs[at] = adv["target_vs_fpm"].to_numpy(dtype=np.float64)
+            target_trk[at] = adv["target_track_deg"].to_numpy(dtype=np.float64)
+
             a = pairs["a"].to_numpy(dtype=np.int64)
             b = pairs["b"].to_numpy(dtype=np.int64)
-            kin = Kinematics.from_state(state)
             own = np.concatenate([a, b])
             other = np.concatenate([b, a])
-            rel = relative_geometry(kin, state.lat, state.lon, own, other)
+            rel = relative_geometry(Kinematics.from_state(state), state.lat, state.lon, own, other)
             cids = np.concatenate([pairs["conflict_id"].to_numpy()] * 2)
             levels = np.concatenate([pairs["level"].to_numpy()] * 2)
-            t_ins = np.concatenate([pairs["t_in_s"].to_numpy()] * 2)
-            for k in range(own.size):
+            t_ins = np.concatenate([pairs["t_in_s"].to_numpy(dtype=np.float64)] * 2)
+            for k in range(own.size):  # over conflicts (few), to diff against what was sent
                 i = int(own[k])
                 key = (str(cids[k]), str(state.id[i]))
                 seen.add(key)
-                row = adv.loc[state.id[i]]
-                sig = _Sent(str(levels[k]), str(row["manoeuvre"]))
+                sig = _Sent(str(levels[k]), str(manoeuvre[i]))
                 previous = self.sent.get(key)
                 if previous == sig:
                     continue
@@ -233,8 +243,8 @@ class DetectionEngine:
                         event="new" if previous is None else "updated",
                         level=sig.level,
                         manoeuvre=sig.manoeuvre,
-                        target_vs_fpm=_num(row["target_vs_fpm"]),
-                        target_track_deg=_num(row["target_track_deg"]),
+                        target_vs_fpm=_num(target_vs[i]),
+                        target_track_deg=_num(target_trk[i]),
                         t_in_s=_num(t_ins[k]),
                         time=t,
                         created_at=now,
