@@ -182,7 +182,9 @@ def advise_state(
 
     win = windows(kin, a, b, ag)
     geometry = pair_geometry(kin, a, b)
-    h = hash_strings(state.id, key=ag.fingerprint)
+    involved = np.unique(np.concatenate([a, b]))
+    h = np.zeros(len(state), dtype=np.uint64)
+    h[involved] = hash_strings(state.id[involved], key=ag.fingerprint)
     advice = pair_advice(kin, state.track_deg, a, b, geometry, win, h[a], h[b], ag)
     per = per_aircraft(advice, t_in, state.track_deg)
     worst_level = np.zeros(len(state), dtype=np.int64)
