@@ -89,3 +89,49 @@ def test_restore_rebuilds_the_picture_from_storage():
     eng = engine(repo, [])
     eng.restore()
     assert len(eng.picture) == 2
+
+
+def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
+    from deconflict.zones import as_zones
+
+    zones = as_zones(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"name": "BORDER", "floor_ft": 0, "ceiling_ft": 40000},
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [[-0.1, 0.2], [0.1, 0.2], [0.1, 0.4], [-0.1, 0.4], [-0.1, 0.2]]
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    repo = MemoryRepository()
+    blue = repo.add_party("blue", "h1").id
+    red = repo.add_party("red", "h2").id
+    eng = DetectionEngine(
+        repo,
+        Agreement(),
+        stale_after_s=30,
+        detect_interval_s=0.01,
+        idle_interval_s=1,
+        id_secret="s",
+        publish=lambda _: None,
+        zones=zones,
+    )
+    # Blue heads north into the zone (12 NM ahead); red is inside it already.
+    eng.ingest(batch([blue, red], ["A1", "B1"], [0.0, 0.0], [0.0, 0.3], [0.0, 90.0]))
+    got = {(r.party_id, r.own_id): r for r in eng.cycle() if r.zone}
+    assert got[(blue, "A1")].manoeuvre == "avoid_zone" and got[(blue, "A1")].level == "caution"
+    assert 100 < got[(blue, "A1")].t_in_s < 115  # 0.2° ≈ 11.9 NM at 400 kt ≈ 107 s
+    assert got[(red, "B1")].manoeuvre == "zone_violation" and got[(red, "B1")].t_in_s == 0.0
+    assert got[(blue, "A1")].zone == "BORDER"
+    # Red leaves: its zone alert clears.
+    eng.ingest(batch([red], ["B1"], [1.0], [5.0], [90.0]))
+    cleared = [r for r in eng.cycle() if r.zone and r.event == "cleared"]
+    assert [(r.party_id, r.own_id) for r in cleared] == [(red, "B1")]

@@ -24,6 +24,9 @@ def serve_command(
     agreement: Annotated[
         Path | None, typer.Option("--agreement", help="Agreement TOML file [default: built-in]")
     ] = None,
+    zones: Annotated[
+        Path | None, typer.Option("--zones", help="Protected airspace GeoJSON to watch")
+    ] = None,
     stale_after_s: Annotated[
         float, typer.Option("--stale-after-s", help="Drop tracks not updated for this long (s)")
     ] = 30.0,
@@ -40,6 +43,8 @@ def serve_command(
         overrides["db"] = db
     if agreement is not None:
         overrides["agreement"] = agreement
+    if zones is not None:
+        overrides["zones"] = zones
     settings = Settings(**overrides)  # type: ignore[arg-type]
     upgrade(settings.db)
     app = create_app(settings)

@@ -39,6 +39,7 @@ from deconflict.service.settings import Settings
 from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
 from deconflict.store.repository import Repository
 from deconflict.store.sql import SqlRepository
+from deconflict.zones import read as read_zones
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing, unknown or revoked token"},
@@ -49,6 +50,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     """The broker: storage from ``settings.db`` (or ``repo``), detection running in the back."""
     agreement = load_agreement(settings.agreement) if settings.agreement else Agreement()
+    zones = read_zones(settings.zones) if settings.zones else None
     hub = Hub()
 
     @asynccontextmanager
@@ -62,6 +64,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
             idle_interval_s=settings.idle_interval_s,
             id_secret=settings.id_secret or secrets.token_hex(16),
             publish=hub.publish,
+            zones=zones,
         )
         engine.restore()
         engine.start()
@@ -306,6 +309,7 @@ def _alert_dict(r: AlertRecord, party_name: str | None) -> dict[str, Any]:
             "closure_kt": r.intruder_closure_kt,
         },
         "party": party_name,
+        "zone": r.zone,
     }
 
 

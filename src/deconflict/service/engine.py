@@ -22,8 +22,10 @@ import numpy.typing as npt
 from deconflict.core.agreement import Agreement
 from deconflict.core.alerts import AlertTracker
 from deconflict.core.detect import Kinematics
+from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.relative import extrapolate, relative_geometry
 from deconflict.core.state import TrafficState
+from deconflict.core.zones import Zones, zone_entries
 from deconflict.frames import Advice, advise_state
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.repository import Repository
@@ -123,6 +125,7 @@ class DetectionEngine:
         idle_interval_s: float,
         id_secret: str,
         publish: Callable[[list[AlertRecord]], None],
+        zones: Zones | None = None,
     ) -> None:
         self.repo = repo
         self.agreement = agreement
@@ -131,6 +134,7 @@ class DetectionEngine:
         self.idle_interval_s = idle_interval_s
         self.id_secret = id_secret
         self.publish = publish
+        self.zones = zones
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
         self.sent: dict[tuple[str, str], _Sent] = {}
@@ -191,6 +195,8 @@ class DetectionEngine:
         advice = advise_state(state, self.agreement, tracker=self.tracker, salt=self.id_secret)
         self.tracker = advice.tracker
         records = self._records(state, party_id, aircraft, advice)
+        if self.zones is not None and len(self.zones):
+            records += self._zone_records(state, party_id, aircraft)
         if records:
             stored = self.repo.add_alerts(records)
             self.publish(stored)
@@ -255,7 +261,7 @@ class DetectionEngine:
                     )
                 )
         cleared = set(advice.events.loc[advice.events["event"] == "cleared", "conflict_id"])
-        for key in [k for k in self.sent if k[0] in cleared and k not in seen]:
+        for key in [k for k in self.sent if k[0] in cleared and k not in seen]:  # conflicts
             del self.sent[key]
             party, own_id = key[1].split(_SEP, 1)
             out.append(
@@ -279,6 +285,97 @@ class DetectionEngine:
                 )
             )
         return out
+
+    def _zone_records(
+        self, state: TrafficState, party_id: IntArray, aircraft: StrArray
+    ) -> list[AlertRecord]:
+        """Zone events: an aircraft inside (warning) or predicted to enter (caution) a zone."""
+        assert self.zones is not None
+        entries = zone_entries(Kinematics.from_state(state), self.zones, self.agreement.lookahead_s)
+        now = time.time()
+        t = float(state.time[0]) if len(state) else 0.0
+        out: list[AlertRecord] = []
+        seen: set[tuple[str, str]] = set()
+        names = self.zones.name[entries.zone]
+        keys = np.char.add(np.char.add(names.astype(np.str_), _SEP), state.id[entries.aircraft])
+        ids = hex_ids(hash_strings(keys, key=self.id_secret), "Z")
+        for k in range(entries.aircraft.size):  # over zone entries (few)
+            i = int(entries.aircraft[k])
+            key = ("zone:" + str(names[k]), str(state.id[i]))
+            seen.add(key)
+            violation = bool(entries.violation[k])
+            sig = _Sent(
+                "warning" if violation else "caution",
+                "zone_violation" if violation else "avoid_zone",
+            )
+            previous = self.sent.get(key)
+            if previous == sig:
+                continue
+            self.sent[key] = sig
+            out.append(
+                _zone_record(
+                    str(ids[k]),
+                    int(party_id[i]),
+                    str(aircraft[i]),
+                    str(names[k]),
+                    sig,
+                    "new" if previous is None else "updated",
+                    float(entries.t_entry_s[k]),
+                    t,
+                    now,
+                )
+            )
+        for key in [k for k in self.sent if k[0].startswith("zone:") and k not in seen]:
+            del self.sent[key]
+            party, own_id = key[1].split(_SEP, 1)
+            zone = key[0].removeprefix("zone:")
+            cid = hex_ids(hash_strings(np.array([zone + _SEP + key[1]]), key=self.id_secret), "Z")
+            out.append(
+                _zone_record(
+                    str(cid[0]),
+                    int(party),
+                    own_id,
+                    zone,
+                    _Sent("none", "none"),
+                    "cleared",
+                    None,
+                    t,
+                    now,
+                )
+            )
+        return out
+
+
+def _zone_record(
+    conflict_id: str,
+    party_id: int,
+    own_id: str,
+    zone: str,
+    sig: _Sent,
+    event: str,
+    t_entry_s: float | None,
+    t: float,
+    now: float,
+) -> AlertRecord:
+    return AlertRecord(
+        id=0,
+        conflict_id=conflict_id,
+        party_id=party_id,
+        own_id=own_id,
+        event=event,
+        level=sig.level,
+        manoeuvre=sig.manoeuvre,
+        target_vs_fpm=None,
+        target_track_deg=None,
+        t_in_s=t_entry_s,
+        time=t,
+        created_at=now,
+        intruder_range_nm=None,
+        intruder_bearing_deg=None,
+        intruder_rel_alt_ft=None,
+        intruder_closure_kt=None,
+        zone=zone,
+    )
 
 
 def _num(x: object) -> float | None:

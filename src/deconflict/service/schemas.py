@@ -83,6 +83,7 @@ class AlertOut(BaseModel):
     time: float
     created_at: float
     intruder: Intruder
+    zone: str | None = Field(None, description="protected zone (zone alerts only)")
     party: str | None = Field(None, description="receiving party (admin views only)")
 
 

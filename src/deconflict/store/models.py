@@ -109,3 +109,4 @@ class Alert(Base):
     intruder_bearing_deg: Mapped[float | None] = mapped_column(Double)
     intruder_rel_alt_ft: Mapped[float | None] = mapped_column(Double)
     intruder_closure_kt: Mapped[float | None] = mapped_column(Double)
+    zone: Mapped[str | None] = mapped_column(String)  # protected zone alerts only

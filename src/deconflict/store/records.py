@@ -50,6 +50,8 @@ class TrackBatch:
 class AlertRecord:
     """One alert event as one party may see it: its own aircraft, never the intruder's id.
 
+    Zone alerts (``zone`` set) have no intruder: ``t_in_s`` is the time to entry.
+
     The intruder appears only as relative geometry at alert time, seen from the own
     aircraft: range (NM), true bearing (deg), relative altitude (ft, intruder minus
     own) and closure rate (kt, positive when closing).
@@ -71,3 +73,5 @@ class AlertRecord:
     intruder_bearing_deg: float | None
     intruder_rel_alt_ft: float | None
     intruder_closure_kt: float | None
+    #: The protected zone an entry or violation alert is about (None for conflicts).
+    zone: str | None = None
