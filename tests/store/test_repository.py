@@ -287,3 +287,28 @@ def test_alerts_of_an_unknown_party_are_refused_whole(repo: Repository):
 
 def test_health(repo: Repository):
     assert repo.health() is True
+
+
+def test_plan_volumes_and_overlaps(repo):
+    from deconflict.store.records import OverlapRecord, PlanVolumeRecord
+
+    blue = repo.add_party("blue-plan", "hb").id
+    red = repo.add_party("red-plan", "hr").id
+    assert repo.add_plan_volumes([PlanVolumeRecord(blue, "op1", '{"type": "Feature"}', 1.0)]) == 1
+    repo.add_plan_volumes([PlanVolumeRecord(red, "r1", '{"x": 1}', 2.0)])
+    assert [v.volume_id for v in repo.plan_volumes(exclude_party_id=blue)] == ["r1"]
+    assert [v.volume_id for v in repo.plan_volumes()] == ["op1", "r1"]
+    halves = [
+        OverlapRecord(0, "O1", blue, "op1", '{"type": "Point"}', 1.0, 2.0, 3.0, 4.0, 5.0),
+        OverlapRecord(0, "O1", red, "r1", '{"type": "Point"}', 1.0, 2.0, 3.0, 4.0, 5.0),
+    ]
+    stored = repo.add_overlaps(halves)
+    assert all(o.id > 0 for o in stored)
+    assert [o.own_volume_id for o in repo.overlaps(blue)] == ["op1"]
+    assert len(repo.overlaps(None)) == 2
+    import pytest
+
+    from deconflict.errors import InputError
+
+    with pytest.raises(InputError):
+        repo.add_plan_volumes([PlanVolumeRecord(999, "x", "{}", 0.0)])

@@ -14,7 +14,13 @@ import time as _time
 import numpy as np
 
 from deconflict.errors import InputError
-from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
+from deconflict.store.records import (
+    AlertRecord,
+    OverlapRecord,
+    PartyRecord,
+    PlanVolumeRecord,
+    TrackBatch,
+)
 from deconflict.store.sql import (
     check_batch,
     clean_alert,
@@ -70,6 +76,8 @@ class MemoryRepository:
         self._chunks: list[TrackBatch] = []
         self._tracks: TrackBatch | None = None  # concatenation of _chunks, cached
         self._alerts: list[AlertRecord] = []
+        self._plans: list[PlanVolumeRecord] = []
+        self._overlaps: list[OverlapRecord] = []
 
     def __repr__(self) -> str:
         return "MemoryRepository()"
@@ -239,6 +247,38 @@ class MemoryRepository:
                 for a in self._alerts
                 if a.conflict_id == conflict_id and (party_id is None or a.party_id == party_id)
             ]
+
+    # -- planned operations ----------------------------------------------------------
+
+    def add_plan_volumes(self, volumes: list[PlanVolumeRecord]) -> int:
+        """Store planned volumes; returns how many (InputError for an unknown party)."""
+        with self._lock:
+            unknown = {v.party_id for v in volumes} - self._party_ids()
+            if unknown:
+                raise unknown_party_error(unknown, "plan volumes")
+            self._plans.extend(volumes)
+        return len(volumes)
+
+    def plan_volumes(self, exclude_party_id: int | None = None) -> list[PlanVolumeRecord]:
+        """Every stored planned volume, but those of ``exclude_party_id``, oldest first."""
+        with self._lock:
+            return [v for v in self._plans if v.party_id != exclude_party_id]
+
+    def add_overlaps(self, overlaps: list[OverlapRecord]) -> list[OverlapRecord]:
+        """Store overlap halves; returns them with their ids."""
+        with self._lock:
+            unknown = {o.party_id for o in overlaps} - self._party_ids()
+            if unknown:
+                raise unknown_party_error(unknown, "overlaps")
+            first = len(self._overlaps) + 1
+            stored = [dataclasses.replace(o, id=first + i) for i, o in enumerate(overlaps)]
+            self._overlaps.extend(stored)
+        return list(stored)
+
+    def overlaps(self, party_id: int | None) -> list[OverlapRecord]:
+        """A party's overlap halves (None: every party's), oldest first."""
+        with self._lock:
+            return [o for o in self._overlaps if party_id is None or o.party_id == party_id]
 
     # -- housekeeping ----------------------------------------------------------------
 

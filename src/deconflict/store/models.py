@@ -26,7 +26,7 @@ The schema is created and evolved only by the alembic revisions in
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Deterministic constraint names, so later migrations can refer to them on every backend.
@@ -110,3 +110,34 @@ class Alert(Base):
     intruder_rel_alt_ft: Mapped[float | None] = mapped_column(Double)
     intruder_closure_kt: Mapped[float | None] = mapped_column(Double)
     zone: Mapped[str | None] = mapped_column(String)  # protected zone alerts only
+
+
+class PlanVolume(Base):
+    """One planned operation volume, as its submitted GeoJSON feature."""
+
+    __tablename__ = "plan_volumes"
+    __table_args__ = (Index("ix_plan_volumes_party_id", "party_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    volume_id: Mapped[str] = mapped_column(String)
+    feature: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Double)
+
+
+class PlanOverlap(Base):
+    """One party's half of an overlap between two parties' planned volumes."""
+
+    __tablename__ = "plan_overlaps"
+    __table_args__ = (Index("ix_plan_overlaps_party_id_id", "party_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    overlap_id: Mapped[str] = mapped_column(String)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    own_volume_id: Mapped[str] = mapped_column(String)
+    region: Mapped[str] = mapped_column(Text)
+    alt_lower_ft: Mapped[float] = mapped_column(Double)
+    alt_upper_ft: Mapped[float] = mapped_column(Double)
+    time_start_s: Mapped[float] = mapped_column(Double)
+    time_end_s: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[float] = mapped_column(Double)

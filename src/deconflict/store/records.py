@@ -75,3 +75,33 @@ class AlertRecord:
     intruder_closure_kt: float | None
     #: The protected zone an entry or violation alert is about (None for conflicts).
     zone: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanVolumeRecord:
+    """One planned operation volume a party submitted, kept as its GeoJSON feature (text)."""
+
+    party_id: int
+    volume_id: str
+    feature: str  # GeoJSON Feature, JSON text, as validated on submission
+    created_at: float  # Unix s
+
+
+@dataclass(frozen=True)
+class OverlapRecord:
+    """An overlap as one party may see it: its own volume, the overlap region, band, window.
+
+    Never the other party's volume, id or identity: only where, when and at which
+    levels the two plans come within the minima.
+    """
+
+    id: int  # 0 until stored
+    overlap_id: str  # opaque, shared by the two parties' halves
+    party_id: int
+    own_volume_id: str
+    region: str  # GeoJSON geometry of the overlap, JSON text
+    alt_lower_ft: float
+    alt_upper_ft: float
+    time_start_s: float
+    time_end_s: float
+    created_at: float

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
+from deconflict.store.records import (
+    AlertRecord,
+    OverlapRecord,
+    PartyRecord,
+    PlanVolumeRecord,
+    TrackBatch,
+)
 
 
 class Repository(Protocol):
@@ -59,6 +65,22 @@ class Repository(Protocol):
 
     def alerts_of_conflict(self, conflict_id: str, party_id: int | None) -> list[AlertRecord]:
         """One conflict's events as a party sees them (None: every party's), oldest first."""
+        ...
+
+    def add_plan_volumes(self, volumes: list[PlanVolumeRecord]) -> int:
+        """Store planned volumes (committed); returns how many."""
+        ...
+
+    def plan_volumes(self, exclude_party_id: int | None = None) -> list[PlanVolumeRecord]:
+        """Every stored planned volume, but those of ``exclude_party_id``, oldest first."""
+        ...
+
+    def add_overlaps(self, overlaps: list[OverlapRecord]) -> list[OverlapRecord]:
+        """Store overlap halves (committed); returns them with their ids."""
+        ...
+
+    def overlaps(self, party_id: int | None) -> list[OverlapRecord]:
+        """A party's overlap halves (None: every party's), oldest first."""
         ...
 
     def health(self) -> bool:

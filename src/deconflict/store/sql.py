@@ -42,8 +42,14 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from sqlalchemy.pool import StaticPool
 
 from deconflict.errors import InputError
-from deconflict.store.models import Alert, Party, TrackState
-from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
+from deconflict.store.models import Alert, Party, PlanOverlap, PlanVolume, TrackState
+from deconflict.store.records import (
+    AlertRecord,
+    OverlapRecord,
+    PartyRecord,
+    PlanVolumeRecord,
+    TrackBatch,
+)
 
 #: The database used when none is named (a file in the working directory).
 DEFAULT_URL = "sqlite:///deconflict.db"
@@ -54,6 +60,10 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 PARTIES = cast(Table, Party.__table__)
 TRACKS = cast(Table, TrackState.__table__)
 ALERTS = cast(Table, Alert.__table__)
+PLAN_VOLUMES = cast(Table, PlanVolume.__table__)
+PLAN_OVERLAPS = cast(Table, PlanOverlap.__table__)
+_PLAN_FIELDS = tuple(f.name for f in dataclasses.fields(PlanVolumeRecord))
+_OVERLAP_FIELDS = tuple(f.name for f in dataclasses.fields(OverlapRecord) if f.name != "id")
 
 #: Track-state columns written per state, in TrackBatch order (``received_at`` last).
 TRACK_COLUMNS = (
@@ -509,6 +519,69 @@ class SqlRepository:
     def _party_ids(self) -> set[int]:
         with self._engine.connect() as conn:
             return set(conn.execute(select(PARTIES.c.id)).scalars())
+
+    # -- planned operations ----------------------------------------------------------
+
+    def add_plan_volumes(self, volumes: list[PlanVolumeRecord]) -> int:
+        """Store planned volumes (committed); returns how many.
+
+        Raises :class:`~deconflict.errors.InputError` (and stores nothing) when a
+        ``party_id`` names no party.
+        """
+        if not volumes:
+            return 0
+        rows = [{name: getattr(v, name) for name in _PLAN_FIELDS} for v in volumes]
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(PLAN_VOLUMES), rows)
+        except IntegrityError:
+            unknown = {v.party_id for v in volumes} - self._party_ids()
+            if not unknown:
+                raise
+            raise unknown_party_error(unknown, "plan volumes") from None
+        return len(rows)
+
+    def plan_volumes(self, exclude_party_id: int | None = None) -> list[PlanVolumeRecord]:
+        """Every stored planned volume, but those of ``exclude_party_id``, oldest first."""
+        query = select(*(PLAN_VOLUMES.c[n] for n in _PLAN_FIELDS))
+        if exclude_party_id is not None:
+            query = query.where(PLAN_VOLUMES.c.party_id != exclude_party_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(PLAN_VOLUMES.c.id)).all()
+        return [PlanVolumeRecord(**r._asdict()) for r in rows]
+
+    def add_overlaps(self, overlaps: list[OverlapRecord]) -> list[OverlapRecord]:
+        """Store overlap halves (committed); returns them with their ids."""
+        if not overlaps:
+            return []
+        rows = [{name: getattr(o, name) for name in _OVERLAP_FIELDS} for o in overlaps]
+        try:
+            with self._engine.begin() as conn:
+                ids = (
+                    conn.execute(
+                        insert(PLAN_OVERLAPS).returning(
+                            PLAN_OVERLAPS.c.id, sort_by_parameter_order=True
+                        ),
+                        rows,
+                    )
+                    .scalars()
+                    .all()
+                )
+        except IntegrityError:
+            unknown = {o.party_id for o in overlaps} - self._party_ids()
+            if not unknown:
+                raise
+            raise unknown_party_error(unknown, "overlaps") from None
+        return [dataclasses.replace(o, id=int(i)) for o, i in zip(overlaps, ids, strict=True)]
+
+    def overlaps(self, party_id: int | None) -> list[OverlapRecord]:
+        """A party's overlap halves (None: every party's), oldest first."""
+        query = select(PLAN_OVERLAPS.c.id, *(PLAN_OVERLAPS.c[n] for n in _OVERLAP_FIELDS))
+        if party_id is not None:
+            query = query.where(PLAN_OVERLAPS.c.party_id == party_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(PLAN_OVERLAPS.c.id)).all()
+        return [OverlapRecord(**r._asdict()) for r in rows]
 
     # -- housekeeping ----------------------------------------------------------------
 
