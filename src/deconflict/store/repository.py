@@ -3,6 +3,15 @@
 Every query the service needs lives behind this protocol; routes never touch SQL.
 Writes return only after they are committed (durable): the service acknowledges a
 batch only then.
+
+Semantics both implementations share (tests/store runs one suite over both):
+
+- writes naming an unknown party id raise :class:`~deconflict.errors.InputError`
+  and store nothing; so does a non-finite number in a track batch;
+- "latest" state means newest by ``time`` (ties: the one stored last), so a late,
+  older report never overrides a newer one; results are ordered by party, then id;
+- NaN in an alert's optional numbers is stored and returned as None;
+- revoking twice keeps the first revocation.
 """
 
 from __future__ import annotations
