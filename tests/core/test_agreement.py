@@ -24,6 +24,11 @@ def test_fingerprint_is_canonical():
     assert a.canonical_json().startswith('{"alerts":{"caution_s":120.0,"clear_after_s":5.0,')
 
 
+def test_short_lookahead_with_default_alert_thresholds():
+    ag = Agreement(horizontal_nm=3, vertical_ft=1000, lookahead_s=60)
+    assert ag.lookahead_s == 60.0 and ag.alerts.caution_s == 120.0
+
+
 def test_frozen():
     ag = Agreement()
     with pytest.raises(Exception, match="frozen"):
@@ -39,7 +44,7 @@ def test_frozen():
         ({"lookahead_s": "soon"}, "lookahead_s"),
         ({"parties": ("a", "a")}, "parties"),
         ({"alerts": {"caution_s": 30, "warning_s": 60}}, "alerts"),
-        ({"lookahead_s": 100}, "caution_s"),
+        ({"horizontal_nm": True}, "horizontal_nm"),
         ({"colour": "blue"}, "colour"),
         ({"resolution": {"min_alt_ft": 5000, "max_alt_ft": 4000}}, "min_alt_ft"),
         ({"resolution": {"tie_break": "coin"}}, "resolution.tie_break"),

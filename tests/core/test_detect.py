@@ -355,7 +355,7 @@ def test_outlier_speed_goes_through_brute_force_path():
             "lat": gen.uniform(50, 51, n),
             "lon": gen.uniform(4, 6, n),
             "alt_ft": gen.uniform(29000, 31000, n),
-            "gs_kt": np.r_[gen.uniform(100, 300, n - 1), 9000.0],  # one corrupted speed
+            "gs_kt": np.r_[gen.uniform(100, 300, n - 1), 4900.0],  # one implausible speed
             "track_deg": gen.uniform(0, 360, n),
             "vs_fpm": 0.0,
         }

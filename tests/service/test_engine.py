@@ -27,8 +27,21 @@ def batch(
     )
 
 
+class Clock:
+    """A broker clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def engine(
-    repo: MemoryRepository, published: list[AlertRecord], stale_after_s: float = 30.0
+    repo: MemoryRepository,
+    published: list[AlertRecord],
+    stale_after_s: float = 30.0,
+    clock: Clock | None = None,
 ) -> DetectionEngine:
     return DetectionEngine(
         repo,
@@ -38,23 +51,38 @@ def engine(
         idle_interval_s=1.0,
         id_secret="test",
         publish=published.extend,
+        clock=clock or Clock(),
     )
 
 
 def test_live_picture_keeps_the_newest_state_per_party_and_aircraft():
     pic = LivePicture()
-    pic.update(batch([1, 2], ["X", "X"], [10.0, 10.0], [1.0, 2.0], [0.0, 0.0]))
-    pic.update(batch([1, 1], ["X", "X"], [12.0, 11.0], [3.0, 4.0], [0.0, 0.0]))  # newest wins
-    pic.update(batch([1], ["X"], [9.0], [5.0], [0.0]))  # late and old: ignored
+    pic.update(batch([1, 2], ["X", "X"], [10.0, 10.0], [1.0, 2.0], [0.0, 0.0]), 1000.0, 30.0)
+    pic.update(batch([1, 1], ["X", "X"], [12.0, 11.0], [3.0, 4.0], [0.0, 0.0]), 1002.0, 30.0)
+    pic.update(batch([1], ["X"], [9.0], [5.0], [0.0]), 1003.0, 30.0)  # late and old: ignored
     assert len(pic) == 2
-    state, party, ids = pic.snapshot(stale_after_s=30.0)
+    state, party, ids = pic.snapshot(stale_after_s=30.0, now=1002.0)
     got = dict(zip(party.tolist(), state.lat.tolist(), strict=True))
-    # Party 2's state (t=10) is dead-reckoned to t=12: 400 kt north for 2 s ≈ 0.0037°.
-    assert abs(got[2] - (2.0 + 400 * 1852 / 3600 * 2 / 110574)) < 1e-4
     assert abs(got[1] - 3.0) < 1e-9
+    # Party 2's report came 2 s earlier: dead-reckoned 400 kt north for 2 s ≈ 0.0037°.
+    assert abs(got[2] - (2.0 + 400 * 1852 / 3600 * 2 / 110574)) < 1e-4
     assert ids.tolist() == ["X", "X"]
-    state, party, _ = pic.snapshot(stale_after_s=1.0)  # party 2's state is 2 s old: stale
+    state, party, _ = pic.snapshot(stale_after_s=1.5, now=1002.0)  # party 2: 2 s old, stale
     assert party.tolist() == [1]
+    assert len(pic) == 1, "stale aircraft leave the picture"
+
+
+def test_a_party_clock_in_the_future_silences_no_one():
+    pic = LivePicture()
+    pic.update(batch([1], ["A"], [100.0], [45.0], [0.0]), 1000.0, 30.0)
+    pic.update(batch([2], ["B"], [1e15], [45.2], [180.0]), 1000.0, 30.0)  # a wild clock
+    state, party, _ = pic.snapshot(stale_after_s=30.0, now=1001.0)
+    assert sorted(party.tolist()) == [1, 2]
+    # A reset clock (older times) is taken once the held report is stale.
+    pic.update(batch([2], ["B"], [50.0], [46.0], [180.0]), 1040.0, 30.0)
+    pic.update(batch([1], ["A"], [140.0], [45.0], [0.0]), 1040.0, 30.0)
+    state, party, _ = pic.snapshot(stale_after_s=30.0, now=1040.0)
+    assert dict(zip(party.tolist(), state.lat.round(3).tolist(), strict=True))[2] == 46.0
 
 
 def test_cycle_publishes_each_side_its_half_then_clears():
@@ -62,7 +90,8 @@ def test_cycle_publishes_each_side_its_half_then_clears():
     blue = repo.add_party("blue", "h1").id
     red = repo.add_party("red", "h2").id
     published: list[AlertRecord] = []
-    eng = engine(repo, published)
+    clock = Clock()
+    eng = engine(repo, published, clock=clock)
     eng.ingest(batch([blue, red], ["A1", "B1"], [0.0, 0.0], [45.0, 45.2], [0.0, 180.0]))
     first = eng.cycle()
     assert {(r.party_id, r.own_id, r.event) for r in first} == {
@@ -75,8 +104,10 @@ def test_cycle_publishes_each_side_its_half_then_clears():
     assert published == first and repo.alerts(None) == first
     assert eng.cycle() == []  # nothing changed: nothing pushed again
     # Red turns away, far: the conflict clears after clear_after_s.
+    clock.now += 1.0
     eng.ingest(batch([red], ["B1"], [1.0], [48.0], [0.0]))
     eng.cycle()
+    clock.now += 9.0
     eng.ingest(batch([blue, red], ["A1", "B1"], [10.0, 10.0], [45.1, 48.1], [0.0, 0.0]))
     cleared = eng.cycle()
     assert {(r.own_id, r.event) for r in cleared} == {("A1", "cleared"), ("B1", "cleared")}
@@ -123,6 +154,7 @@ def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
         id_secret="s",
         publish=lambda _: None,
         zones=zones,
+        clock=Clock(),
     )
     # Blue heads north into the zone (12 NM ahead); red is inside it already.
     eng.ingest(batch([blue, red], ["A1", "B1"], [0.0, 0.0], [0.0, 0.3], [0.0, 90.0]))

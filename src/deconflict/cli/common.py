@@ -113,7 +113,7 @@ def rules_summary(agreement: Agreement) -> str:
 
 def format_time(t: float) -> str:
     """Snapshot time for people: UTC clock time for Unix epoch seconds, else seconds."""
-    if t > 1e8:
+    if 1e8 < t < 1e11:  # Unix time between 1973 and 5138
         return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
     return f"{t:g}"
 

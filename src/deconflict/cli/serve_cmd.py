@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from deconflict.cli.common import console, one_line_errors
+from deconflict.errors import InputError
 
 
 @one_line_errors
@@ -19,34 +21,40 @@ def serve_command(
             "--db", help="Database URL [default: $DECONFLICT_DB or sqlite:///deconflict.db]"
         ),
     ] = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8000,
-    agreement: Annotated[
-        Path | None, typer.Option("--agreement", help="Agreement TOML file [default: built-in]")
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host", help="Address to listen on [default: $DECONFLICT_HOST or 127.0.0.1]"
+        ),
     ] = None,
-    zones: Annotated[
-        Path | None, typer.Option("--zones", help="Protected airspace GeoJSON to watch")
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port [default: $DECONFLICT_PORT or 8000]")
+    ] = None,
+    agreement: Annotated[
+        Path | None,
+        typer.Option("--agreement", help="Agreement TOML file, protected areas included"),
     ] = None,
     stale_after_s: Annotated[
-        float, typer.Option("--stale-after-s", help="Drop tracks not updated for this long (s)")
-    ] = 30.0,
+        float | None,
+        typer.Option("--stale-after-s", help="Drop tracks not updated for this long (s) [30]"),
+    ] = None,
 ) -> None:
     """Run the deconfliction broker (FastAPI under uvicorn)."""
     import uvicorn
 
+    from deconflict.cli.party_cmd import open_repository
     from deconflict.service.app import create_app
     from deconflict.service.settings import Settings
-    from deconflict.store.migrate import upgrade
 
-    overrides: dict[str, object] = {"host": host, "port": port, "stale_after_s": stale_after_s}
-    if db is not None:
-        overrides["db"] = db
-    if agreement is not None:
-        overrides["agreement"] = agreement
-    if zones is not None:
-        overrides["zones"] = zones
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    upgrade(settings.db)
+    given = {"db": db, "host": host, "port": port, "agreement": agreement}
+    given["stale_after_s"] = stale_after_s
+    try:
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"setting '{name}': {first['msg']}, got {first.get('input')!r}") from None
+    open_repository(settings.db, create=True).close()  # migrate; one line if it cannot open
     app = create_app(settings)
     fingerprint = app.state.agreement.fingerprint
     console.print(

@@ -18,7 +18,8 @@ from deconflict.cli.common import (
 )
 from deconflict.cli.detect_cmd import StatesArg
 from deconflict.io.states import read_states
-from deconflict.zones import check, read
+from deconflict.errors import InputError
+from deconflict.zones import as_zones, check, read
 
 ZONE_FORMATS = {"t_entry_s": "{:.1f}"}
 
@@ -26,14 +27,22 @@ ZONE_FORMATS = {"t_entry_s": "{:.1f}"}
 @one_line_errors
 def zones_command(
     states: StatesArg,
-    zones: Annotated[Path, typer.Option("--zones", help="Protected airspace: GeoJSON file")],
+    zones: Annotated[
+        Path | None,
+        typer.Option("--zones", help="Protected airspace GeoJSON [default: the agreement's]"),
+    ] = None,
     lookahead_s: LookaheadOpt = None,
     agreement: AgreementOpt = None,
     output: OutOpt = None,
 ) -> None:
     """Aircraft inside (violation) or predicted to enter (predicted) protected airspace."""
     ag = resolve_agreement(agreement, None, None, lookahead_s)
-    zone_set = read(zones)
+    if zones is not None:
+        zone_set = read(zones)
+    elif ag.protected_areas:
+        zone_set = as_zones({"type": "FeatureCollection", "features": list(ag.protected_areas)})
+    else:
+        raise InputError("no zones: give --zones FILE or protected_areas in the --agreement")
     state = read_states(states)
     result = check(state, zone_set, ag)
     n_violation = int((result["status"] == "violation").sum())
@@ -41,4 +50,5 @@ def zones_command(
         f"{n_violation} violation(s), {len(result) - n_violation} predicted entry(ies) "
         f"for {len(state)} state(s) and {len(zone_set)} zone(s); " + rules_summary(ag)
     )
-    emit(result, output, f"Protected airspace: {zones.name}", ZONE_FORMATS, summary)
+    title = f"Protected airspace: {zones.name if zones else 'agreement'}"
+    emit(result, output, title, ZONE_FORMATS, summary)

@@ -37,12 +37,20 @@ def _describe(err: ValidationError, prefix: str = "agreement") -> str:
         return f"{prefix}: {msg}"
     loc = ".".join(str(p) for p in first["loc"])
     value = first.get("input")
-    shown = "" if isinstance(value, dict) else f", got {value!r}"
+    shown = "" if isinstance(value, dict) or "got" in msg else f", got {value!r}"
     return f"{prefix}: field '{loc}': {msg}{shown}"
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, v: Any) -> Any:
+        # ``true`` is no number of feet: pydantic would quietly read it as 1.
+        if isinstance(v, bool):
+            raise ValueError("expected a number, got a boolean")
+        return v
 
 
 class AlertThresholds(_Frozen):
@@ -50,7 +58,8 @@ class AlertThresholds(_Frozen):
 
     ``advisory`` is raised for any conflict within the look-ahead; ``caution`` when
     loss is predicted within ``caution_s``; ``warning`` within ``warning_s`` or when
-    separation is already lost.
+    separation is already lost. A threshold beyond the look-ahead simply means every
+    conflict is at least at that level.
     """
 
     caution_s: float = Field(120.0, gt=0, allow_inf_nan=False)
@@ -133,15 +142,6 @@ class Agreement(_Frozen):
         if len(set(v)) != len(v):
             raise ValueError(f"party names must be distinct, got {list(v)}")
         return v
-
-    @model_validator(mode="after")
-    def _alerts_within_lookahead(self) -> Agreement:
-        if self.alerts.caution_s > self.lookahead_s:
-            raise ValueError(
-                f"alerts.caution_s ({self.alerts.caution_s}) must not exceed "
-                f"lookahead_s ({self.lookahead_s})"
-            )
-        return self
 
     # -- canonical form and fingerprint -------------------------------------------------
     def canonical(self) -> dict[str, Any]:

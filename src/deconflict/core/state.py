@@ -34,15 +34,16 @@ NUMERIC_COLUMNS = ("time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm
 REQUIRED_COLUMNS = ("time", "id", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 INPUT_COLUMNS = ("time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 
-#: Inclusive bounds checked for each numeric column (None: only finiteness).
+#: Inclusive bounds checked for each numeric column: physically possible values (a
+#: balloon at 200,000 ft, a 5,000 kt missile, Unix time up to the year 5138).
 _BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "time": (None, None),
+    "time": (-1e11, 1e11),
     "lat": (-90.0, 90.0),
     "lon": (-180.0, 360.0),
-    "alt_ft": (None, None),
-    "gs_kt": (0.0, None),
-    "track_deg": (None, None),
-    "vs_fpm": (None, None),
+    "alt_ft": (-2000.0, 200000.0),
+    "gs_kt": (0.0, 5000.0),
+    "track_deg": (-3600.0, 3600.0),
+    "vs_fpm": (-100000.0, 100000.0),
 }
 
 
@@ -106,6 +107,15 @@ def _first_bad(mask: npt.NDArray[np.bool_]) -> int:
 def _numeric(series: pd.Series, col: str, first_row: int, where: str) -> FloatArray:
     import pandas as pd
 
+    if pd.api.types.is_bool_dtype(series) or not (
+        pd.api.types.is_numeric_dtype(series)
+        or pd.api.types.is_object_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+    ):
+        raise InputError(
+            f"column '{col}': expected numbers, got {series.dtype} values"
+            + (" (give times as seconds)" if col == "time" else "")
+        )
     coerced = pd.to_numeric(series, errors="coerce")
     values = np.asarray(coerced, dtype=np.float64)
     raw_missing = np.asarray(series.isna())

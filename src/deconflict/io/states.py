@@ -117,8 +117,9 @@ def read_daa(path: str | Path) -> pd.DataFrame:
 
     Line 1 names the columns, line 2 gives their units (e.g. ``[deg]``, ``[ft]``,
     ``[knot]``, ``[fpm]``, ``[s]``); then one row per aircraft per time. The first
-    aircraft at each time is the ownship: it gets party ``ownship`` and every other
-    aircraft ``intruder``, so detection reports ownship–intruder pairs only.
+    aircraft at each time is that time's ownship: it gets party ``ownship`` and every
+    other aircraft at that time ``intruder``, so detection reports ownship–intruder
+    pairs only.
     """
     p = Path(path)
     lines = [
@@ -167,6 +168,5 @@ def read_daa(path: str | Path) -> pd.DataFrame:
             )
         out[ours] = values * table[unit]
     first_at_time = ~out["time"].duplicated(keep="first")
-    is_ownship = out["id"].isin(out.loc[first_at_time, "id"])
-    out["party"] = np.where(is_ownship, OWNSHIP_PARTY, INTRUDER_PARTY)
+    out["party"] = np.where(first_at_time, OWNSHIP_PARTY, INTRUDER_PARTY)
     return out[["time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"]]

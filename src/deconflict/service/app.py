@@ -39,7 +39,7 @@ from deconflict.service.settings import Settings
 from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
 from deconflict.store.repository import Repository
 from deconflict.store.sql import SqlRepository
-from deconflict.zones import read as read_zones
+from deconflict.zones import as_zones
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing, unknown or revoked token"},
@@ -50,7 +50,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     """The broker: storage from ``settings.db`` (or ``repo``), detection running in the back."""
     agreement = load_agreement(settings.agreement) if settings.agreement else Agreement()
-    zones = read_zones(settings.zones) if settings.zones else None
+    # Protected airspace is part of the agreement, so of its fingerprint.
+    zones = (
+        as_zones({"type": "FeatureCollection", "features": list(agreement.protected_areas)})
+        if agreement.protected_areas
+        else None
+    )
     hub = Hub()
 
     @asynccontextmanager

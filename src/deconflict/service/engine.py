@@ -44,38 +44,50 @@ def _keys(party_id: IntArray, ids: StrArray) -> StrArray:
 
 
 class LivePicture:
-    """Latest state per (party, aircraft), sorted by key; updated batch by batch."""
+    """Latest state per (party, aircraft), sorted by key; updated batch by batch.
+
+    Parties' clocks are not trusted: each batch is placed on the broker's clock by
+    taking its newest ``time`` as "received now" (``t_broker``), so a party whose
+    clock is wrong, or far in the future, can neither age out the others' tracks nor
+    freeze its own. Within a party, a report with an older ``time`` than the one
+    held is ignored (late delivery), unless the one held is itself stale (a clock
+    that was reset).
+    """
 
     def __init__(self) -> None:
         self.key = np.zeros(0, dtype=np.str_)
         self.party_id = np.zeros(0, dtype=np.int64)
         self.id = np.zeros(0, dtype=np.str_)
-        self.cols: dict[str, FloatArray] = {f: np.zeros(0) for f in _FIELDS}
+        self.cols: dict[str, FloatArray] = {f: np.zeros(0) for f in (*_FIELDS, "t_broker")}
 
     def __len__(self) -> int:
         """Aircraft in the picture."""
         return int(self.key.size)
 
-    def update(self, batch: TrackBatch) -> None:
-        """Merge a batch: newer states replace older ones; new aircraft are added."""
+    def update(self, batch: TrackBatch, now: float, stale_after_s: float) -> None:
+        """Merge a batch received at broker time ``now`` (s)."""
         if len(batch) == 0:
             return
         keys = _keys(batch.party_id, batch.id)
+        # Each party's newest report in the batch is "now" on the broker's clock.
+        t_broker = batch.time - _party_max(batch.party_id, batch.time) + now
         # Within the batch keep each aircraft's newest state.
         order = np.lexsort((batch.time, keys))
         last = np.r_[keys[order][1:] != keys[order][:-1], True]
         pick = order[last]
         keys = keys[pick]
+        incoming = {f: getattr(batch, f)[pick] for f in _FIELDS}
+        incoming["t_broker"] = t_broker[pick]
         pos = np.searchsorted(self.key, keys)
         pos_c = np.minimum(pos, max(len(self) - 1, 0))
-        known = (
-            (pos < len(self)) & (self.key[pos_c] == keys)
-            if len(self)
-            else np.zeros(keys.size, dtype=bool)
-        )
-        newer = known & (batch.time[pick] >= self.cols["time"][pos_c] if len(self) else known)
-        for f in _FIELDS:
-            self.cols[f][pos_c[newer]] = getattr(batch, f)[pick][newer]
+        if len(self):
+            known = (pos < len(self)) & (self.key[pos_c] == keys)
+            held_stale = incoming["t_broker"] - self.cols["t_broker"][pos_c] > stale_after_s
+            newer = known & ((incoming["time"] >= self.cols["time"][pos_c]) | held_stale)
+        else:
+            known = newer = np.zeros(keys.size, dtype=bool)
+        for f, values in incoming.items():
+            self.cols[f][pos_c[newer]] = values[newer]
         add = ~known
         if add.any():
             key = np.concatenate([self.key, keys[add]])
@@ -83,27 +95,44 @@ class LivePicture:
             self.key = key[srt]
             self.party_id = np.concatenate([self.party_id, batch.party_id[pick][add]])[srt]
             self.id = np.concatenate([self.id, batch.id[pick][add]])[srt]
-            for f in _FIELDS:
-                self.cols[f] = np.concatenate([self.cols[f], getattr(batch, f)[pick][add]])[srt]
+            for f, values in incoming.items():
+                self.cols[f] = np.concatenate([self.cols[f], values[add]])[srt]
 
-    def snapshot(self, stale_after_s: float) -> tuple[TrafficState, IntArray, StrArray] | None:
-        """Fresh states brought to the newest report's time; also party ids and aircraft ids."""
+    def snapshot(
+        self, stale_after_s: float, now: float
+    ) -> tuple[TrafficState, IntArray, StrArray] | None:
+        """Fresh states dead-reckoned to broker time ``now``; also party ids and aircraft ids.
+
+        Stale aircraft (no report for ``stale_after_s``) are dropped from the picture.
+        """
         if len(self) == 0:
             return None
-        t_ref = float(self.cols["time"].max())
-        fresh = self.cols["time"] >= t_ref - stale_after_s
+        fresh = self.cols["t_broker"] >= now - stale_after_s
+        if not fresh.all():
+            self.key, self.party_id, self.id = self.key[fresh], self.party_id[fresh], self.id[fresh]
+            self.cols = {f: v[fresh] for f, v in self.cols.items()}
+        if len(self) == 0:
+            return None
         latest = TrafficState(
-            time=self.cols["time"][fresh],
-            id=self.key[fresh],
-            party=self.party_id[fresh].astype(np.str_),
-            lat=self.cols["lat"][fresh],
-            lon=self.cols["lon"][fresh],
-            alt_ft=self.cols["alt_ft"][fresh],
-            gs_kt=self.cols["gs_kt"][fresh],
-            track_deg=self.cols["track_deg"][fresh],
-            vs_fpm=self.cols["vs_fpm"][fresh],
+            time=self.cols["t_broker"],
+            id=self.key,
+            party=self.party_id.astype(np.str_),
+            lat=self.cols["lat"],
+            lon=self.cols["lon"],
+            alt_ft=self.cols["alt_ft"],
+            gs_kt=self.cols["gs_kt"],
+            track_deg=self.cols["track_deg"],
+            vs_fpm=self.cols["vs_fpm"],
         )
-        return extrapolate(latest, t_ref), self.party_id[fresh], self.id[fresh]
+        return extrapolate(latest, now), self.party_id.copy(), self.id.copy()
+
+
+def _party_max(party_id: IntArray, t: FloatArray) -> FloatArray:
+    """Each row's party's largest ``t`` in the batch."""
+    parties, inverse = np.unique(party_id, return_inverse=True)
+    top = np.full(parties.size, -np.inf)
+    np.maximum.at(top, inverse, t)
+    return top[inverse]
 
 
 @dataclass
@@ -126,6 +155,7 @@ class DetectionEngine:
         id_secret: str,
         publish: Callable[[list[AlertRecord]], None],
         zones: Zones | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
         self.agreement = agreement
@@ -135,6 +165,7 @@ class DetectionEngine:
         self.id_secret = id_secret
         self.publish = publish
         self.zones = zones
+        self.clock = clock  # broker wall time, s (a fake in tests)
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
         self.sent: dict[tuple[str, str], _Sent] = {}
@@ -146,13 +177,17 @@ class DetectionEngine:
         self.pending_since: float | None = None
 
     def restore(self) -> None:
-        """Rebuild the live picture from stored tracks (after a restart)."""
-        self.picture.update(self.repo.latest_tracks(-np.inf))
+        """Rebuild the live picture from stored tracks (after a restart).
+
+        Each party's newest stored report counts as received now; its aircraft then
+        age out normally unless the party reports again.
+        """
+        self.picture.update(self.repo.latest_tracks(-np.inf), self.clock(), self.stale_after_s)
 
     def ingest(self, batch: TrackBatch) -> None:
         """Add committed states to the picture and wake the loop."""
         with self._lock:
-            self.picture.update(batch)
+            self.picture.update(batch, self.clock(), self.stale_after_s)
             if self.pending_since is None:
                 self.pending_since = time.time()
         self._wake.set()
@@ -187,7 +222,7 @@ class DetectionEngine:
     def cycle(self) -> list[AlertRecord]:
         """One detection pass; returns (and stores, and publishes) the new alert events."""
         with self._lock:
-            snap = self.picture.snapshot(self.stale_after_s)
+            snap = self.picture.snapshot(self.stale_after_s, self.clock())
             self.pending_since = None
         if snap is None:
             return []
@@ -207,7 +242,7 @@ class DetectionEngine:
         self, state: TrafficState, party_id: IntArray, aircraft: StrArray, advice: Advice
     ) -> list[AlertRecord]:
         """Alert events for what changed since the last cycle, one per (conflict, own aircraft)."""
-        now = time.time()
+        now = self.clock()
         t = float(state.time[0]) if len(state) else 0.0
         out: list[AlertRecord] = []
         seen: set[tuple[str, str]] = set()
@@ -292,7 +327,7 @@ class DetectionEngine:
         """Zone events: an aircraft inside (warning) or predicted to enter (caution) a zone."""
         assert self.zones is not None
         entries = zone_entries(Kinematics.from_state(state), self.zones, self.agreement.lookahead_s)
-        now = time.time()
+        now = self.clock()
         t = float(state.time[0]) if len(state) else 0.0
         out: list[AlertRecord] = []
         seen: set[tuple[str, str]] = set()

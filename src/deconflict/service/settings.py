@@ -18,8 +18,6 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     #: Agreement TOML file; the default agreement when unset.
     agreement: Path | None = None
-    #: Protected airspace (GeoJSON) checked on the live picture; none when unset.
-    zones: Path | None = None
     #: A track not updated for this long (s, in the tracks' own time base) is dropped.
     stale_after_s: float = Field(30.0, gt=0)
     #: Shortest interval between two detection cycles (s); new data triggers a cycle.
