@@ -25,6 +25,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/detect.py
+	$(BIN)/python bench/advise.py
+	$(BIN)/python bench/resolve.py
+	$(BIN)/python bench/broker.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache .hypothesis
