@@ -167,3 +167,28 @@ def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
     eng.ingest(batch([red], ["B1"], [1.0], [5.0], [90.0]))
     cleared = [r for r in eng.cycle() if r.zone and r.event == "cleared"]
     assert [(r.party_id, r.own_id) for r in cleared] == [(red, "B1")]
+
+
+def test_a_restart_keeps_open_conflicts_and_their_ids():
+    repo = MemoryRepository()
+    blue = repo.add_party("blue", "h1").id
+    red = repo.add_party("red", "h2").id
+    clock = Clock()
+    first = engine(repo, [], clock=clock)
+    head_on = batch([blue, red], ["A1", "B1"], [0.0, 0.0], [45.0, 45.2], [0.0, 180.0])
+    repo.add_tracks(head_on)
+    first.ingest(head_on)
+    raised = first.cycle()
+    (cid,) = {r.conflict_id for r in raised}
+    # The broker dies; a new one restores from storage.
+    clock.now += 2.0
+    again = engine(repo, [], clock=clock)
+    again.restore()
+    assert again.cycle() == [], "no second 'new' alert for an open conflict"
+    clock.now += 1.0
+    again.ingest(batch([red], ["B1"], [3.0], [48.0], [0.0]))  # red leaves
+    again.cycle()
+    clock.now += 10.0
+    again.ingest(batch([blue, red], ["A1", "B1"], [13.0, 13.0], [45.1, 48.1], [0.0, 0.0]))
+    cleared = again.cycle()
+    assert {(r.conflict_id, r.event) for r in cleared} == {(cid, "cleared")}

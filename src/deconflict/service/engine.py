@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deconflict.core.agreement import Agreement
-from deconflict.core.alerts import AlertTracker
+from deconflict.core.alerts import LEVELS, AlertTracker, pair_keys
 from deconflict.core.detect import Kinematics
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.relative import extrapolate, relative_geometry
@@ -169,6 +169,8 @@ class DetectionEngine:
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
         self.sent: dict[tuple[str, str], _Sent] = {}
+        #: Opaque id of each open zone alert, by (zone, aircraft).
+        self.zone_ids: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -177,12 +179,48 @@ class DetectionEngine:
         self.pending_since: float | None = None
 
     def restore(self) -> None:
-        """Rebuild the live picture from stored tracks (after a restart).
+        """Rebuild the live picture and the open alerts from storage (after a restart).
 
         Each party's newest stored report counts as received now; its aircraft then
-        age out normally unless the party reports again.
+        age out normally unless the party reports again. Conflicts and zone alerts
+        that were open keep their ids and levels, so a restart neither repeats a
+        ``new`` alert nor leaves an old one that is never cleared.
         """
-        self.picture.update(self.repo.latest_tracks(-np.inf), self.clock(), self.stale_after_s)
+        now = self.clock()
+        self.picture.update(self.repo.latest_tracks(-np.inf), now, self.stale_after_s)
+        last: dict[tuple[str, int, str], AlertRecord] = {}
+        after = 0
+        while page := self.repo.alerts(None, after_id=after, limit=10_000):
+            for r in page:
+                last[(r.conflict_id, r.party_id, r.own_id)] = r
+            after = page[-1].id
+        halves: dict[str, list[AlertRecord]] = {}
+        for r in last.values():
+            if r.event == "cleared":
+                continue
+            own_key = f"{r.party_id}{_SEP}{r.own_id}"
+            if r.zone is not None:
+                key = ("zone:" + r.zone, own_key)
+                self.zone_ids[key] = r.conflict_id
+            else:
+                key = (r.conflict_id, own_key)
+                halves.setdefault(r.conflict_id, []).append(r)
+            self.sent[key] = _Sent(r.level, r.manoeuvre)
+        pairs = [(cid, rs) for cid, rs in halves.items() if len(rs) == 2]
+        if pairs:
+            ids_a = np.array([f"{rs[0].party_id}{_SEP}{rs[0].own_id}" for _, rs in pairs])
+            ids_b = np.array([f"{rs[1].party_id}{_SEP}{rs[1].own_id}" for _, rs in pairs])
+            keys = pair_keys(ids_a, ids_b)
+            order = np.argsort(keys, kind="stable")
+            self.tracker = AlertTracker(
+                key=keys[order],
+                conflict_id=np.array([cid for cid, _ in pairs], dtype=np.str_)[order],
+                level=np.array(
+                    [max(LEVELS.index(r.level) for r in rs) for _, rs in pairs], dtype=np.int64
+                )[order],
+                first_seen=np.array([min(r.time for r in rs) for _, rs in pairs])[order],
+                last_seen=np.full(len(pairs), now),
+            )
 
     def ingest(self, batch: TrackBatch) -> None:
         """Add committed states to the picture and wake the loop."""
@@ -347,9 +385,10 @@ class DetectionEngine:
             if previous == sig:
                 continue
             self.sent[key] = sig
+            zone_id = self.zone_ids.setdefault(key, str(ids[k]))
             out.append(
                 _zone_record(
-                    str(ids[k]),
+                    zone_id,
                     int(party_id[i]),
                     str(aircraft[i]),
                     str(names[k]),
@@ -364,10 +403,9 @@ class DetectionEngine:
             del self.sent[key]
             party, own_id = key[1].split(_SEP, 1)
             zone = key[0].removeprefix("zone:")
-            cid = hex_ids(hash_strings(np.array([zone + _SEP + key[1]]), key=self.id_secret), "Z")
             out.append(
                 _zone_record(
-                    str(cid[0]),
+                    self.zone_ids.pop(key),
                     int(party),
                     own_id,
                     zone,
