@@ -15,10 +15,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,7 @@ from deconflict.core.state import TrafficState
 from deconflict.core.zones import Zone, ZoneEntries, Zones, check_state
 from deconflict.errors import InputError
 from deconflict.frames import as_state
+from deconflict.io.json_file import read_json
 
 __all__ = ["ZONE_COLUMNS", "Zone", "Zones", "as_zones", "check", "check_frame", "read"]
 
@@ -42,18 +41,8 @@ def read(path: str | os.PathLike[str]) -> Zones:
     Raises :class:`~deconflict.errors.InputError` with one line naming the file and,
     for a bad zone, the feature (index and name) and the field.
     """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"{p}: cannot read zones file: {err.strerror or err}") from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text: {err.reason} at byte {err.start}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{p}: not valid JSON: {err}") from None
-    return Zones.from_geojson(obj, source=str(p))
+    obj = read_json(path, "zones")
+    return Zones.from_geojson(obj, source=str(path))
 
 
 def as_zones(zones: Zones | str | os.PathLike[str] | Mapping[str, Any]) -> Zones:

@@ -37,6 +37,24 @@ B1 = {
     "track_deg": 180.0,
     "vs_fpm": 0.0,
 }
+# A small plan of blue's, for the walk through POST /operations.
+OPS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [5.0, 20.0]},
+            "properties": {
+                "id": "blue-op",
+                "radius_m": 5000,
+                "alt_lower_ft": 0,
+                "alt_upper_ft": 5000,
+                "time_start": "2026-11-23T10:00:00Z",
+                "time_end": "2026-11-23T11:00:00Z",
+            },
+        }
+    ],
+}
 # Red's other aircraft, far away: blue must never learn of it.
 B2 = {
     "time": 100.0,
@@ -122,6 +140,8 @@ def test_disclosure_walk_of_every_endpoint(broker: Broker):
                 r = a.get(url)
             elif path == "/tracks":
                 r = a.post(url, json=[{**A1, "lat": 20.0, "time": 101.0}])
+            elif path == "/operations":
+                r = a.post(url, json=OPS)
             elif path == "/agreement/ack":
                 r = a.post(url, json={"fingerprint": a.get("/agreement").json()["fingerprint"]})
             else:

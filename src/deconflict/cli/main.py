@@ -9,6 +9,7 @@ import typer
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
 from deconflict.cli.party_cmd import party_app
+from deconflict.cli.plan_cmd import plan_app
 from deconflict.cli.serve_cmd import serve_command
 from deconflict.cli.zones_cmd import zones_command
 from deconflict.core.agreement import Agreement
@@ -25,6 +26,7 @@ app.command("detect")(detect_command)
 app.command("advise")(advise_command)
 app.command("zones")(zones_command)
 app.add_typer(party_app, name="party")
+app.add_typer(plan_app, name="plan")
 app.command("serve")(serve_command)
 
 

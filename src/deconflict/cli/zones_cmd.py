@@ -17,8 +17,8 @@ from deconflict.cli.common import (
     rules_summary,
 )
 from deconflict.cli.detect_cmd import StatesArg
-from deconflict.io.states import read_states
 from deconflict.errors import InputError
+from deconflict.io.states import read_states
 from deconflict.zones import as_zones, check, read
 
 ZONE_FORMATS = {"t_entry_s": "{:.1f}"}

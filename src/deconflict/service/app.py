@@ -22,6 +22,7 @@ from deconflict.service.auth import Admin, Party, party_for_token
 from deconflict.service.batches import decode
 from deconflict.service.engine import DetectionEngine
 from deconflict.service.hub import Hub
+from deconflict.service.operations import router as operations_router
 from deconflict.service.schemas import (
     Accepted,
     AckIn,
@@ -94,6 +95,8 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     )
     app.state.agreement = agreement
     app.state.hub = hub
+    app.state.plan_secret = settings.id_secret or secrets.token_hex(16)
+    app.include_router(operations_router)
 
     @app.exception_handler(InputError)
     async def _input_error(_: Request, err: InputError) -> JSONResponse:
