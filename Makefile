@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/advise.py
 	$(BIN)/python bench/resolve.py
 	$(BIN)/python bench/broker.py
+	$(BIN)/python bench/volumes.py
+	$(BIN)/python bench/private.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -5,6 +5,7 @@ from deconflict.core.agreement import (
     Agreement,
     AlertThresholds,
     ResolutionRules,
+    StrategicRules,
 )
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "Agreement",
     "AlertThresholds",
     "ResolutionRules",
+    "StrategicRules",
 ]

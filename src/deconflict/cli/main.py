@@ -10,6 +10,7 @@ from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
 from deconflict.cli.party_cmd import party_app
 from deconflict.cli.plan_cmd import plan_app
+from deconflict.cli.private_cmd import private_app
 from deconflict.cli.serve_cmd import serve_command
 from deconflict.cli.zones_cmd import zones_command
 from deconflict.core.agreement import Agreement
@@ -27,6 +28,7 @@ app.command("advise")(advise_command)
 app.command("zones")(zones_command)
 app.add_typer(party_app, name="party")
 app.add_typer(plan_app, name="plan")
+app.add_typer(private_app, name="private")
 app.command("serve")(serve_command)
 
 

@@ -108,6 +108,33 @@ class ResolutionRules(_Frozen):
         return self
 
 
+class StrategicRules(_Frozen):
+    """The cell grid of the private (PSI) overlap check.
+
+    It sits in the agreement because both sides must discretise alike.
+
+    Fine cells are H3 hexagons at ``h3_fine_res`` × ``band_ft`` altitude bands ×
+    ``slot_s`` time slots; a coarse cell is a fine cell's parent: H3 ``h3_coarse_res``
+    × ``coarse_bands`` bands × ``coarse_slots`` slots.
+    """
+
+    h3_fine_res: int = Field(8, ge=0, le=15)
+    h3_coarse_res: int = Field(5, ge=0, le=15)
+    band_ft: float = Field(500.0, gt=0, le=100000, allow_inf_nan=False)
+    coarse_bands: int = Field(10, ge=1, le=1000)
+    slot_s: float = Field(300.0, gt=0, le=86400, allow_inf_nan=False)
+    coarse_slots: int = Field(3, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _coarse_is_coarser(self) -> StrategicRules:
+        if self.h3_coarse_res > self.h3_fine_res:
+            raise ValueError(
+                f"h3_coarse_res ({self.h3_coarse_res}) must not exceed h3_fine_res "
+                f"({self.h3_fine_res})"
+            )
+        return self
+
+
 class Agreement(_Frozen):
     """Separation minima, look-ahead, alert thresholds and protected airspace.
 
@@ -124,6 +151,7 @@ class Agreement(_Frozen):
     lookahead_s: float = Field(300.0, gt=0, le=3600, allow_inf_nan=False)
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     resolution: ResolutionRules = Field(default_factory=ResolutionRules)
+    strategic: StrategicRules = Field(default_factory=StrategicRules)
     #: Protected airspace (zones); detailed by the zones module. Plain mappings for now.
     protected_areas: tuple[dict[str, Any], ...] = ()
 
