@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/broker.py
 	$(BIN)/python bench/volumes.py
 	$(BIN)/python bench/private.py
+	$(BIN)/python bench/hotline.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache .hypothesis

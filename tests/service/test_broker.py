@@ -137,13 +137,19 @@ def test_disclosure_walk_of_every_endpoint(broker: Broker):
         for method in ops:
             url = path.replace("{conflict_id}", conflict_id)
             if method == "get":
-                r = a.get(url)
+                r = a.get(url, params={"name": ["nobody"]} if path == "/hotline/keys" else None)
             elif path == "/tracks":
                 r = a.post(url, json=[{**A1, "lat": 20.0, "time": 101.0}])
             elif path == "/operations":
                 r = a.post(url, json=OPS)
             elif path == "/agreement/ack":
                 r = a.post(url, json={"fingerprint": a.get("/agreement").json()["fingerprint"]})
+            elif path == "/hotline/key":
+                r = httpx.put(a.base + url, headers=a.headers, json={"public_key": "ab" * 32})
+            elif path == "/hotline/messages":
+                r = a.post(url, json={"messages": [{"kind": "notice", "to": b.name}]})
+            elif path == "/hotline/inbox/ack":
+                r = a.post(url, json={"ids": [1, 2, 3]})
             else:
                 pytest.fail(f"unwalked endpoint {method.upper()} {path}")
             walked += 1

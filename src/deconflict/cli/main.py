@@ -6,8 +6,10 @@ from importlib.resources import as_file, files
 
 import typer
 
+from deconflict.cli.audit_cmd import audit_app
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
+from deconflict.cli.hotline_cmd import hotline_app, keys_app
 from deconflict.cli.party_cmd import party_app
 from deconflict.cli.plan_cmd import plan_app
 from deconflict.cli.private_cmd import private_app
@@ -29,6 +31,9 @@ app.command("zones")(zones_command)
 app.add_typer(party_app, name="party")
 app.add_typer(plan_app, name="plan")
 app.add_typer(private_app, name="private")
+app.add_typer(hotline_app, name="hotline")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
 
 

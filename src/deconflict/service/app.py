@@ -17,6 +17,9 @@ from starlette import status
 
 from deconflict.core.agreement import Agreement
 from deconflict.errors import InputError
+from deconflict.hotline.relay import Relay, relay_router
+from deconflict.hotline.relay_store import HotlineStore
+from deconflict.hotline.setup import open_audit
 from deconflict.io.agreement_file import load_agreement
 from deconflict.service.auth import Admin, Party, party_for_token
 from deconflict.service.batches import decode
@@ -58,10 +61,34 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         else None
     )
     hub = Hub()
+    relay = Relay(
+        lambda token: party_for_token(app.state.repo, token), name="primary", can_register_keys=True
+    )
+
+    def publish(records: list[AlertRecord]) -> None:
+        hub.publish(records)
+        audit = relay.audit
+        if audit is not None:  # incidents go to the signed record as they open
+            audit.append_many(
+                [
+                    ("alert", _alert_dict(r, None) | {"party_id": r.party_id})
+                    for r in records
+                    if r.event == "new"
+                ]
+            )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = repo if repo is not None else SqlRepository(settings.db)
+        if isinstance(store, SqlRepository):
+            relay.bind(
+                HotlineStore(store.engine),
+                open_audit(settings.db, settings.audit_log, settings.key_file),
+            )
+        else:  # an in-memory repository (tests): the hotline runs on in-memory SQLite
+            relay.bind(HotlineStore(_memory_hotline_engine(store)), None)
+        relay.backfill_audit()
+        escalations = asyncio.create_task(relay.run_escalations())
         engine = DetectionEngine(
             store,
             agreement,
@@ -69,7 +96,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
             detect_interval_s=settings.detect_interval_s,
             idle_interval_s=settings.idle_interval_s,
             id_secret=settings.id_secret or secrets.token_hex(16),
-            publish=hub.publish,
+            publish=publish,
             zones=zones,
         )
         engine.restore()
@@ -79,7 +106,12 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         try:
             yield
         finally:
+            escalations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await escalations
             engine.stop()
+            if relay.audit is not None:
+                relay.audit.close()
             if repo is None:
                 store.close()
 
@@ -97,6 +129,8 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.plan_secret = settings.id_secret or secrets.token_hex(16)
     app.include_router(operations_router)
+    app.include_router(relay_router(relay))
+    app.state.relay = relay
 
     @app.exception_handler(InputError)
     async def _input_error(_: Request, err: InputError) -> JSONResponse:
@@ -268,6 +302,30 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
                 await pusher
 
     return app
+
+
+def _memory_hotline_engine(repo: Repository) -> Any:
+    """An in-memory SQLite with the schema and the memory repository's parties copied in."""
+    from sqlalchemy import insert
+
+    from deconflict.store.migrate import upgrade_engine
+    from deconflict.store.models import Party
+    from deconflict.store.sql import make_engine
+
+    engine = make_engine("sqlite://")
+    upgrade_engine(engine)
+    with engine.begin() as conn:
+        for p in repo.list_parties():
+            conn.execute(
+                insert(Party.__table__).values(
+                    id=p.id,
+                    name=p.name,
+                    is_admin=p.is_admin,
+                    token_hash=f"memory-{p.id}",
+                    created_at=p.created_at,
+                )
+            )
+    return engine
 
 
 def _accept(conn: Request | WebSocket, party: PartyRecord, batch: TrackBatch) -> int:

@@ -24,5 +24,9 @@ class Settings(BaseSettings):
     detect_interval_s: float = Field(0.05, gt=0, le=10)
     #: Longest interval between two cycles even without new data (s).
     idle_interval_s: float = Field(1.0, gt=0, le=60)
+    #: The hotline relay's signed audit log [default: beside an SQLite database, X.audit.jsonl].
+    audit_log: Path | None = None
+    #: The relay's Ed25519 signing key file, made on first start [default: X.relay.key].
+    key_file: Path | None = None
     #: Secret mixed into opaque conflict ids; generated at start when empty.
     id_secret: str = ""

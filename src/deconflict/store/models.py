@@ -1,6 +1,6 @@
 """SQLAlchemy 2 declarative models of the broker's tables.
 
-Three tables; times are Unix seconds as double-precision floats (the records carry
+The tables; times are Unix seconds as double-precision floats (the records carry
 floats, so nothing is lost converting to and from datetimes):
 
 ``parties``
@@ -26,7 +26,17 @@ The schema is created and evolved only by the alembic revisions in
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Deterministic constraint names, so later migrations can refer to them on every backend.
@@ -141,3 +151,62 @@ class PlanOverlap(Base):
     time_start_s: Mapped[float] = mapped_column(Double)
     time_end_s: Mapped[float] = mapped_column(Double)
     created_at: Mapped[float] = mapped_column(Double)
+
+
+class HotlineKey(Base):
+    """A party's registered Ed25519 verify key for the hotline."""
+
+    __tablename__ = "hotline_keys"
+
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[float] = mapped_column(Double)
+
+
+class HotlineMessage(Base):
+    """A signed hotline message a relay accepted, stored as sent (``message`` JSON)."""
+
+    __tablename__ = "hotline_messages"
+    __table_args__ = (
+        UniqueConstraint("sender_party_id", "msg_id"),
+        Index("ix_hotline_messages_kind_due_at", "kind", "due_at"),
+        Index("ix_hotline_messages_in_reply_to", "in_reply_to"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sender_party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    msg_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String)
+    recipient: Mapped[str] = mapped_column(String)
+    in_reply_to: Mapped[str | None] = mapped_column(String(32))
+    due_at: Mapped[float | None] = mapped_column(Double)  # requests: response due, Unix s
+    escalated_at: Mapped[float | None] = mapped_column(Double)
+    message: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[float] = mapped_column(Double)
+
+
+class HotlineDelivery(Base):
+    """One recipient's copy of a message; ``delivered_at`` once the recipient acknowledged."""
+
+    __tablename__ = "hotline_deliveries"
+    __table_args__ = (
+        Index("ix_hotline_deliveries_party_id_delivered_at", "party_id", "delivered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("hotline_messages.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    delivered_at: Mapped[float | None] = mapped_column(Double)
+
+
+class HotlineReject(Base):
+    """A message a relay refused (bad signature, wrong sender, malformed), kept as evidence."""
+
+    __tablename__ = "hotline_rejects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    reason: Mapped[str] = mapped_column(String)
+    raw: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[float] = mapped_column(Double)

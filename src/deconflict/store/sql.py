@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 import numpy as np
@@ -177,9 +178,32 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A transaction that reads before it writes must take the write lock up front:
+        # upgrading a WAL read snapshot after another writer committed fails at once
+        # with "database is locked" instead of waiting (see :func:`write_transaction`).
+        immediate = conn.info.pop(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+_IMMEDIATE = "deconflict_begin_immediate"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction holding the write lock from its start (SQLite ``BEGIN IMMEDIATE``).
+
+    Use it for read-then-write transactions: concurrent ones queue on the busy timeout
+    instead of failing. On PostgreSQL it is an ordinary transaction.
+    """
+    with engine.connect() as conn:
+        conn.info[_IMMEDIATE] = True
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop(_IMMEDIATE, None)
 
 
 def empty_batch() -> TrackBatch:

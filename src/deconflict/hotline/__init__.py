@@ -1,0 +1,1 @@
+"""The hotline: signed messages between parties over a primary and a backup channel."""

@@ -1,0 +1,120 @@
+"""The backup relay: its own process, port, database and audit log.
+
+It serves the same ``/hotline`` routes as the broker's primary relay, but it shares
+nothing with the broker at run time: it authenticates parties and checks signatures
+against its own copy of the broker's registry (hashed tokens, revocations, keys),
+refreshed from the broker's database every few seconds while that database answers,
+so it keeps working when the broker is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from deconflict.errors import InputError
+from deconflict.hotline.relay import Relay, relay_router
+from deconflict.hotline.relay_store import HotlineStore
+from deconflict.hotline.setup import open_audit
+from deconflict.service.auth import party_for_token
+from deconflict.store.sql import SqlRepository
+
+log = logging.getLogger(__name__)
+
+
+class BackupSettings(BaseSettings):
+    """Backup relay settings: flags, then ``DECONFLICT_BACKUP_*`` variables, then defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="DECONFLICT_BACKUP_", extra="ignore", frozen=True)
+
+    #: The backup's own database (messages and its copy of the registry).
+    db: str = "sqlite:///deconflict-backup.db"
+    #: The broker's database, read for the registry (parties, tokens, keys).
+    registry_db: str = "sqlite:///deconflict.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=0, le=65535)
+    audit_log: Path | None = None
+    key_file: Path | None = None
+    #: Seconds between two registry refreshes.
+    sync_interval_s: float = Field(2.0, gt=0, le=3600)
+
+
+def create_backup_app(settings: BackupSettings) -> FastAPI:
+    """The backup relay's application."""
+    relay = Relay(
+        lambda token: party_for_token(app.state.repo, token), name="backup", can_register_keys=False
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        repo = SqlRepository(settings.db, migrate=True)
+        store = HotlineStore(repo.engine)
+        registry = HotlineStore(settings.registry_db)
+        relay.bind(store, open_audit(settings.db, settings.audit_log, settings.key_file))
+        app.state.repo = repo
+        relay.refresh_registry = lambda: store.copy_registry_from(registry)
+        try:
+            store.copy_registry_from(registry)
+        except Exception as err:  # the broker's database may be down: serve the last copy
+            log.warning("registry copy failed (%s); serving the last copy", err)
+        relay.backfill_audit()
+        tasks = [
+            asyncio.create_task(relay.run_escalations()),
+            asyncio.create_task(_sync_registry(store, registry, settings.sync_interval_s)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if relay.audit is not None:
+                relay.audit.close()
+            registry.close()
+            repo.close()
+
+    app = FastAPI(
+        title="deconflict backup relay",
+        version="1",
+        description="The hotline's backup channel: same /hotline routes as the broker.",
+        lifespan=lifespan,
+    )
+    app.include_router(relay_router(relay))
+    app.state.relay = relay
+
+    @app.exception_handler(InputError)
+    async def _input_error(_: Request, err: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
+        loc = ".".join(str(p) for p in first["loc"])
+        return JSONResponse({"detail": f"{loc}: {first['msg']}"}, status_code=422)
+
+    @app.get("/health", operation_id="health")
+    def health() -> dict[str, str]:
+        """200 while the backup runs (no authentication)."""
+        return {"status": "ok"}
+
+    return app
+
+
+async def _sync_registry(store: HotlineStore, registry: HotlineStore, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(store.copy_registry_from, registry)
+        except Exception as err:  # keep serving the last copy while the broker's db is away
+            log.debug("registry refresh failed: %s", err)

@@ -1,0 +1,472 @@
+"""A party's hotline client: primary WebSocket, backup HTTP, failover, exactly-once inbox.
+
+Sending: every message is committed to the outbox first, then sent on the primary
+(the broker's ``/hotline/ws``). A send the primary does not confirm within
+``ack_timeout_s``, or a heartbeat unanswered for ``dead_after_s``, marks the primary
+down and the outbox drains through the backup relay (HTTP) instead; the client keeps
+reconnecting and switches back once the primary answers again. Nothing leaves the
+outbox until a relay confirmed it committed, so a message may reach both relays:
+that is safe, because receiving de-duplicates.
+
+Receiving: the client reads both channels all the time (pushes on the primary, a
+long poll on the backup), checks each sender's signature against the registered
+keys, commits arrivals to the inbox, and only then acknowledges them to the relay.
+The inbox releases each sender's messages once, in that sender's order. Released
+messages (but acks) are answered end to end with signed ``ack`` messages, one per
+sender and batch, listing the acknowledged ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from nacl.signing import SigningKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+from deconflict.errors import InputError
+from deconflict.hotline.client_store import ClientStore
+from deconflict.hotline.keys import public_hex
+from deconflict.hotline.messages import Message, new_message, parse_message, verify
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[Message]], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Failover timing, s."""
+
+    heartbeat_s: float = 0.2
+    dead_after_s: float = 0.8
+    ack_timeout_s: float = 2.0
+    reconnect_s: float = 0.3
+    poll_wait_s: float = 10.0
+    http_timeout_s: float = 5.0
+
+
+@dataclass
+class Stats:
+    """What the client has seen (for the CLI and the benchmark)."""
+
+    failovers: int = 0
+    recoveries: int = 0
+    primary_up: bool = False
+    last_switch_at: float = 0.0
+    sent_primary: int = 0
+    sent_backup: int = 0
+    received: dict[str, int] = field(default_factory=lambda: {"primary": 0, "backup": 0})
+    bad_signatures: int = 0
+
+
+#: Most ids one ``ack`` acknowledges (its body stays under the body limit).
+ACKS_PER_MESSAGE = 250
+
+
+def ack_items(released: list[Message]) -> list[tuple[str, str, str, str | None, float | None]]:
+    """Signed-ack items answering ``released``: one per sender and 250 messages.
+
+    The body lists the acknowledged ids (``{"acks": [...]}``); ``in_reply_to`` is the
+    first. Acks themselves are not acknowledged.
+    """
+    by_sender: dict[str, list[str]] = {}
+    for m in released:
+        if m.kind != "ack":
+            by_sender.setdefault(m.sender, []).append(m.id)
+    items: list[tuple[str, str, str, str | None, float | None]] = []
+    for sender, ids in by_sender.items():
+        for k in range(0, len(ids), ACKS_PER_MESSAGE):
+            chunk = ids[k : k + ACKS_PER_MESSAGE]
+            items.append(("ack", sender, json.dumps({"acks": chunk}), chunk[0], None))
+    return items
+
+
+class HotlineClient:
+    """One party's connection to the hotline (run inside an asyncio loop)."""
+
+    def __init__(
+        self,
+        store: ClientStore,
+        key: SigningKey,
+        token: str,
+        broker_url: str,
+        backup_url: str | None = None,
+        *,
+        timing: Timing = Timing(),
+        on_message: Handler | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        auto_ack: bool = True,
+    ) -> None:
+        self.store = store
+        self.key = key
+        self.token = token
+        self.broker_url = broker_url.rstrip("/")
+        self.backup_url = backup_url.rstrip("/") if backup_url else None
+        self.timing = timing
+        self.on_message = on_message
+        self.on_event = on_event
+        self.auto_ack = auto_ack
+        self.stats = Stats()
+        self.party: str | None = None
+        self._keys: dict[str, str] = {}
+        self._ws: ClientConnection | None = None
+        self._in_flight: deque[asyncio.Future[dict[str, Any]]] = deque()
+        self._last_pong = 0.0
+        self._wake = asyncio.Event()
+        self._primary_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = 0.0
+        self._http = httpx.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timing.http_timeout_s,
+            trust_env=False,
+        )
+
+    # -- life cycle ------------------------------------------------------------------
+
+    async def start(self, *, receive: bool = True) -> None:
+        """Learn who we are, register our key, and start the channel tasks.
+
+        ``receive=False`` skips the backup's long poll (a one-shot sender); pushes on the
+        primary are still committed to the inbox.
+        """
+        await self._introduce()
+        self._started = time.monotonic()
+        self._tasks.append(asyncio.create_task(self._primary_loop()))
+        self._tasks.append(asyncio.create_task(self._sender_loop()))
+        if receive and self.backup_url:
+            self._tasks.append(asyncio.create_task(self._backup_poll_loop()))
+
+    async def stop(self) -> None:
+        """Stop every task and close connections (the stores stay as they are)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self._http.aclose()
+
+    async def _introduce(self) -> None:
+        """Ask who we are and register our key (the broker; the backup if it is down)."""
+        me = public_hex(self.key)
+        errors = []
+        for base in [self.broker_url, self.backup_url]:
+            if base is None:
+                continue
+            try:
+                who = await self._http.get(f"{base}/hotline/whoami")
+                if who.status_code == 401:
+                    raise InputError(f"{base}: the token was refused (unknown or revoked)")
+                who.raise_for_status()
+                self.party = who.json()["party"]
+                self.store.set_meta("party", str(self.party))
+                if base == self.broker_url:
+                    mine = {"name": [self.party]}
+                    keys = (await self._http.get(f"{base}/hotline/keys", params=mine)).json()
+                    if keys.get(self.party) != me:
+                        put = await self._http.put(f"{base}/hotline/key", json={"public_key": me})
+                        put.raise_for_status()
+                return
+            except httpx.HTTPError as err:
+                errors.append(f"{base}: {err.__class__.__name__}")
+        party = self.store.get_meta("party")
+        if not party:
+            raise InputError("no relay answers (" + "; ".join(errors) + ")")
+        self.party = party  # both relays down: queue locally, send when one answers
+
+    async def _refresh_keys(self, names: set[str]) -> None:
+        """Fetch the verify keys of these senders (the broker, else the backup)."""
+        for url in [self.broker_url, self.backup_url]:
+            if url is None:
+                continue
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                resp = await self._http.get(f"{url}/hotline/keys", params={"name": sorted(names)})
+                if resp.status_code == 200:
+                    self._keys.update(resp.json())
+                    return
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def send(
+        self,
+        kind: str,
+        to: str,
+        body: str,
+        *,
+        in_reply_to: str | None = None,
+        deadline_s: float | None = None,
+    ) -> Message:
+        """Commit a signed message to the outbox and wake the sender; returns it."""
+        return (await self.send_many([(kind, to, body, in_reply_to, deadline_s)]))[0]
+
+    async def send_many(
+        self, items: list[tuple[str, str, str, str | None, float | None]]
+    ) -> list[Message]:
+        """Commit several messages (kind, to, body, in_reply_to, deadline_s) at once."""
+        if self.party is None:
+            raise InputError("the client is not started")
+        sender = self.party
+
+        def builder(item: tuple[str, str, str, str | None, float | None]) -> Any:
+            kind, to, body, reply, deadline = item
+            return lambda seq: new_message(
+                self.key,
+                kind=kind,
+                sender=sender,
+                to=to,
+                seq=seq,
+                body=body,
+                in_reply_to=reply,
+                deadline_s=deadline,
+            )
+
+        msgs = await asyncio.to_thread(self.store.enqueue_many, [builder(i) for i in items])
+        self._wake.set()
+        return msgs
+
+    async def wait_relayed(self, msg_id: str, timeout_s: float) -> str | None:
+        """Wait until a relay holds ``msg_id``; its name ('primary'/'backup'), else None."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            row = self.store.outbox_row(msg_id)
+            if row and row["relayed_via"]:
+                return str(row["relayed_via"])
+            if row and row["rejected"]:
+                raise InputError(f"message refused by the relay: {row['rejected']}")
+            await asyncio.sleep(0.02)
+        return None
+
+    async def _sender_loop(self) -> None:
+        while True:
+            batch = await asyncio.to_thread(self.store.unrelayed, 500)
+            if not batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.5)
+                continue
+            if not self.stats.primary_up and (
+                time.monotonic() - self._started < self.timing.dead_after_s
+            ):  # just started: give the primary a moment to connect before using the backup
+                await asyncio.sleep(0.02)
+                continue
+            if self._ws is not None and self.stats.primary_up:
+                ok = await self._send_primary(batch)
+            else:
+                ok = False
+            if not ok:
+                ok = await self._send_backup(batch)
+            if not ok:
+                await asyncio.sleep(self.timing.reconnect_s)
+
+    async def _send_primary(self, batch: list[Message]) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._in_flight.append(fut)
+        try:
+            frame = {"type": "send", "messages": [m.model_dump() for m in batch]}
+            await ws.send(json.dumps(frame))
+            reply = await asyncio.wait_for(fut, self.timing.ack_timeout_s)
+        except (TimeoutError, WebSocketException, OSError, ConnectionError):
+            self._primary_down("no confirmation from the primary")
+            return False
+        await self._settle(reply, "primary")
+        self.stats.sent_primary += len(reply.get("stored", []))
+        return True
+
+    async def _send_backup(self, batch: list[Message]) -> bool:
+        if self.backup_url is None:
+            return False
+        try:
+            resp = await self._http.post(
+                f"{self.backup_url}/hotline/messages",
+                json={"messages": [m.model_dump() for m in batch]},
+            )
+            resp.raise_for_status()
+        except httpx.HTTPError:
+            return False
+        reply = resp.json()
+        await self._settle(reply, "backup")
+        self.stats.sent_backup += len(reply.get("stored", []))
+        return True
+
+    async def _settle(self, reply: dict[str, Any], via: str) -> None:
+        await asyncio.to_thread(self.store.mark_relayed, list(reply.get("stored", [])), via)
+        rejected = [(r["id"], r["reason"]) for r in reply.get("rejected", []) if r.get("id")]
+        if rejected:
+            await asyncio.to_thread(self.store.mark_rejected, rejected)
+            self._event({"type": "rejected", "via": via, "rejected": rejected})
+        if reply.get("head"):
+            await asyncio.to_thread(self.store.save_head, via, reply["head"])
+
+    # -- the primary channel -----------------------------------------------------------
+
+    def _ws_url(self) -> str:
+        base = self.broker_url.replace("https://", "wss://").replace("http://", "ws://")
+        return f"{base}/hotline/ws"
+
+    async def _primary_loop(self) -> None:
+        while True:
+            try:
+                async with connect(
+                    self._ws_url(),
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    open_timeout=2,
+                    ping_interval=None,
+                    close_timeout=0.5,
+                    max_size=32 * 2**20,
+                    proxy=None,
+                ) as ws:
+                    self._ws = ws
+                    self._last_pong = time.monotonic()
+                    beat = asyncio.create_task(self._heartbeat(ws))
+                    inbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=16)
+                    worker = asyncio.create_task(self._deliveries(ws, inbound))
+                    try:
+                        async for frame in ws:
+                            await self._on_frame(frame, inbound)
+                    finally:
+                        beat.cancel()
+                        worker.cancel()
+            except (OSError, WebSocketException, TimeoutError) as err:
+                log.debug("primary: %s", err)
+            except asyncio.CancelledError:
+                raise
+            self._ws = None
+            self._primary_down("primary connection closed")
+            await asyncio.sleep(self.timing.reconnect_s)
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        while True:
+            with contextlib.suppress(WebSocketException, OSError):
+                await ws.send(json.dumps({"type": "ping", "t": time.time()}))
+            await asyncio.sleep(self.timing.heartbeat_s)
+            if time.monotonic() - self._last_pong > self.timing.dead_after_s:
+                self._primary_down("heartbeat lost")
+                await ws.close()
+                return
+
+    async def _deliveries(
+        self, ws: ClientConnection, inbound: asyncio.Queue[dict[str, Any]]
+    ) -> None:
+        """Commit pushed deliveries, then acknowledge them (apart from the frame reader)."""
+        while True:
+            data = await inbound.get()
+            await self._accept([d["message"] for d in data["deliveries"]], "primary")
+            with contextlib.suppress(WebSocketException, OSError):
+                ids = [d["d"] for d in data["deliveries"]]
+                await ws.send(json.dumps({"type": "ack", "ids": ids}))
+
+    async def _on_frame(self, raw: str | bytes, inbound: asyncio.Queue[dict[str, Any]]) -> None:
+        data = json.loads(raw)
+        kind = data.get("type")
+        self._last_pong = time.monotonic()  # any frame shows the primary is alive
+        if kind == "pong":
+            if not self.stats.primary_up:
+                self.stats.primary_up = True
+                if self.stats.failovers:
+                    self.stats.recoveries += 1
+                self.stats.last_switch_at = time.time()
+                self._event({"type": "primary_up"})
+                self._wake.set()
+        elif kind == "stored":
+            if self._in_flight:
+                fut = self._in_flight.popleft()
+                if not fut.done():
+                    fut.set_result(data)
+        elif kind == "deliver":
+            await inbound.put(data)
+        elif kind == "escalation":
+            self._event(data)
+        elif kind == "error":
+            self._event(data)
+            if self._in_flight:
+                fut = self._in_flight.popleft()
+                if not fut.done():
+                    fut.set_exception(ConnectionError(data.get("detail", "error")))
+
+    def _primary_down(self, why: str) -> None:
+        for fut in self._in_flight:
+            if not fut.done():
+                fut.set_exception(ConnectionError(why))
+        self._in_flight.clear()
+        if self.stats.primary_up:
+            self.stats.primary_up = False
+            self.stats.failovers += 1
+            self.stats.last_switch_at = time.time()
+            self._event({"type": "primary_down", "reason": why})
+            self._wake.set()
+
+    # -- receiving -------------------------------------------------------------------
+
+    async def _backup_poll_loop(self) -> None:
+        assert self.backup_url is not None
+        while True:
+            try:
+                resp = await self._http.get(
+                    f"{self.backup_url}/hotline/inbox",
+                    params={"wait_s": self.timing.poll_wait_s},
+                    timeout=self.timing.poll_wait_s + self.timing.http_timeout_s,
+                )
+                resp.raise_for_status()
+                deliveries = resp.json()["deliveries"]
+                if deliveries:
+                    await self._accept([d["message"] for d in deliveries], "backup")
+                    ack = await self._http.post(
+                        f"{self.backup_url}/hotline/inbox/ack",
+                        json={"ids": [d["d"] for d in deliveries]},
+                    )
+                    ack.raise_for_status()
+            except (httpx.HTTPError, ValueError, KeyError):
+                await asyncio.sleep(self.timing.reconnect_s)
+
+    async def _accept(self, raw: list[dict[str, Any]], via: str) -> int:
+        """Verify, commit and release arrivals; acknowledge what was released. Returns how many.
+
+        A message that is malformed or not signed by its sender's registered key is
+        dropped (and reported): a relay cannot forge or alter a party's message.
+        """
+        parsed: list[Message] = []
+        for item in raw:
+            try:
+                parsed.append(parse_message(item))
+            except InputError:
+                self.stats.bad_signatures += 1
+        unknown = {m.sender for m in parsed if m.sender not in self._keys}
+        if unknown:
+            await self._refresh_keys(unknown)
+        keys = dict(self._keys)
+        valid = await asyncio.to_thread(lambda: [verify(m, keys.get(m.sender, "")) for m in parsed])
+        good = [m for m, ok in zip(parsed, valid, strict=True) if ok]
+        for m, ok in zip(parsed, valid, strict=True):
+            if not ok:
+                self.stats.bad_signatures += 1
+                self._event({"type": "bad_signature", "id": m.id, "sender": m.sender})
+        self.stats.received[via] += len(good)
+        released = await asyncio.to_thread(self.store.receive, good, via)
+        if released:
+            if self.auto_ack:
+                acks = ack_items(released)
+                if acks:
+                    await self.send_many(acks)
+            if self.on_message is not None:
+                result = self.on_message(released)
+                if asyncio.iscoroutine(result):
+                    await result
+        return len(good)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event({**event, "at": time.time()})

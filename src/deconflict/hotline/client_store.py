@@ -1,0 +1,331 @@
+"""A party's own hotline store: outbox, inbox and seen audit heads, in one SQLite file.
+
+SQLite in WAL mode with ``synchronous=FULL``: a message is in the outbox (committed,
+fsynced) before anything is sent, and in the inbox before the relay is told it
+arrived, so a crash at any moment loses nothing. The inbox keys messages by
+(sender, id), so copies arriving twice, or over both channels, are stored once; and
+it releases each sender's messages to the application strictly in that sender's
+sequence order, holding back any that arrive ahead of a gap. The local file is a
+client's private state, so it uses :mod:`sqlite3` directly rather than the broker's
+SQLAlchemy layer. Times are Unix seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deconflict.errors import InputError
+from deconflict.hotline.messages import Message, parse_message
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    due_at REAL,
+    relayed_at REAL,
+    relayed_via TEXT,
+    rejected TEXT,
+    acked_at REAL,
+    answered_at REAL
+);
+CREATE INDEX IF NOT EXISTS ix_outbox_unrelayed ON outbox (relayed_at, rejected, seq);
+CREATE TABLE IF NOT EXISTS inbox (
+    sender TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    in_reply_to TEXT,
+    message TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    via TEXT NOT NULL,
+    delivered_no INTEGER UNIQUE,
+    PRIMARY KEY (sender, id)
+);
+CREATE INDEX IF NOT EXISTS ix_inbox_sender_seq ON inbox (sender, seq);
+CREATE TABLE IF NOT EXISTS next_seq (sender TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS heads (relay TEXT PRIMARY KEY, n INTEGER NOT NULL, head TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class OwedRequest:
+    """A request past its deadline with no response (``direction``: who owes whom)."""
+
+    id: str
+    direction: str  # "they owe us" | "we owe them"
+    party: str
+    body: str
+    due_at: float
+
+
+def acknowledged_ids(ack: Message) -> list[str]:
+    """The ids an ``ack`` acknowledges: ``{"acks": [...]}`` in its body, else ``in_reply_to``."""
+    try:
+        ids = json.loads(ack.body)["acks"]
+        if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+            return ids
+    except (ValueError, KeyError, TypeError):
+        pass
+    return [ack.in_reply_to] if ack.in_reply_to else []
+
+
+class ClientStore:
+    """Outbox and inbox of one party. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise InputError(f"hotline store {path}: {err}") from None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._db.close()
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self)
+
+    # -- outbox ----------------------------------------------------------------------
+
+    def enqueue(self, build: Callable[[int], Message]) -> Message:
+        """Commit a new message built for the next sequence number; returns it."""
+        return self.enqueue_many([build])[0]
+
+    def enqueue_many(self, builders: Iterable[Callable[[int], Message]]) -> list[Message]:
+        """Commit several new messages in one transaction, numbered consecutively."""
+        out: list[Message] = []
+        now = time.time()
+        with self._tx() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+            for build in builders:
+                seq += 1
+                msg = build(seq)
+                db.execute(
+                    "INSERT INTO outbox (seq, id, kind, recipient, message, created_at, due_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (seq, msg.id, msg.kind, msg.to, msg.to_json(), now, msg.due_at),
+                )
+                out.append(msg)
+        return out
+
+    def unrelayed(self, limit: int = 500) -> list[Message]:
+        """Messages no relay has confirmed yet, in sequence order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT message FROM outbox WHERE relayed_at IS NULL AND rejected IS NULL"
+                " ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [parse_message(r[0]) for r in rows]
+
+    def mark_relayed(self, ids: list[str], via: str) -> None:
+        """Record that relay ``via`` holds these messages (committed there)."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE outbox SET relayed_at = ?, relayed_via = ?"
+                " WHERE id = ? AND relayed_at IS NULL",
+                [(now, via, i) for i in ids],
+            )
+
+    def mark_rejected(self, rejected: list[tuple[str, str]]) -> None:
+        """Record refusals (id, reason); a refused message is not sent again."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE outbox SET rejected = ? WHERE id = ?", [(r, i) for i, r in rejected]
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        """How many messages are queued, relayed, acknowledged and refused."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COUNT(relayed_at), COUNT(acked_at), COUNT(rejected) FROM outbox"
+            ).fetchone()
+        return {"total": row[0], "relayed": row[1], "acked": row[2], "rejected": row[3]}
+
+    def outbox_row(self, msg_id: str) -> dict[str, object] | None:
+        """One outbox entry's state, or None."""
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM outbox WHERE id = ?", (msg_id,))
+            row = cur.fetchone()
+            names = [c[0] for c in cur.description]
+        return dict(zip(names, row, strict=True)) if row else None
+
+    # -- inbox -----------------------------------------------------------------------
+
+    def receive(self, messages: list[Message], via: str) -> list[Message]:
+        """Commit arrivals; returns those now released to the application, in order.
+
+        Duplicates (same sender and id) are ignored. A sender's messages are released
+        in its sequence order: one ahead of a gap waits until the gap fills.
+        """
+        if not messages:
+            return []
+        now = time.time()
+        released: list[Message] = []
+        with self._tx() as db:
+            senders = set()
+            for m in messages:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO inbox (sender, id, seq, kind, in_reply_to, message,"
+                    " received_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (m.sender, m.id, m.seq, m.kind, m.in_reply_to, m.to_json(), now, via),
+                )
+                if cur.rowcount:
+                    senders.add(m.sender)
+            if not senders:
+                return []
+            counter = db.execute("SELECT COALESCE(MAX(delivered_no), 0) FROM inbox").fetchone()[0]
+            known = {(m.sender, m.id): m for m in messages}
+            names = sorted(senders)
+            marks = ",".join("?" * len(names))
+            expected = dict(
+                db.execute(f"SELECT sender, seq FROM next_seq WHERE sender IN ({marks})", names)
+            )
+            waiting = db.execute(
+                "SELECT sender, id, seq, message FROM inbox WHERE delivered_no IS NULL"
+                f" AND sender IN ({marks}) ORDER BY sender, seq, received_at",
+                names,
+            ).fetchall()
+            updates = []
+            for sender, msg_id, seq, text in waiting:
+                want = expected.get(sender, 1)
+                if seq != want:  # a gap (or a second message claiming a released number)
+                    continue
+                counter += 1
+                updates.append((counter, sender, msg_id))
+                released.append(known.get((sender, msg_id)) or parse_message(text))
+                expected[sender] = want + 1
+            db.executemany("UPDATE inbox SET delivered_no = ? WHERE sender = ? AND id = ?", updates)
+            db.executemany(
+                "INSERT INTO next_seq (sender, seq) VALUES (?, ?)"
+                " ON CONFLICT (sender) DO UPDATE SET seq = excluded.seq",
+                [(name, expected.get(name, 1)) for name in names],
+            )
+            acked: list[tuple[float, str]] = []
+            answered: list[tuple[float, str]] = []
+            for m in released:
+                if m.kind == "ack":
+                    acked += [(now, i) for i in acknowledged_ids(m)]
+                elif m.kind == "response" and m.in_reply_to:
+                    answered.append((now, m.in_reply_to))
+            db.executemany("UPDATE outbox SET acked_at = COALESCE(acked_at, ?) WHERE id = ?", acked)
+            db.executemany(
+                "UPDATE outbox SET answered_at = COALESCE(answered_at, ?) WHERE id = ?", answered
+            )
+        return released
+
+    def delivered(self, after_no: int = 0, limit: int = 100_000) -> list[tuple[int, Message]]:
+        """Messages released to the application after number ``after_no``, in release order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT delivered_no, message FROM inbox WHERE delivered_no > ?"
+                " ORDER BY delivered_no LIMIT ?",
+                (after_no, limit),
+            ).fetchall()
+        return [(int(n), parse_message(m)) for n, m in rows]
+
+    def held_back(self) -> int:
+        """Messages received but waiting for an earlier one of their sender."""
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM inbox WHERE delivered_no IS NULL"
+                ).fetchone()[0]
+            )
+
+    # -- cursors, heads, deadlines ---------------------------------------------------
+
+    def get_meta(self, key: str, default: str = "") -> str:
+        """A stored setting (e.g. the application's read cursor)."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting (committed)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def save_head(self, relay: str, head: dict[str, object]) -> None:
+        """Keep the newest signed audit head seen from ``relay``."""
+        n = int(head.get("n", 0))  # type: ignore[call-overload]
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO heads (relay, n, head) VALUES (?, ?, ?) ON CONFLICT (relay)"
+                " DO UPDATE SET n = excluded.n, head = excluded.head WHERE excluded.n >= heads.n",
+                (relay, n, json.dumps(head)),
+            )
+
+    def heads(self) -> dict[str, dict[str, object]]:
+        """The newest signed audit head seen from each relay."""
+        with self._lock:
+            rows = self._db.execute("SELECT relay, head FROM heads").fetchall()
+        return {r: json.loads(h) for r, h in rows}
+
+    def owed(self, now: float) -> list[OwedRequest]:
+        """Requests past their deadline: ours unanswered, and theirs we have not answered."""
+        with self._lock:
+            ours = self._db.execute(
+                "SELECT id, recipient, message, due_at FROM outbox WHERE kind = 'request'"
+                " AND due_at < ? AND answered_at IS NULL AND rejected IS NULL ORDER BY due_at",
+                (now,),
+            ).fetchall()
+            theirs = self._db.execute(
+                "SELECT i.id, i.sender, i.message FROM inbox i WHERE i.kind = 'request'"
+                " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.kind = 'response'"
+                " AND json_extract(o.message, '$.in_reply_to') = i.id)",
+            ).fetchall()
+        out = [
+            OwedRequest(i, "they owe us", to, json.loads(m)["body"], float(due))
+            for i, to, m, due in ours
+        ]
+        for i, sender, m in theirs:
+            msg = json.loads(m)
+            if msg.get("deadline_s") is None:  # no deadline: never overdue
+                continue
+            due = float(msg["ts"]) + float(msg["deadline_s"])
+            if due < now:
+                out.append(OwedRequest(i, "we owe them", sender, msg["body"], due))
+        return out
+
+
+class _Transaction:
+    """``with store._tx() as db``: BEGIN IMMEDIATE … COMMIT (ROLLBACK on error), locked."""
+
+    def __init__(self, store: ClientStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._store._lock.acquire()
+        self._store._db.execute("BEGIN IMMEDIATE")
+        return self._store._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        try:
+            self._store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._store._lock.release()

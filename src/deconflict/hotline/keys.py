@@ -1,0 +1,43 @@
+"""Ed25519 signing keys on disk: a 32-byte seed as hex, in a file only its owner can read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from deconflict.errors import InputError
+
+
+def new_key_file(path: Path, *, overwrite: bool = False) -> SigningKey:
+    """Make a signing key and write its seed to ``path`` (mode 0600); returns the key."""
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} exists; refusing to overwrite a signing key")
+    key = SigningKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: make it private
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.encode().hex() + "\n")
+    return key
+
+
+def load_key_file(path: Path) -> SigningKey:
+    """The signing key in ``path``; :class:`InputError` if missing or malformed."""
+    try:
+        text = path.read_text().strip()
+    except OSError as err:
+        raise InputError(f"signing key file {path}: {err.strerror}") from None
+    try:
+        seed = bytes.fromhex(text)
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise InputError(f"signing key file {path}: expected 64 hex digits (a 32-byte seed)")
+    return SigningKey(seed)
+
+
+def public_hex(key: SigningKey) -> str:
+    """The verify key of ``key``, 64 hex digits."""
+    return key.verify_key.encode().hex()

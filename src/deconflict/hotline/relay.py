@@ -1,0 +1,497 @@
+"""A hotline relay as HTTP and WebSocket routes: the broker's primary and the backup.
+
+Both relays run this router over their own :class:`HotlineStore` and audit log.
+Senders ``POST /hotline/messages`` (or send frames on ``/hotline/ws``) and get the
+ids the relay now holds, committed; recipients read ``/hotline/ws`` (pushed) or
+``GET /hotline/inbox`` (long poll) and acknowledge what they committed. Anything
+unacknowledged is delivered again, so a recipient sees each message at least once
+and removes duplicates itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
+from starlette import status
+
+from deconflict.errors import InputError
+from deconflict.hotline.audit import AuditLog, entries
+from deconflict.hotline.relay_store import Accepted, HotlineStore, Overdue, Rejected
+from deconflict.store.records import PartyRecord
+
+log = logging.getLogger(__name__)
+
+#: Most messages in one send, and most deliveries in one push or poll.
+MAX_BATCH = 1000
+#: Seconds between two deadline checks.
+ESCALATION_INTERVAL_S = 1.0
+
+#: Fire-and-forget sends, referenced until done (asyncio keeps only weak references).
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+_bearer = HTTPBearer(auto_error=False, description="The party's API token")
+
+
+class KeyIn(BaseModel):
+    """A party's Ed25519 verify key."""
+
+    public_key: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class SendIn(BaseModel):
+    """Signed messages (see ``deconflict.hotline.messages.Message``)."""
+
+    messages: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+
+
+class RejectedOut(BaseModel):
+    """A refused message: its id when readable, and why."""
+
+    id: str | None
+    reason: str
+
+
+class SendOut(BaseModel):
+    """Ids the relay now holds (committed), refusals, and the relay's signed audit head."""
+
+    stored: list[str]
+    rejected: list[RejectedOut]
+    head: dict[str, Any] | None
+
+
+class Delivery(BaseModel):
+    """One message for the caller; acknowledge ``d`` once it is committed."""
+
+    d: int
+    message: dict[str, Any]
+
+
+class InboxOut(BaseModel):
+    """Unacknowledged deliveries, oldest first."""
+
+    deliveries: list[Delivery]
+
+
+class AckIdsIn(BaseModel):
+    """Delivery ids the caller committed to its inbox."""
+
+    ids: list[Annotated[int, Field(ge=0, le=2**62)]] = Field(max_length=10 * MAX_BATCH)
+
+
+class OverdueOut(BaseModel):
+    """A request whose response is overdue (times: Unix s)."""
+
+    id: str
+    sender: str
+    to: str
+    body: str
+    sent_at: float
+    due_at: float
+    overdue_s: float
+    escalated: bool
+
+
+class Notifier:
+    """Wakes the connections of parties that have new deliveries (event-loop only)."""
+
+    def __init__(self) -> None:
+        self._events: dict[int, asyncio.Event] = {}
+
+    def notify(self, party_ids: set[int]) -> None:
+        """Wake everyone waiting for these parties."""
+        for pid in party_ids:
+            event = self._events.pop(pid, None)
+            if event is not None:
+                event.set()
+
+    async def wait(self, party_id: int, timeout_s: float) -> None:
+        """Return on the party's next notification, or after ``timeout_s``."""
+        event = self._events.setdefault(party_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout_s)
+
+
+class Relay:
+    """One relay: its store, its audit log, how it authenticates, who it wakes."""
+
+    def __init__(
+        self,
+        authenticate: Callable[[str | None], PartyRecord],
+        *,
+        name: str,
+        can_register_keys: bool,
+    ) -> None:
+        self._store: HotlineStore | None = None
+        self.audit: AuditLog | None = None
+        self.authenticate = authenticate
+        self.name = name
+        self.can_register_keys = can_register_keys
+        self.notifier = Notifier()
+        self.escalation_listeners: list[Callable[[list[Overdue]], None]] = []
+        #: Re-reads the party registry (the backup's copy); None on the broker.
+        self.refresh_registry: Callable[[], object] | None = None
+
+    def bind(self, store: HotlineStore, audit: AuditLog | None) -> None:
+        """Attach storage when the application starts."""
+        self._store = store
+        self.audit = audit
+
+    @property
+    def store(self) -> HotlineStore:
+        """The relay's storage (bound at start)."""
+        if self._store is None:
+            raise RuntimeError("the relay is not started")
+        return self._store
+
+    def backfill_audit(self) -> int:
+        """Append messages stored but not yet in the audit log (a crash between the two)."""
+        if self.audit is None:
+            return 0
+        last = max(
+            (
+                int(e["data"]["relay_id"])
+                for e in entries(self.audit.path)
+                if e.get("type") == "message"
+            ),
+            default=0,
+        )
+        added = 0
+        while True:
+            rows = self.store.messages_after(last)
+            if not rows:
+                return added
+            self.audit.append_many(
+                [("message", {"relay_id": rid, "message": json.loads(m)}) for rid, m in rows]
+            )
+            last = rows[-1][0]
+            added += len(rows)
+
+    def accept(self, party: PartyRecord, raw: list[Any]) -> Accepted:
+        """Store a batch (committed), then append it to the audit log (fsync)."""
+        result = self.store.accept(party, raw)
+        if self.refresh_registry is not None and any(
+            r.reason.startswith(_REGISTRY_REASONS) for r in result.rejected
+        ):  # a key or party newer than our copy of the registry: refresh, try those again
+            self.refresh_registry()
+            retry = [
+                item
+                for item, r in _rejected_items(raw, result)
+                if r.reason.startswith(_REGISTRY_REASONS)
+            ]
+            again = self.store.accept(party, retry)
+            keep = [r for r in result.rejected if not r.reason.startswith(_REGISTRY_REASONS)]
+            result = Accepted(
+                result.stored + again.stored,
+                result.new + again.new,
+                keep + again.rejected,
+                result.recipients | again.recipients,
+            )
+        if self.audit is not None and (result.new or result.rejected):
+            entries: list[tuple[str, dict[str, Any]]] = [
+                ("message", {"relay_id": rid, "message": msg.model_dump()})
+                for rid, msg in result.new
+            ]
+            entries += [
+                ("rejected", {"party": party.name, "id": r.id, "reason": r.reason})
+                for r in result.rejected
+            ]
+            self.audit.append_many(entries)
+        return result
+
+    def head(self) -> dict[str, Any] | None:
+        """The audit log's signed head (None without a log)."""
+        return self.audit.head() if self.audit is not None else None
+
+    def escalate(self, now: float) -> list[Overdue]:
+        """Raise an escalation for each request newly past its deadline."""
+        fresh = self.store.escalate(now)
+        if fresh and self.audit is not None:
+            self.audit.append_many(
+                [
+                    (
+                        "escalation",
+                        {
+                            "id": o.msg_id,
+                            "sender": o.sender,
+                            "to": o.to,
+                            "due_at": o.due_at,
+                            "reason": "request unanswered past its deadline",
+                        },
+                    )
+                    for o in fresh
+                ]
+            )
+        return fresh
+
+    async def run_escalations(self) -> None:
+        """Check deadlines every second, forever (a background task)."""
+        while True:
+            await asyncio.sleep(ESCALATION_INTERVAL_S)
+            try:
+                fresh = await asyncio.to_thread(self.escalate, time.time())
+            except Exception:  # a database hiccup must not end the deadline watch
+                log.exception("deadline check failed")
+                continue
+            for o in fresh:
+                log.warning("ESCALATION: %s owes %s a response to %s", o.to, o.sender, o.msg_id)
+            for listener in self.escalation_listeners:
+                listener(fresh)
+
+
+_REGISTRY_REASONS = ("party ", "unknown recipient")
+
+
+def _rejected_items(raw: list[Any], result: Accepted) -> list[tuple[Any, Rejected]]:
+    """Pair each refusal with the raw item it refers to (by id)."""
+    by_id = {item.get("id"): item for item in raw if isinstance(item, dict)}
+    return [(by_id[r.id], r) for r in result.rejected if r.id in by_id]
+
+
+def _caller(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> PartyRecord:
+    relay: Relay = request.app.state.relay
+    return relay.authenticate(creds.credentials if creds else None)
+
+
+Caller = Annotated[PartyRecord, Depends(_caller)]
+
+
+def relay_router(relay: Relay) -> APIRouter:
+    """The ``/hotline`` routes of ``relay``."""
+    router = APIRouter(prefix="/hotline", tags=["hotline"])
+
+    @router.put("/key", operation_id="hotline_register_key")
+    def register_key(party: Caller, body: KeyIn) -> dict[str, str]:
+        """Register (or replace) the caller's Ed25519 verify key."""
+        if not relay.can_register_keys:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail="register keys with the broker; the backup copies them",
+            )
+        relay.store.register_key(party.id, body.public_key)
+        return {"party": party.name, "public_key": body.public_key.lower()}
+
+    @router.get("/keys", operation_id="hotline_keys")
+    def keys(
+        party: Caller,
+        name: Annotated[list[str], Query(max_length=100, description="Party names")],
+    ) -> dict[str, str]:
+        """The verify keys of the named live parties, so recipients check signatures.
+
+        Only names the caller already knows (from a message, or the agreement) are
+        answered: the list of parties itself is not disclosed.
+        """
+        known = relay.store.keys()
+        return {n: known[n] for n in name if n in known}
+
+    @router.get("/whoami", operation_id="hotline_whoami")
+    def whoami(party: Caller) -> dict[str, Any]:
+        """The caller's party name and this relay's name."""
+        return {"party": party.name, "relay": relay.name}
+
+    @router.post("/messages", operation_id="hotline_send", response_model=SendOut)
+    async def send(party: Caller, body: SendIn) -> SendOut:
+        """Store signed messages (committed and audited) and wake their recipients."""
+        result = await asyncio.to_thread(relay.accept, party, body.messages)
+        relay.notifier.notify(result.recipients)
+        return _send_out(relay, result)
+
+    @router.get("/inbox", operation_id="hotline_inbox", response_model=InboxOut)
+    async def inbox(
+        party: Caller,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        wait_s: Annotated[float, Query(ge=0, le=30)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 500,
+    ) -> InboxOut:
+        """Unacknowledged deliveries with id > ``after``; waits up to ``wait_s`` for one."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            rows = await asyncio.to_thread(relay.store.pending, party.id, after=after, limit=limit)
+            left = deadline - time.monotonic()
+            if rows or left <= 0:
+                return InboxOut(deliveries=[_delivery(d, m) for d, m in rows])
+            await relay.notifier.wait(party.id, min(left, 1.0))
+
+    @router.post("/inbox/ack", operation_id="hotline_ack")
+    async def ack(party: Caller, body: AckIdsIn) -> dict[str, int]:
+        """Acknowledge deliveries the caller committed; they are not sent again."""
+        n = await asyncio.to_thread(relay.store.mark_delivered, party.id, body.ids)
+        return {"acked": n}
+
+    @router.get("/overdue", operation_id="hotline_overdue", response_model=list[OverdueOut])
+    def overdue(party: Caller) -> list[OverdueOut]:
+        """Requests the caller sent or received whose response deadline has passed."""
+        now = time.time()
+        return [_overdue_out(o, now) for o in relay.store.overdue(now, party.name)]
+
+    @router.get("/head", operation_id="hotline_audit_head")
+    def head(party: Caller) -> dict[str, Any]:
+        """The relay's signed audit-log head: keep it, to catch a rewritten log later."""
+        signed = relay.head()
+        if signed is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this relay keeps no audit log")
+        return signed
+
+    @router.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        """Primary channel: send frames, receive pushed deliveries, ping/pong heartbeat.
+
+        Frames in: ``{"type": "send", "messages": [...]}``, ``{"type": "ack", "ids": [...]}``,
+        ``{"type": "ping"}``. Frames out: ``stored`` (the send's outcome), ``deliver``,
+        ``pong``, ``escalation``, ``error``.
+        """
+        try:
+            party = relay.authenticate(_ws_token(websocket))
+        except HTTPException:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="unauthorized")
+            return
+        await websocket.accept()
+        pusher = asyncio.create_task(_push(relay, websocket, party))
+        # Pings are answered at once; sends and acks queue for one worker, in order, so a
+        # large commit never delays the heartbeat.
+        work: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
+        worker = asyncio.create_task(_work(relay, websocket, party, work))
+        listener = _escalation_pusher(websocket, party)
+        relay.escalation_listeners.append(listener)
+        try:
+            while True:
+                frame = await websocket.receive_text()
+                if frame.startswith('{"type":"ping"') or frame.startswith('{"type": "ping"'):
+                    await websocket.send_text(frame.replace("ping", "pong", 1))
+                else:
+                    await work.put(frame)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            relay.escalation_listeners.remove(listener)
+            for task in (pusher, worker):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    return router
+
+
+async def _work(
+    relay: Relay, websocket: WebSocket, party: PartyRecord, work: asyncio.Queue[str]
+) -> None:
+    while True:
+        frame = await work.get()
+        try:
+            await _handle_frame(relay, websocket, party, frame)
+        except (WebSocketDisconnect, RuntimeError):
+            return  # the connection is gone; the reader ends the handler
+        except Exception:  # never leave a live connection without its worker
+            log.exception("hotline frame failed")
+
+
+async def _handle_frame(relay: Relay, websocket: WebSocket, party: PartyRecord, frame: str) -> None:
+    try:
+        data = json.loads(frame)
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "ping":
+            await websocket.send_text(json.dumps({"type": "pong", "t": data.get("t")}))
+        elif kind == "ack":
+            ids = [int(i) for i in data.get("ids", [])][: 10 * MAX_BATCH]
+            await asyncio.to_thread(relay.store.mark_delivered, party.id, ids)
+        elif kind == "send":
+            messages = data.get("messages")
+            if not isinstance(messages, list) or len(messages) > MAX_BATCH:
+                raise InputError(f"messages: expected a list of at most {MAX_BATCH}")
+            result = await asyncio.to_thread(relay.accept, party, messages)
+            relay.notifier.notify(result.recipients)
+            out = _send_out(relay, result).model_dump()
+            await websocket.send_text(json.dumps({"type": "stored", **out}))
+        else:
+            raise InputError("type: expected 'send', 'ack' or 'ping'")
+    except (ValueError, TypeError, InputError) as err:
+        detail = str(err).splitlines()[0] if str(err) else "bad frame"
+        await websocket.send_text(json.dumps({"type": "error", "status": 422, "detail": detail}))
+    except SQLAlchemyError as err:  # the connection survives a database hiccup
+        log.warning("hotline frame failed: %s", err)
+        await websocket.send_text(
+            json.dumps({"type": "error", "status": 503, "detail": "database unavailable"})
+        )
+
+
+async def _push(relay: Relay, websocket: WebSocket, party: PartyRecord) -> None:
+    """Send every unacknowledged delivery once per connection, as they arrive."""
+    sent = 0
+    while True:
+        rows = await asyncio.to_thread(relay.store.pending, party.id, after=sent, limit=500)
+        if rows:
+            deliveries = [{"d": d, "message": json.loads(m)} for d, m in rows]
+            await websocket.send_text(json.dumps({"type": "deliver", "deliveries": deliveries}))
+            sent = rows[-1][0]
+        else:
+            await relay.notifier.wait(party.id, 1.0)
+
+
+def _escalation_pusher(websocket: WebSocket, party: PartyRecord) -> Callable[[list[Overdue]], None]:
+    loop = asyncio.get_running_loop()
+
+    def listener(fresh: list[Overdue]) -> None:
+        mine = [o for o in fresh if party.name in (o.sender, o.to) or o.to == "all"]
+        for o in mine:
+            frame = {"type": "escalation", **_overdue_out(o, time.time()).model_dump()}
+            task = loop.create_task(_send_quietly(websocket, frame))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+
+    return listener
+
+
+async def _send_quietly(websocket: WebSocket, frame: dict[str, Any]) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.send_text(json.dumps(frame))
+
+
+def _ws_token(websocket: WebSocket) -> str | None:
+    auth = websocket.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return websocket.query_params.get("token")
+
+
+def _send_out(relay: Relay, result: Accepted) -> SendOut:
+    return SendOut(
+        stored=result.stored,
+        rejected=[RejectedOut(id=r.id, reason=r.reason) for r in result.rejected],
+        head=relay.head(),
+    )
+
+
+def _delivery(d: int, message: str) -> Delivery:
+    return Delivery(d=d, message=json.loads(message))
+
+
+def _overdue_out(o: Overdue, now: float) -> OverdueOut:
+    return OverdueOut(
+        id=o.msg_id,
+        sender=o.sender,
+        to=o.to,
+        body=o.body,
+        sent_at=o.sent_at,
+        due_at=o.due_at,
+        overdue_s=max(0.0, now - o.due_at),
+        escalated=o.escalated_at is not None,
+    )
