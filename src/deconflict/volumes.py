@@ -37,6 +37,7 @@ from pyproj import Geod
 from deconflict.core.agreement import Agreement
 from deconflict.core.volumes import (
     MAX_ABS_LAT_DEG,
+    OVERLAP_COLUMNS,
     Overlaps,
     Volume,
     Volumes,
@@ -67,17 +68,6 @@ __all__ = [
     "write_geojson",
 ]
 
-#: Columns of :func:`overlaps`' result, in order.
-OVERLAP_COLUMNS = (
-    "a_id",
-    "b_id",
-    "alt_lower_ft",
-    "alt_upper_ft",
-    "time_start",
-    "time_end",
-    "mode",
-    "geometry",
-)
 #: Properties of each feature :func:`to_geojson` writes, in order.
 OVERLAP_PROPERTIES = OVERLAP_COLUMNS[:-1]
 #: Feet per metre, for Volume4D altitudes in metres.

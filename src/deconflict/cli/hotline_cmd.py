@@ -346,22 +346,12 @@ def backup_command(
     port: Annotated[int | None, typer.Option("--port", help="Port [8001]")] = None,
 ) -> None:
     """Run the backup relay: its own port, database and audit log."""
-    import logging
-
-    import uvicorn
-    from pydantic import ValidationError
-
+    from deconflict.cli.serve_cmd import run_server, settings_from
     from deconflict.hotline.backup import BackupSettings, create_backup_app
-
-    given = {"db": db, "registry_db": registry_db, "host": host, "port": port}
-    try:
-        settings = BackupSettings(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"setting '{name}': {first['msg']}, got {first.get('input')!r}") from None
     from deconflict.store.sql import SqlRepository
 
+    given = {"db": db, "registry_db": registry_db, "host": host, "port": port}
+    settings = settings_from(BackupSettings, given)
     SqlRepository(settings.db, migrate=True).close()
     app = create_backup_app(settings)
     console.print(
@@ -369,16 +359,7 @@ def backup_command(
         f"registry from {settings.registry_db}",
         highlight=False,
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        timeout_graceful_shutdown=3,
-    )
+    run_server(app, settings.host, settings.port)
 
 
 @keys_app.command("new")

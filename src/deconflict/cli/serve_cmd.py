@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from deconflict.cli.common import console, one_line_errors
 from deconflict.errors import InputError
+
+S = TypeVar("S")
+
+
+def settings_from(cls: type[S], given: dict[str, Any]) -> S:
+    """``cls`` from the flags given (None: not given), else ``DECONFLICT_*``, else defaults.
+
+    A bad value is a one-line :class:`InputError` naming the setting.
+    """
+    try:
+        return cls(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"setting '{name}': {first['msg']}, got {first.get('input')!r}") from None
+
+
+def run_server(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until interrupted (open connections get 3 s to finish)."""
+    import uvicorn
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
 
 @one_line_errors
@@ -40,20 +65,13 @@ def serve_command(
     ] = None,
 ) -> None:
     """Run the deconfliction broker (FastAPI under uvicorn)."""
-    import uvicorn
-
     from deconflict.cli.party_cmd import open_repository
     from deconflict.service.app import create_app
     from deconflict.service.settings import Settings
 
     given = {"db": db, "host": host, "port": port, "agreement": agreement}
     given["stale_after_s"] = stale_after_s
-    try:
-        settings = Settings(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"setting '{name}': {first['msg']}, got {first.get('input')!r}") from None
+    settings = settings_from(Settings, given)
     open_repository(settings.db, create=True).close()  # migrate; one line if it cannot open
     app = create_app(settings)
     fingerprint = app.state.agreement.fingerprint
@@ -62,13 +80,4 @@ def serve_command(
         f"agreement {fingerprint[:12]} · OpenAPI at /docs",
         highlight=False,
     )
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        timeout_graceful_shutdown=3,
-    )
+    run_server(app, settings.host, settings.port)

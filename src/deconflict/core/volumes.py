@@ -108,6 +108,20 @@ _GEOD = Geod(ellps="WGS84")
 _B = WGS84_A * (1.0 - WGS84_F)
 
 
+#: Columns of an overlap table (exact or private), in order: the two volumes' ids, the
+#: overlap's band (ft) and window (ISO 8601 UTC), the mode and the region.
+OVERLAP_COLUMNS = (
+    "a_id",
+    "b_id",
+    "alt_lower_ft",
+    "alt_upper_ft",
+    "time_start",
+    "time_end",
+    "mode",
+    "geometry",
+)
+
+
 @dataclass(frozen=True)
 class Volume:
     """One 4-D volume: outline (lon, lat deg), altitude band (ft), time window (Unix s, UTC).

@@ -16,17 +16,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deconflict.errors import InputError
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import open_audit
 from deconflict.service.auth import party_for_token
+from deconflict.service.problems import install_error_handlers
 from deconflict.store.sql import SqlRepository
 
 log = logging.getLogger(__name__)
@@ -93,15 +91,7 @@ def create_backup_app(settings: BackupSettings) -> FastAPI:
     app.include_router(relay_router(relay))
     app.state.relay = relay
 
-    @app.exception_handler(InputError)
-    async def _input_error(_: Request, err: InputError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=422)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
-        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
-        loc = ".".join(str(p) for p in first["loc"])
-        return JSONResponse({"detail": f"{loc}: {first['msg']}"}, status_code=422)
+    install_error_handlers(app)
 
     @app.get("/health", operation_id="health")
     def health() -> dict[str, str]:

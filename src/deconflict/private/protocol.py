@@ -37,6 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from deconflict.core.volumes import OVERLAP_COLUMNS
 from deconflict.errors import InputError
 from deconflict.private import psi
 from deconflict.private.cells import (
@@ -62,16 +63,7 @@ STATE_FORMAT = "deconflict-private-state"
 STATE_VERSION = 1
 
 #: Columns of :func:`join` / :func:`local_check`.
-PAIR_COLUMNS = [
-    "a_id",
-    "b_id",
-    "alt_lower_ft",
-    "alt_upper_ft",
-    "time_start",
-    "time_end",
-    "mode",
-    "geometry",
-]
+PAIR_COLUMNS = list(OVERLAP_COLUMNS)
 #: Columns of :meth:`Party.overlaps` (one side: its own ids only).
 OWN_COLUMNS = ["id", "alt_lower_ft", "alt_upper_ft", "time_start", "time_end", "mode", "geometry"]
 
@@ -179,18 +171,7 @@ class Party:
         group: psi.Group = psi.RISTRETTO255,
     ) -> Party:
         """Party A for ``volumes`` (a :class:`~deconflict.core.volumes.Volumes`)."""
-        grid = grid or Grid.from_agreement(agreement)
-        cells = _buffered_cells(volumes, agreement, time_buffer_s, grid)
-        return cls(
-            "a",
-            cells,
-            agreement.fingerprint,
-            grid,
-            session=os.urandom(16),
-            time_buffer_s=time_buffer_s,
-            workers=workers,
-            group=group,
-        )
+        return cls._for("a", volumes, agreement, time_buffer_s, grid, workers, group)
 
     @classmethod
     def responder(
@@ -203,13 +184,27 @@ class Party:
         group: psi.Group = psi.RISTRETTO255,
     ) -> Party:
         """Party B for ``volumes``; its session comes with A's offer."""
+        return cls._for("b", volumes, agreement, time_buffer_s, grid, workers, group)
+
+    @classmethod
+    def _for(
+        cls,
+        role: Role,
+        volumes: Any,
+        agreement: Any,
+        time_buffer_s: float,
+        grid: Grid | None,
+        workers: int | None,
+        group: psi.Group,
+    ) -> Party:
         grid = grid or Grid.from_agreement(agreement)
         cells = _buffered_cells(volumes, agreement, time_buffer_s, grid)
         return cls(
-            "b",
+            role,
             cells,
             agreement.fingerprint,
             grid,
+            session=os.urandom(16) if role == "a" else None,
             time_buffer_s=time_buffer_s,
             workers=workers,
             group=group,

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette import status
 
@@ -26,6 +25,7 @@ from deconflict.service.batches import decode
 from deconflict.service.engine import DetectionEngine
 from deconflict.service.hub import Hub
 from deconflict.service.operations import router as operations_router
+from deconflict.service.problems import install_error_handlers
 from deconflict.service.schemas import (
     Accepted,
     AckIn,
@@ -132,15 +132,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     app.include_router(relay_router(relay))
     app.state.relay = relay
 
-    @app.exception_handler(InputError)
-    async def _input_error(_: Request, err: InputError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=422)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
-        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
-        loc = ".".join(str(p) for p in first["loc"])
-        return JSONResponse({"detail": f"{loc}: {first['msg']}"}, status_code=422)
+    install_error_handlers(app)
 
     @app.get(
         "/health", operation_id="health", response_model=Health, responses={503: {"model": Problem}}

@@ -1,0 +1,23 @@
+"""Errors as one-line ``{"detail": …}`` answers, shared by the broker and the backup relay."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from deconflict.errors import InputError
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Bad input → 422 whose detail names the field (``body.messages: …``)."""
+
+    @app.exception_handler(InputError)
+    async def _input_error(_: Request, err: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
+        loc = ".".join(str(p) for p in first["loc"])
+        return JSONResponse({"detail": f"{loc}: {first['msg']}"}, status_code=422)
