@@ -101,6 +101,8 @@ class Hotline:
     backup: Proc
     blue: Party
     red: Party
+    #: Every party process started, so that teardown stops them even after a failure.
+    parties: list[Proc] = field(default_factory=list)
 
     @property
     def broker_url(self) -> str:
@@ -116,10 +118,12 @@ class Hotline:
 
     def sender(self, party: Party, to: str, total: int, rate: float) -> Proc:
         args = [str(party.store), str(party.key), party.token, self.broker_url, self.backup_url]
-        return Proc(
+        proc = Proc(
             ["-m", "tests.hotline.sender_proc", *args, to, str(total), str(rate)],
             self.tmp / f"send-{party.name}.log",
         )
+        self.parties.append(proc)
+        return proc
 
     def client_flags(self, party: Party) -> list[str]:
         return [
@@ -136,7 +140,7 @@ class Hotline:
         ]
 
     def stop(self) -> None:
-        for p in (self.broker, self.backup):
+        for p in (*self.parties, self.broker, self.backup):
             p.stop()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,7 +63,14 @@ def test_ten_thousand_messages_survive_kills_freezes_and_restarts(hotline: Hotli
     hotline.backup.kill9()  # the backup dies too, and comes back
     hotline.backup.start()
 
-    assert sender.wait(timeout_s=180) == 0, (hotline.tmp / "send-blue.log").read_text()[-3000:]
+    try:
+        code = sender.wait(timeout_s=180)
+    except subprocess.TimeoutExpired:
+        store = ClientStore(hotline.blue.store)
+        counts = store.outbox_counts()
+        store.close()
+        raise AssertionError(f"sender unfinished: outbox {counts}, red got {got()}") from None
+    assert code == 0, (hotline.tmp / "send-blue.log").read_text()[-3000:]
     wait_until(lambda: got() >= total, what="every message")
     time.sleep(1.0)  # anything extra (a duplicate) would show up now
     listener.stop()
@@ -151,3 +159,40 @@ async def _wait_async(cond: Callable[[], bool], timeout_s: float = 20.0) -> None
             return
         await asyncio.sleep(0.01)
     raise AssertionError("timed out")
+
+
+def test_messages_stranded_in_a_dead_primary_are_sent_again_over_the_backup(hotline: Hotline):
+    """The primary confirmed them, then died before the recipient got them: no gap stays."""
+    out = hotline.tmp / "red.jsonl"
+    listener = hotline.listener(hotline.red, out).start()
+    store = ClientStore(hotline.blue.store)
+    key = load_key_file(hotline.blue.key)
+
+    async def run() -> int:
+        client = HotlineClient(
+            store, key, hotline.blue.token, hotline.broker_url, hotline.backup_url
+        )
+        await client.start()
+        try:
+            first = await client.send("notice", "red", "m1")
+            await _wait_async(lambda: count_lines(out) >= 1)
+            listener.freeze()  # red stops reading: the broker holds what it confirms
+            sent = await client.send_many(
+                [("notice", "red", f"m{k}", None, None) for k in range(2, 302)]
+            )
+            await _wait_async(lambda: store.outbox_counts()["relayed"] == 301)
+            assert {store.outbox_row(m.id)["relayed_via"] for m in sent} == {"primary"}  # type: ignore[index]
+            hotline.broker.kill9()  # and dies with them, for good
+            listener.thaw()
+            await _wait_async(lambda: count_lines(out) >= 301, 60)
+            del first
+            return client.stats.resent
+        finally:
+            await client.stop()
+
+    resent = asyncio.run(run())
+    store.close()
+    listener.stop()
+    rows = [r for r in read_jsonl(out) if r["sender"] == "blue"]
+    assert [r["body"] for r in rows] == [f"m{k}" for k in range(1, 302)]
+    assert resent >= 300

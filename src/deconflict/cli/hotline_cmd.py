@@ -49,6 +49,10 @@ StoreOpt = Annotated[
     Path | None,
     typer.Option("--store", help="Local outbox/inbox file [$DECONFLICT_STORE, config, hotline.db]"),
 ]
+NatsOpt = Annotated[
+    str | None,
+    typer.Option("--nats-url", help="NATS JetStream as the primary [$DECONFLICT_NATS_URL, config]"),
+]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
@@ -64,6 +68,7 @@ def _client(
     key_file: Path | None,
     store: Path | None,
     config: Path | None,
+    nats_url: str | None = None,
     **kwargs: Any,
 ) -> Any:
     from deconflict.hotline.client import HotlineClient
@@ -78,6 +83,7 @@ def _client(
             "token": token,
             "key_file": key_file,
             "store": store,
+            "nats_url": nats_url,
         },
         config,
     )
@@ -88,6 +94,7 @@ def _client(
         cfg.token,
         cfg.broker_url,
         cfg.backup_url,
+        nats_url=cfg.nats_url,
         **kwargs,
     )
 
@@ -118,9 +125,10 @@ def send_command(
     key_file: KeyOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    nats_url: NatsOpt = None,
 ) -> None:
     """Sign a message, commit it to the outbox, and hand it to a relay (primary, else backup)."""
-    client = _client(broker_url, backup_url, token, key_file, store, config)
+    client = _client(broker_url, backup_url, token, key_file, store, config, nats_url)
 
     async def run() -> int:
         await client.start(receive=wait_ack)
@@ -188,6 +196,7 @@ def listen_command(
     key_file: KeyOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    nats_url: NatsOpt = None,
 ) -> None:
     """Receive on both channels, print each message once in order, keep sending the outbox."""
 
@@ -202,7 +211,9 @@ def listen_command(
         elif kind in ("primary_down", "primary_up", "bad_signature", "rejected"):
             err_console.print(f"[dim]{kind} {event.get('reason', '')}[/]", highlight=False)
 
-    client = _client(broker_url, backup_url, token, key_file, store, config, on_event=on_event)
+    client = _client(
+        broker_url, backup_url, token, key_file, store, config, nats_url, on_event=on_event
+    )
 
     async def run() -> None:
         cursor = _jsonl_cursor(jsonl) if jsonl else int(client.store.get_meta("printed", "0"))
@@ -210,8 +221,8 @@ def listen_command(
         warned: set[str] = set()
         await client.start()
         console.print(
-            f"listening as {client.party} · primary {client.broker_url} · backup "
-            f"{client.backup_url or 'none'} · store {client.store.path}",
+            f"listening as {client.party} · primary {client.nats_url or client.broker_url} · "
+            f"backup {client.backup_url or 'none'} · store {client.store.path}",
             highlight=False,
         )
         out = jsonl.open("a") if jsonl else None

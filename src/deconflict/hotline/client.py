@@ -65,8 +65,9 @@ class Stats:
     last_switch_at: float = 0.0
     sent_primary: int = 0
     sent_backup: int = 0
-    received: dict[str, int] = field(default_factory=lambda: {"primary": 0, "backup": 0})
+    received: dict[str, int] = field(default_factory=lambda: {"primary": 0, "backup": 0, "nats": 0})
     bad_signatures: int = 0
+    resent: int = 0
 
 
 #: Most ids one ``ack`` acknowledges (its body stays under the body limit).
@@ -106,6 +107,8 @@ class HotlineClient:
         on_message: Handler | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         auto_ack: bool = True,
+        nats_url: str | None = None,
+        nats_prefix: str = "hotline",
     ) -> None:
         self.store = store
         self.key = key
@@ -116,6 +119,10 @@ class HotlineClient:
         self.on_message = on_message
         self.on_event = on_event
         self.auto_ack = auto_ack
+        #: NATS JetStream replaces the broker's WebSocket as the primary when set.
+        self.nats_url = nats_url
+        self.nats_prefix = nats_prefix
+        self._nats: Any = None
         self.stats = Stats()
         self.party: str | None = None
         self._keys: dict[str, str] = {}
@@ -126,6 +133,7 @@ class HotlineClient:
         self._primary_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = 0.0
+        self._send_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {token}"},
             timeout=timing.http_timeout_s,
@@ -142,8 +150,10 @@ class HotlineClient:
         """
         await self._introduce()
         self._started = time.monotonic()
-        self._tasks.append(asyncio.create_task(self._primary_loop()))
+        primary = self._nats_loop() if self.nats_url else self._primary_loop()
+        self._tasks.append(asyncio.create_task(primary))
         self._tasks.append(asyncio.create_task(self._sender_loop()))
+        self._tasks.append(asyncio.create_task(self._resend_loop()))
         if receive and self.backup_url:
             self._tasks.append(asyncio.create_task(self._backup_poll_loop()))
 
@@ -216,7 +226,16 @@ class HotlineClient:
         """Commit several messages (kind, to, body, in_reply_to, deadline_s) at once."""
         if self.party is None:
             raise InputError("the client is not started")
+        msgs = await asyncio.to_thread(self.store.enqueue_many, self._builders(items))
+        self._wake.set()
+        return msgs
+
+    def _builders(
+        self, items: list[tuple[str, str, str, str | None, float | None]]
+    ) -> list[Callable[[int], Message]]:
+        """One signing builder per (kind, to, body, in_reply_to, deadline_s), given its seq."""
         sender = self.party
+        assert sender is not None
 
         def builder(item: tuple[str, str, str, str | None, float | None]) -> Any:
             kind, to, body, reply, deadline = item
@@ -231,9 +250,7 @@ class HotlineClient:
                 deadline_s=deadline,
             )
 
-        msgs = await asyncio.to_thread(self.store.enqueue_many, [builder(i) for i in items])
-        self._wake.set()
-        return msgs
+        return [builder(i) for i in items]
 
     async def wait_relayed(self, msg_id: str, timeout_s: float) -> str | None:
         """Wait until a relay holds ``msg_id``; its name ('primary'/'backup'), else None."""
@@ -260,24 +277,42 @@ class HotlineClient:
             ):  # just started: give the primary a moment to connect before using the backup
                 await asyncio.sleep(0.02)
                 continue
-            if self._ws is not None and self.stats.primary_up:
-                ok = await self._send_primary(batch)
-            else:
-                ok = False
-            if not ok:
-                ok = await self._send_backup(batch)
-            if not ok:
+            if not await self._send_active(batch):
                 await asyncio.sleep(self.timing.reconnect_s)
+
+    async def _send_active(self, batch: list[Message]) -> bool:
+        """Send on the primary when it is up, else (or if that fails) on the backup."""
+        ok = False
+        if self.stats.primary_up:
+            ok = await (self._send_nats(batch) if self.nats_url else self._send_primary(batch))
+        if not ok:
+            ok = await self._send_backup(batch)
+        return ok
+
+    async def _resend_loop(self) -> None:
+        """Send stranded messages (see :meth:`ClientStore.stranded`) on the channel now up."""
+        while True:
+            await asyncio.sleep(0.2)
+            if time.monotonic() - self._started < self.timing.dead_after_s:
+                continue
+            active = "primary" if self.stats.primary_up else "backup"
+            if active == "backup" and self.backup_url is None:
+                continue
+            batch = await asyncio.to_thread(self.store.stranded, active, time.time())
+            if batch and await self._send_active(batch):
+                await asyncio.to_thread(self.store.mark_resent, [m.id for m in batch])
+                self.stats.resent += len(batch)
 
     async def _send_primary(self, batch: list[Message]) -> bool:
         ws = self._ws
         if ws is None:
             return False
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._in_flight.append(fut)
         try:
-            frame = {"type": "send", "messages": [m.model_dump() for m in batch]}
-            await ws.send(json.dumps(frame))
+            frame = json.dumps({"type": "send", "messages": [m.model_dump() for m in batch]})
+            async with self._send_lock:  # replies come in the order the frames went out
+                self._in_flight.append(fut)
+                await ws.send(frame)
             reply = await asyncio.wait_for(fut, self.timing.ack_timeout_s)
         except (TimeoutError, WebSocketException, OSError, ConnectionError):
             self._primary_down("no confirmation from the primary")
@@ -374,13 +409,7 @@ class HotlineClient:
         kind = data.get("type")
         self._last_pong = time.monotonic()  # any frame shows the primary is alive
         if kind == "pong":
-            if not self.stats.primary_up:
-                self.stats.primary_up = True
-                if self.stats.failovers:
-                    self.stats.recoveries += 1
-                self.stats.last_switch_at = time.time()
-                self._event({"type": "primary_up"})
-                self._wake.set()
+            self._primary_up()
         elif kind == "stored":
             if self._in_flight:
                 fut = self._in_flight.popleft()
@@ -396,6 +425,52 @@ class HotlineClient:
                 fut = self._in_flight.popleft()
                 if not fut.done():
                     fut.set_exception(ConnectionError(data.get("detail", "error")))
+
+    def _primary_up(self) -> None:
+        if not self.stats.primary_up:
+            self.stats.primary_up = True
+            if self.stats.failovers:
+                self.stats.recoveries += 1
+            self.stats.last_switch_at = time.time()
+            self._event({"type": "primary_up"})
+            self._wake.set()
+
+    # -- NATS JetStream as the primary -------------------------------------------------
+
+    async def _nats_loop(self) -> None:
+        from deconflict.hotline.nats_channel import NatsChannel
+
+        assert self.nats_url is not None and self.party is not None
+        while True:
+            channel = NatsChannel(self.nats_url, self.party, prefix=self.nats_prefix)
+            try:
+                await channel.connect(
+                    lambda up: self._primary_up() if up else self._primary_down("nats down")
+                )
+                self._nats = channel
+                await channel.receive_forever(self._accept)
+            except asyncio.CancelledError:
+                await channel.close()
+                raise
+            except Exception as err:  # no server yet, or it went away: retry
+                log.warning("nats channel failed: %r", err)
+            self._nats = None
+            await channel.close()
+            self._primary_down("nats unavailable")
+            await asyncio.sleep(self.timing.reconnect_s)
+
+    async def _send_nats(self, batch: list[Message]) -> bool:
+        channel = self._nats
+        if channel is None or not channel.connected:
+            return False
+        try:
+            ids = await asyncio.wait_for(channel.publish(batch), self.timing.ack_timeout_s)
+        except (TimeoutError, ConnectionError):
+            self._primary_down("no confirmation from NATS")
+            return False
+        await asyncio.to_thread(self.store.mark_relayed, ids, "nats")
+        self.stats.sent_primary += len(ids)
+        return True
 
     def _primary_down(self, why: str) -> None:
         for fut in self._in_flight:
@@ -455,12 +530,10 @@ class HotlineClient:
                 self.stats.bad_signatures += 1
                 self._event({"type": "bad_signature", "id": m.id, "sender": m.sender})
         self.stats.received[via] += len(good)
-        released = await asyncio.to_thread(self.store.receive, good, via)
+        answer = (lambda rel: self._builders(ack_items(rel))) if self.auto_ack else None
+        released = await asyncio.to_thread(self.store.receive, good, via, answer)
         if released:
-            if self.auto_ack:
-                acks = ack_items(released)
-                if acks:
-                    await self.send_many(acks)
+            self._wake.set()  # the acks committed with the release
             if self.on_message is not None:
                 result = self.on_message(released)
                 if asyncio.iscoroutine(result):

@@ -36,9 +36,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     relayed_via TEXT,
     rejected TEXT,
     acked_at REAL,
-    answered_at REAL
+    answered_at REAL,
+    resent_at REAL
 );
 CREATE INDEX IF NOT EXISTS ix_outbox_unrelayed ON outbox (relayed_at, rejected, seq);
+CREATE INDEX IF NOT EXISTS ix_outbox_created_at ON outbox (created_at);
 CREATE TABLE IF NOT EXISTS inbox (
     sender TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -56,6 +58,10 @@ CREATE TABLE IF NOT EXISTS next_seq (sender TEXT PRIMARY KEY, seq INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS heads (relay TEXT PRIMARY KEY, n INTEGER NOT NULL, head TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+#: How far back (s) stranded messages are looked for and sent again.
+RESEND_WINDOW_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,9 @@ class ClientStore:
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.executescript(SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
+            if "resent_at" not in columns:  # a store made before re-sending existed
+                self._db.execute("ALTER TABLE outbox ADD COLUMN resent_at REAL")
         except sqlite3.DatabaseError as err:
             raise InputError(f"hotline store {path}: {err}") from None
         self._lock = threading.Lock()
@@ -112,20 +121,8 @@ class ClientStore:
 
     def enqueue_many(self, builders: Iterable[Callable[[int], Message]]) -> list[Message]:
         """Commit several new messages in one transaction, numbered consecutively."""
-        out: list[Message] = []
-        now = time.time()
         with self._tx() as db:
-            seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
-            for build in builders:
-                seq += 1
-                msg = build(seq)
-                db.execute(
-                    "INSERT INTO outbox (seq, id, kind, recipient, message, created_at, due_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (seq, msg.id, msg.kind, msg.to, msg.to_json(), now, msg.due_at),
-                )
-                out.append(msg)
-        return out
+            return _enqueue(db, builders)
 
     def unrelayed(self, limit: int = 500) -> list[Message]:
         """Messages no relay has confirmed yet, in sequence order."""
@@ -146,6 +143,38 @@ class ClientStore:
                 " WHERE id = ? AND relayed_at IS NULL",
                 [(now, via, i) for i in ids],
             )
+
+    def stranded(
+        self, active: str, now: float, *, after_s: float = 10.0, limit: int = 500
+    ) -> list[Message]:
+        """Messages a relay holds that may never arrive, to send once more on ``active``.
+
+        A relay confirms that it stored a message, not that the recipient got it. If
+        the relay then dies, what it still holds is stranded, and the recipient's inbox
+        holds every later message of ours behind that gap. So a message relayed by the
+        other channel and not acknowledged end to end is sent again on ``active``:
+        at once when the primary is down (``active == "backup"``), after ``after_s``
+        when the backup carried it. Acks are never acknowledged: they are re-sent on
+        the same rule. Only the last :data:`RESEND_WINDOW_S` are considered, once each.
+        """
+        if active == "backup":
+            other, cutoff = "relayed_via IN ('primary', 'nats')", now
+        else:
+            other, cutoff = "relayed_via = 'backup'", now - after_s
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT message FROM outbox WHERE {other} AND resent_at IS NULL"
+                " AND acked_at IS NULL AND relayed_at <= ? AND created_at > ?"
+                " ORDER BY seq LIMIT ?",
+                (cutoff, now - RESEND_WINDOW_S, limit),
+            ).fetchall()
+        return [parse_message(r[0]) for r in rows]
+
+    def mark_resent(self, ids: list[str]) -> None:
+        """Record that these messages were sent again on the other channel."""
+        now = time.time()
+        with self._tx() as db:
+            db.executemany("UPDATE outbox SET resent_at = ? WHERE id = ?", [(now, i) for i in ids])
 
     def mark_rejected(self, rejected: list[tuple[str, str]]) -> None:
         """Record refusals (id, reason); a refused message is not sent again."""
@@ -172,11 +201,18 @@ class ClientStore:
 
     # -- inbox -----------------------------------------------------------------------
 
-    def receive(self, messages: list[Message], via: str) -> list[Message]:
+    def receive(
+        self,
+        messages: list[Message],
+        via: str,
+        answer: Callable[[list[Message]], Iterable[Callable[[int], Message]]] | None = None,
+    ) -> list[Message]:
         """Commit arrivals; returns those now released to the application, in order.
 
         Duplicates (same sender and id) are ignored. A sender's messages are released
         in its sequence order: one ahead of a gap waits until the gap fills.
+        ``answer`` builds messages (acks) for what is released; they are committed to
+        the outbox in the same transaction, so a crash cannot release without acking.
         """
         if not messages:
             return []
@@ -232,6 +268,8 @@ class ClientStore:
             db.executemany(
                 "UPDATE outbox SET answered_at = COALESCE(answered_at, ?) WHERE id = ?", answered
             )
+            if answer is not None and released:
+                _enqueue(db, answer(released))
         return released
 
     def delivered(self, after_no: int = 0, limit: int = 100_000) -> list[tuple[int, Message]]:
@@ -311,6 +349,23 @@ class ClientStore:
             if due < now:
                 out.append(OwedRequest(i, "we owe them", sender, msg["body"], due))
         return out
+
+
+def _enqueue(db: sqlite3.Connection, builders: Iterable[Callable[[int], Message]]) -> list[Message]:
+    """Insert new outbox messages, numbered after the last, inside the caller's transaction."""
+    out: list[Message] = []
+    now = time.time()
+    seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
+    for build in builders:
+        seq += 1
+        msg = build(seq)
+        db.execute(
+            "INSERT INTO outbox (seq, id, kind, recipient, message, created_at, due_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, msg.id, msg.kind, msg.to, msg.to_json(), now, msg.due_at),
+        )
+        out.append(msg)
+    return out
 
 
 class _Transaction:

@@ -8,6 +8,7 @@ The config file is TOML (``--config``, else ``$DECONFLICT_CONFIG``, else
     token = "…"
     key_file = "~/.config/deconflict/signing.key"
     store = "~/.local/share/deconflict/hotline.db"
+    nats_url = "nats://127.0.0.1:4222"     # optional: JetStream as the primary
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deconflict.errors import InputError
 
-FIELDS = ("broker_url", "backup_url", "token", "key_file", "store")
+FIELDS = ("broker_url", "backup_url", "token", "key_file", "store", "nats_url")
 DEFAULT_CONFIG = Path("~/.config/deconflict/hotline.toml")
 
 
@@ -35,6 +36,8 @@ class ClientConfig(BaseModel):
     token: str = Field(min_length=1)
     key_file: Path
     store: Path = Path("hotline.db")
+    #: NATS JetStream as the primary transport instead of the broker's WebSocket.
+    nats_url: str | None = Field(None, pattern=r"^(nats|tls)://")
 
 
 def load_config(flags: dict[str, Any], config_file: Path | None = None) -> ClientConfig:
