@@ -21,7 +21,7 @@ from deconflict.hotline.audit import entries, verify_log
 from deconflict.hotline.client import HotlineClient
 from deconflict.hotline.client_store import ClientStore
 from deconflict.hotline.keys import load_key_file
-from tests.hotline.conftest import Hotline, read_jsonl
+from tests.hotline.conftest import Hotline, read_jsonl, until
 
 
 def wait_until(cond: Callable[[], bool], timeout_s: float = 90.0, what: str = "") -> None:
@@ -122,7 +122,7 @@ def test_a_distress_call_fails_over_to_the_backup(hotline: Hotline):
         try:
             first = await client.send("notice", "red", "radio check")
             assert await client.wait_relayed(first.id, 20) == "primary"
-            await _wait_async(lambda: count_lines(out) >= 1)
+            await until(lambda: count_lines(out) >= 1)
             for fault in ("freeze", "kill"):
                 t0 = time.monotonic()
                 if fault == "freeze":
@@ -131,12 +131,12 @@ def test_a_distress_call_fails_over_to_the_backup(hotline: Hotline):
                     hotline.broker.kill9()
                 before = count_lines(out)
                 msg = await client.send("distress", "red", f"MAYDAY after primary {fault}")
-                await _wait_async(lambda b=before: count_lines(out) > b, 20)
+                await until(lambda b=before: count_lines(out) > b, 20)
                 measured[fault] = time.monotonic() - t0
                 assert await client.wait_relayed(msg.id, 5) == "backup"
                 if fault == "freeze":
                     hotline.broker.thaw()
-                    await _wait_async(lambda: client.stats.primary_up, 20)
+                    await until(lambda: client.stats.primary_up, 20)
             return measured
         finally:
             await client.stop()
@@ -150,15 +150,6 @@ def test_a_distress_call_fails_over_to_the_backup(hotline: Hotline):
     )
     rows = read_jsonl(out)
     assert [r["kind"] for r in rows if r["sender"] == "blue"] == ["notice", "distress", "distress"]
-
-
-async def _wait_async(cond: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 def test_messages_stranded_in_a_dead_primary_are_sent_again_over_the_backup(hotline: Hotline):
@@ -175,16 +166,16 @@ def test_messages_stranded_in_a_dead_primary_are_sent_again_over_the_backup(hotl
         await client.start()
         try:
             first = await client.send("notice", "red", "m1")
-            await _wait_async(lambda: count_lines(out) >= 1)
+            await until(lambda: count_lines(out) >= 1)
             listener.freeze()  # red stops reading: the broker holds what it confirms
             sent = await client.send_many(
                 [("notice", "red", f"m{k}", None, None) for k in range(2, 302)]
             )
-            await _wait_async(lambda: store.outbox_counts()["relayed"] == 301)
+            await until(lambda: store.outbox_counts()["relayed"] == 301)
             assert {store.outbox_row(m.id)["relayed_via"] for m in sent} == {"primary"}  # type: ignore[index]
             hotline.broker.kill9()  # and dies with them, for good
             listener.thaw()
-            await _wait_async(lambda: count_lines(out) >= 301, 60)
+            await until(lambda: count_lines(out) >= 301, 60)
             del first
             return client.stats.resent
         finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from deconflict.hotline.client_store import ClientStore
 from deconflict.hotline.keys import load_key_file
 from deconflict.hotline.messages import Message
 from deconflict.hotline.nats_channel import subject_for
-from tests.hotline.conftest import Hotline, Party
+from tests.hotline.conftest import Hotline, Party, until
 from tests.service.conftest import free_port
 
 NATS_URL = "nats://127.0.0.1:4222"
@@ -71,15 +70,6 @@ def client_of(h: Hotline, party: Party, nats_url: str, prefix: str, **kw: Any) -
     )
 
 
-async def until(cond: Any, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
-
-
 def test_jetstream_carries_messages_exactly_once_in_order(hotline: Hotline, prefix: str):
     total = 2000
     got: list[Message] = []
@@ -96,7 +86,7 @@ def test_jetstream_carries_messages_exactly_once_in_order(hotline: Hotline, pref
                 sent += await blue.send_many(
                     [("notice", "red", f"m{k + i + 1}", None, None) for i in range(100)]
                 )
-            await until(lambda: blue.store.outbox_counts()["acked"] == total)
+            await until(lambda: blue.store.outbox_counts()["acked"] == total, 60)
             # Re-publish copies of the first 100 with their ids: the stream drops them.
             nc = await nats.connect(NATS_URL)
             js = nc.jetstream()

@@ -19,7 +19,7 @@ from deconflict.hotline.client import HotlineClient
 from deconflict.hotline.client_store import ClientStore
 from deconflict.hotline.keys import load_key_file, new_key_file
 from deconflict.hotline.messages import Message, new_message
-from tests.hotline.conftest import Hotline, Party
+from tests.hotline.conftest import Hotline, Party, until
 from tests.service.conftest import quick_party
 
 
@@ -32,15 +32,6 @@ def client_of(h: Hotline, party: Party, **kw: Any) -> HotlineClient:
         h.backup_url,
         **kw,
     )
-
-
-async def until(cond: Any, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def test_an_unanswered_request_is_escalated_once_and_listed_overdue(hotline: Hotline):
