@@ -46,7 +46,7 @@ from deconflict.core.volumes import (
     outline_problem,
 )
 from deconflict.core.volumes import overlaps as overlaps_core
-from deconflict.core.zones import _is_number, _parse_geometry, _Where
+from deconflict.core.zones import _is_number, _parse_geometry, _Where, feature_properties
 from deconflict.errors import InputError
 from deconflict.io.json_file import read_json
 
@@ -195,14 +195,8 @@ def _ident(raw: object) -> str | None:
     return None
 
 
-def _geojson_feature(feature: object, source: str, j: int) -> Volume:
-    if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
-        raise InputError(f"{source}: feature {j}: not a GeoJSON Feature")
-    props = feature.get("properties")
-    if props is None:
-        props = {}
-    if not isinstance(props, Mapping):
-        raise InputError(f"{source}: feature {j}: field 'properties': not an object")
+def _geojson_feature(raw_feature: object, source: str, j: int) -> Volume:
+    feature, props = feature_properties(raw_feature, source, j)
     raw = props["id"] if props.get("id") is not None else feature.get("id")
     ident = _ident(raw)
     where = _Where(source, "feature", j, ident)

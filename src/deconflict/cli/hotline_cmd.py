@@ -270,15 +270,12 @@ def _jsonl_cursor(path: Path) -> int:
     """The last delivery number written to ``path`` (0 if none): the file is its own cursor."""
     if not path.exists():
         return 0
-    last = 0
-    with path.open("rb") as fh:
-        data = fh.read()
+    data = path.read_bytes()
     if data and not data.endswith(b"\n"):  # a line torn by a crash: drop it, it is re-written
         data = data[: data.rfind(b"\n") + 1]
         path.write_bytes(data)
-    for line in data.splitlines()[-1:]:
-        last = int(json.loads(line)["n"])
-    return last
+    lines = data.splitlines()
+    return int(json.loads(lines[-1])["n"]) if lines else 0
 
 
 @hotline_app.command("overdue")

@@ -834,7 +834,10 @@ def _feature_name(feature: Mapping[str, Any], props: Mapping[str, Any]) -> objec
     return None
 
 
-def _parse_feature(feature: object, source: str, j: int) -> Zone:
+def feature_properties(
+    feature: object, source: str, j: int
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(feature, properties) of GeoJSON feature ``j``; InputError naming it if malformed."""
     if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
         raise InputError(f"{source}: feature {j}: not a GeoJSON Feature")
     props = feature.get("properties")
@@ -842,6 +845,11 @@ def _parse_feature(feature: object, source: str, j: int) -> Zone:
         props = {}
     if not isinstance(props, Mapping):
         raise InputError(f"{source}: feature {j}: field 'properties': not an object")
+    return feature, props
+
+
+def _parse_feature(raw: object, source: str, j: int) -> Zone:
+    feature, props = feature_properties(raw, source, j)
     raw_name = _feature_name(feature, props)
     name: str | None = None
     if isinstance(raw_name, str) and raw_name.strip():

@@ -15,7 +15,7 @@ import time as _time
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, insert, select, update
+from sqlalchemy import Engine, Table, and_, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from deconflict.errors import InputError
@@ -291,7 +291,7 @@ class HotlineStore:
     def count_messages(self) -> int:
         """How many messages the relay holds."""
         with self._engine.connect() as conn:
-            return len(conn.execute(select(MESSAGES.c.id)).all())
+            return int(conn.execute(select(func.count()).select_from(MESSAGES)).scalar_one())
 
     def rejects(self) -> list[dict[str, Any]]:
         """Refused messages, oldest first."""
@@ -301,10 +301,13 @@ class HotlineStore:
 
     # -- deadlines -------------------------------------------------------------------
 
-    def overdue(self, now: float, party_name: str | None = None) -> list[Overdue]:
+    def overdue(
+        self, now: float, party_name: str | None = None, *, unescalated: bool = False
+    ) -> list[Overdue]:
         """Requests past their deadline with no response from their recipient.
 
-        ``party_name`` limits the list to requests that party sent or received.
+        ``party_name`` limits the list to requests that party sent or received;
+        ``unescalated`` to those not escalated yet.
         """
         sender = aliased(PARTIES)
         reply = aliased(MESSAGES)
@@ -331,6 +334,8 @@ class HotlineStore:
             .where(and_(MESSAGES.c.kind == "request", MESSAGES.c.due_at < now, ~answered))
             .order_by(MESSAGES.c.due_at)
         )
+        if unescalated:
+            query = query.where(MESSAGES.c.escalated_at.is_(None))
         if party_name is not None:
             query = query.where(
                 (sender.c.name == party_name)
@@ -358,7 +363,7 @@ class HotlineStore:
 
     def escalate(self, now: float) -> list[Overdue]:
         """Mark newly overdue requests escalated; returns them (each only once)."""
-        fresh = [o for o in self.overdue(now) if o.escalated_at is None]
+        fresh = self.overdue(now, unescalated=True)
         if fresh:
             with write_transaction(self._engine) as conn:
                 conn.execute(
