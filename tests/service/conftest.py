@@ -51,6 +51,8 @@ class Broker:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    #: More ``serve`` flags (e.g. ``("--stale-after-s", "3")``).
+    args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -69,9 +71,11 @@ class Broker:
                     self.db,
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                cwd=self.log.parent,  # its own temporary working directory
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -126,8 +130,10 @@ class Client:
         assert self.post("/agreement/ack", json={"fingerprint": fp}).status_code == 200
 
 
-def start_broker(db: str, tmp_path: Path) -> Broker:
-    broker = Broker(db=db, port=free_port(), log=tmp_path / f"broker-{time.monotonic_ns()}.log")
+def start_broker(db: str, tmp_path: Path, *args: str) -> Broker:
+    """A broker on ``db`` in ``tmp_path`` (its working directory and log), with ``args``."""
+    log = tmp_path / f"broker-{time.monotonic_ns()}.log"
+    broker = Broker(db=db, port=free_port(), log=log, args=args)
     broker.start()
     return broker
 

@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from sqlalchemy import text
 from websockets.sync.client import connect
 
 from deconflict.store.migrate import upgrade
+from deconflict.store.sql import SqlRepository
 from tests.service.conftest import Broker, Client, cli, clients, start_broker, wait_for
 
 # Blue's A1 and red's B1 head-on, 12 NM apart at FL300: a conflict at once.
@@ -229,7 +231,8 @@ def test_parquet_and_columnar_batches(broker: Broker):
     assert r.json() == {"accepted": 50}
     cols = frame.assign(time=101.0).to_dict(orient="list")
     assert a.post("/tracks", json=cols).json() == {"accepted": 50}
-    assert len(a.get("/tracks").json()) == 100
+    latest = a.get("/tracks").json()  # one row per aircraft: its latest state
+    assert len(latest) == 50 and {t["time"] for t in latest} == {101.0}
 
 
 def test_party_commands_and_revocation(broker: Broker):
@@ -281,3 +284,130 @@ def test_openapi_has_stable_operation_ids(broker: Broker):
         "list_parties",
     } <= ops
     assert all(re.fullmatch(r"[a-z_]+", o) for o in ops)
+
+
+# -- issue 11 items 2, 3: stale tracks clear their alerts, before and after a restart ------
+
+
+def cleared_halves(admin: Client, conflict_id: str) -> list[dict]:
+    """The conflict's ``cleared`` events once both halves have one, else []."""
+    events = admin.get(f"/alerts/{conflict_id}").json()
+    cleared = [e for e in events if e["event"] == "cleared"]
+    return cleared if len(cleared) == 2 else []
+
+
+def test_conflicts_clear_when_every_track_goes_stale(tmp_path: Path):
+    db = f"sqlite:///{tmp_path / 'stale.db'}"
+    upgrade(db)
+    broker = start_broker(db, tmp_path, "--stale-after-s", "3")
+    try:
+        a, b, admin = setup_conflict(broker, 50.0)  # one report per aircraft, then silence
+        cid = a.get("/alerts").json()[0]["conflict_id"]
+        cleared = wait_for(lambda: cleared_halves(admin, cid), timeout_s=30.0, step_s=0.2)
+        assert {(e["party"], e["own_id"], e["reason"]) for e in cleared} == {
+            (a.name, "BLUE-A1", "stale"),
+            (b.name, "RED-B1", "stale"),
+        }
+        # Each party sees its own half cleared, with the reason.
+        assert [(e["event"], e["reason"]) for e in a.get("/alerts").json()][-1] == (
+            "cleared",
+            "stale",
+        )
+    finally:
+        broker.stop()
+
+
+def test_a_restart_judges_staleness_by_when_the_broker_received_the_report(tmp_path: Path):
+    db = f"sqlite:///{tmp_path / 'restart.db'}"
+    upgrade(db)
+    stale_after_s = 8.0
+    broker = start_broker(db, tmp_path, "--stale-after-s", str(stale_after_s))
+    try:
+        a, _, admin = setup_conflict(broker, 55.0)
+        cid = a.get("/alerts").json()[0]["conflict_id"]
+    finally:
+        broker.kill9()
+    repo = SqlRepository(db)
+    try:
+        before = repo.alerts(None)
+        with repo.engine.connect() as conn:
+            newest = conn.execute(text("SELECT max(received_at) FROM track_states")).scalar_one()
+    finally:
+        repo.close()
+    assert [x.event for x in before if x.conflict_id == cid] == ["new", "new"], (
+        "the conflict was still open when the broker died"
+    )
+    # Wait (on the clock) until every report is older than stale_after_s, then restart.
+    wait_for(lambda: time.time() - newest > stale_after_s + 0.5, timeout_s=30.0)
+    again = start_broker(db, tmp_path, "--stale-after-s", str(stale_after_s))
+    try:
+        admin.base = again.url
+        cleared = wait_for(lambda: cleared_halves(admin, cid), timeout_s=30.0, step_s=0.2)
+        assert {(e["own_id"], e["reason"]) for e in cleared} == {
+            ("BLUE-A1", "stale"),
+            ("RED-B1", "stale"),
+        }
+        since = admin.get("/alerts", params={"after_id": before[-1].id}).json()
+        assert [(e["event"], e["reason"]) for e in since] == [("cleared", "stale")] * 2, (
+            "no new advisory for aircraft that were stale at the restart"
+        )
+    finally:
+        again.stop()
+
+
+# -- issue 11 item 18: GET /tracks gives each aircraft's latest state, once ---------------
+
+
+def test_get_tracks_gives_one_row_per_aircraft(broker: Broker):
+    a, _, admin = clients(broker)
+    a.ack()
+    for lat in (60.0, 60.1, 60.2):  # the same aircraft and time, three times
+        batch = [{**A1, "id": "BLUE-DUP", "lat": lat, "time": 500.0}]
+        assert a.post("/tracks", json=batch).json() == {"accepted": 1}
+    own = [t for t in a.get("/tracks").json() if t["id"] == "BLUE-DUP"]
+    assert [t["lat"] for t in own] == [60.2], "one row: the one received last"
+    every = admin.get("/tracks", params={"limit": 10000}).json()
+    assert [t["lat"] for t in every if (t["party"], t["id"]) == (a.name, "BLUE-DUP")] == [60.2]
+
+
+# -- issue 11 item 19: what a party learns of the other, at display precision -------------
+
+#: Disclosed alert numbers and the step each is rounded to.
+STEPS = {
+    "t_in_s": 1.0,
+    "range_nm": 0.1,
+    "bearing_deg": 1.0,
+    "rel_alt_ft": 100.0,
+    "closure_kt": 10.0,
+}
+
+
+def coarse(alert: dict) -> bool:
+    """True when no disclosed number of ``alert`` is finer than its step."""
+    values = {"t_in_s": alert["t_in_s"], **alert["intruder"]}
+    for name, step in STEPS.items():
+        v = values[name]
+        if v is not None and abs(v / step - round(v / step)) > 1e-6:
+            return False
+    bearing = values["bearing_deg"]
+    return bearing is None or 0 <= bearing < 360
+
+
+def test_alerts_disclose_nothing_finer_than_a_traffic_display(broker: Broker):
+    a, b, admin = clients(broker)
+    a.ack()
+    b.ack()
+    # Odd geometry: every exact value has many decimals.
+    odd_a = {**A1, "lat": 65.0, "lon": 5.0, "track_deg": 3.7, "time": 700.0}
+    odd_b = {**B1, "lat": 65.1789, "lon": 5.0123, "alt_ft": 30370.0, "track_deg": 181.3}
+    with connect(broker.url.replace("http", "ws") + "/stream", additional_headers=a.headers) as ws:
+        ws.send(json.dumps([odd_a]))
+        assert json.loads(ws.recv(timeout=10))["type"] == "accepted"
+        assert b.post("/tracks", json=[{**odd_b, "time": 700.0}]).json() == {"accepted": 1}
+        pushed = json.loads(ws.recv(timeout=10))
+    assert pushed["type"] == "alert" and pushed["own_id"] == "BLUE-A1"
+    assert pushed["intruder"]["range_nm"] is not None and coarse(pushed), pushed
+    assert pushed["intruder"]["rel_alt_ft"] == 400.0
+    alerts = a.get("/alerts").json() + b.get("/alerts").json() + admin.get("/alerts").json()
+    assert len(alerts) >= 4
+    assert all(coarse(x) for x in alerts), [x for x in alerts if not coarse(x)]

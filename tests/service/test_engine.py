@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
+import numpy.typing as npt
 
 from deconflict import Agreement
+from deconflict.core.alerts import AlertTracker
 from deconflict.service.engine import DetectionEngine, LivePicture
 from deconflict.store.memory import MemoryRepository
 from deconflict.store.records import AlertRecord, TrackBatch
@@ -28,10 +33,10 @@ def batch(
 
 
 class Clock:
-    """A broker clock the test moves by hand."""
+    """A broker clock the test moves by hand (Unix s)."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
 
     def __call__(self) -> float:
         return self.now
@@ -110,7 +115,10 @@ def test_cycle_publishes_each_side_its_half_then_clears():
     clock.now += 9.0
     eng.ingest(batch([blue, red], ["A1", "B1"], [10.0, 10.0], [45.1, 48.1], [0.0, 0.0]))
     cleared = eng.cycle()
-    assert {(r.own_id, r.event) for r in cleared} == {("A1", "cleared"), ("B1", "cleared")}
+    assert {(r.own_id, r.event, r.reason) for r in cleared} == {
+        ("A1", "cleared", "resolved"),
+        ("B1", "cleared", "resolved"),
+    }
 
 
 def test_restore_rebuilds_the_picture_from_storage():
@@ -166,7 +174,7 @@ def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
     # Red leaves: its zone alert clears.
     eng.ingest(batch([red], ["B1"], [1.0], [5.0], [90.0]))
     cleared = [r for r in eng.cycle() if r.zone and r.event == "cleared"]
-    assert [(r.party_id, r.own_id) for r in cleared] == [(red, "B1")]
+    assert [(r.party_id, r.own_id, r.reason) for r in cleared] == [(red, "B1", "left_zone")]
 
 
 def test_a_restart_keeps_open_conflicts_and_their_ids():
@@ -192,3 +200,207 @@ def test_a_restart_keeps_open_conflicts_and_their_ids():
     again.ingest(batch([blue, red], ["A1", "B1"], [13.0, 13.0], [45.1, 48.1], [0.0, 0.0]))
     cleared = again.cycle()
     assert {(r.conflict_id, r.event) for r in cleared} == {(cid, "cleared")}
+
+
+# -- issue 11 item 2: alerts of stale aircraft clear at once, saying so -------------------
+
+
+def head_on(blue: int, red: int, t: float = 0.0) -> TrackBatch:
+    """Blue's A1 north-bound and red's B1 south-bound, 12 NM apart at one level."""
+    return batch([blue, red], ["A1", "B1"], [t, t], [45.0, 45.2], [0.0, 180.0])
+
+
+def two_parties() -> tuple[MemoryRepository, int, int]:
+    repo = MemoryRepository()
+    return repo, repo.add_party("blue", "h1").id, repo.add_party("red", "h2").id
+
+
+def test_every_track_stale_clears_open_conflicts_with_reason_stale():
+    repo, blue, red = two_parties()
+    published: list[AlertRecord] = []
+    clock = Clock()
+    eng = engine(repo, published, stale_after_s=10.0, clock=clock)
+    eng.ingest(head_on(blue, red))
+    (cid,) = {r.conflict_id for r in eng.cycle()}
+    clock.now += 9.0
+    assert eng.cycle() == []  # still fresh: nothing changes
+    clock.now += 2.0  # no report for 11 s: both stale, the picture is empty
+    cleared = eng.cycle()
+    assert {(r.conflict_id, r.party_id, r.own_id, r.event, r.reason) for r in cleared} == {
+        (cid, blue, "A1", "cleared", "stale"),
+        (cid, red, "B1", "cleared", "stale"),
+    }
+    assert all(r.id > 0 for r in cleared) and published[-2:] == cleared
+    assert len(eng.tracker) == 0 and eng.sent == {}
+    clock.now += 10.0
+    assert eng.cycle() == [], "cleared once"
+
+
+def test_one_stale_aircraft_clears_its_conflict_in_the_same_cycle():
+    repo, blue, red = two_parties()
+    clock = Clock()
+    eng = engine(repo, [], stale_after_s=10.0, clock=clock)
+    eng.ingest(head_on(blue, red))
+    eng.cycle()
+    # Blue keeps reporting, south of red's last report, so the pair would still be
+    # predicted in conflict if red were dead-reckoned further; red goes silent.
+    for k in range(1, 11):
+        clock.now += 1.0
+        eng.ingest(batch([blue], ["A1"], [float(k)], [44.9], [0.0]))
+        assert all(r.event != "cleared" for r in eng.cycle()), "both fresh for 10 s"
+    clock.now += 0.5  # red's report is now 10.5 s old
+    eng.ingest(batch([blue], ["A1"], [11.0], [44.9], [0.0]))
+    cleared = eng.cycle()
+    assert {(r.own_id, r.event, r.reason) for r in cleared} == {
+        ("A1", "cleared", "stale"),
+        ("B1", "cleared", "stale"),
+    }
+    assert len(eng.tracker) == 0
+
+
+def test_zone_alerts_of_stale_aircraft_clear_with_reason_stale():
+    from deconflict.zones import as_zones
+
+    square = [[-0.1, 0.2], [0.1, 0.2], [0.1, 0.4], [-0.1, 0.4], [-0.1, 0.2]]
+    zones = as_zones(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"name": "BORDER", "floor_ft": 0, "ceiling_ft": 40000},
+                    "geometry": {"type": "Polygon", "coordinates": [square]},
+                }
+            ],
+        }
+    )
+    repo, blue, red = two_parties()
+    clock = Clock()
+    eng = DetectionEngine(
+        repo,
+        Agreement(),
+        stale_after_s=5.0,
+        detect_interval_s=0.01,
+        idle_interval_s=1.0,
+        id_secret="s",
+        publish=lambda _: None,
+        zones=zones,
+        clock=clock,
+    )
+    # Both inside the zone, 9.6 NM apart on parallel tracks (no conflict between them).
+    eng.ingest(batch([red, blue], ["B1", "B2"], [0.0, 0.0], [0.22, 0.38], [90.0, 90.0]))
+    raised = {r.own_id: r.conflict_id for r in eng.cycle() if r.zone}
+    assert set(raised) == {"B1", "B2"}
+    clock.now += 4.0
+    eng.ingest(batch([blue], ["B2"], [4.0], [0.38], [90.0]))  # only B2 keeps reporting
+    assert [r for r in eng.cycle() if r.event == "cleared"] == []
+    clock.now += 2.0
+    cleared = eng.cycle()
+    assert [(r.conflict_id, r.own_id, r.zone, r.event, r.reason) for r in cleared] == [
+        (raised["B1"], "B1", "BORDER", "cleared", "stale")
+    ]
+
+
+def test_keep_pairs_filters_every_per_pair_field():
+    from deconflict.service.engine import _keep_pairs
+
+    @dataclasses.dataclass(frozen=True)
+    class Wider(AlertTracker):
+        sense: npt.NDArray[np.int64] = dataclasses.field(default_factory=lambda: np.zeros(0))
+
+    tracker = Wider(
+        key=np.array(["a", "b", "c"]),
+        conflict_id=np.array(["C1", "C2", "C3"]),
+        level=np.array([1, 2, 3]),
+        first_seen=np.array([1.0, 2.0, 3.0]),
+        last_seen=np.array([4.0, 5.0, 6.0]),
+        sense=np.array([-1, 0, 1]),
+    )
+    kept = _keep_pairs(tracker, np.array([True, False, True]))
+    assert isinstance(kept, Wider)
+    assert kept.conflict_id.tolist() == ["C1", "C3"] and kept.sense.tolist() == [-1, 1]
+    assert kept.level.tolist() == [1, 3] and kept.last_seen.tolist() == [4.0, 6.0]
+
+
+# -- issue 11 item 3: a restart judges staleness by when the broker received a report -----
+
+
+def test_a_restart_does_not_revive_stale_tracks():
+    repo, blue, red = two_parties()
+    clock = Clock(time.time())  # the repository stamps received_at with the wall clock
+    first = engine(repo, [], clock=clock)
+    states = head_on(blue, red)
+    repo.add_tracks(states)
+    first.ingest(states)
+    (cid,) = {r.conflict_id for r in first.cycle()}
+    # The broker dies; a new one restores 35 s after the reports (stale_after_s 30).
+    clock.now += 35.0
+    published: list[AlertRecord] = []
+    again = engine(repo, published, clock=clock)
+    again.restore()
+    cleared = again.cycle()
+    assert {(r.conflict_id, r.own_id, r.event, r.reason) for r in cleared} == {
+        (cid, "A1", "cleared", "stale"),
+        (cid, "B1", "cleared", "stale"),
+    }
+    assert len(again.picture) == 0, "no stale aircraft is dead-reckoned, so no advisory"
+    assert published == cleared and again.cycle() == []
+
+
+def test_a_restart_keeps_fresh_tracks_at_their_receive_time():
+    repo, blue, red = two_parties()
+    clock = Clock(time.time())
+    repo.add_tracks(head_on(blue, red))
+    clock.now += 25.0
+    eng = engine(repo, [], clock=clock)
+    eng.restore()
+    raised = eng.cycle()
+    assert {r.event for r in raised} == {"new"}, "fresh: detection runs on them"
+    clock.now += 6.0  # 31 s after the reports, not 31 s after the restart
+    assert {(r.event, r.reason) for r in eng.cycle()} == {("cleared", "stale")}
+
+
+def test_stored_states_sit_at_their_receive_time_on_the_broker_clock():
+    pic = LivePicture()
+    stored = dataclasses.replace(
+        batch([1, 1, 2], ["A", "B", "C"], [100.0, 95.0, 7.0], [1.0, 2.0, 3.0], [0.0] * 3),
+        received_at=np.array([500.0, 500.0, 480.0]),
+    )
+    pic.update(stored, now=600.0, stale_after_s=1e9)
+    # One stored batch of party 1 (received at 500): its newest report is 500, B 5 s older.
+    assert dict(zip(pic.id.tolist(), pic.cols["t_broker"].tolist(), strict=True)) == {
+        "A": 500.0,
+        "B": 495.0,
+        "C": 480.0,
+    }
+    future = dataclasses.replace(stored, received_at=np.full(3, 900.0))
+    late = LivePicture()
+    late.update(future, now=600.0, stale_after_s=1e9)  # never received after now
+    assert late.cols["t_broker"].max() == 600.0
+
+
+# -- issue 11 item 19: nothing finer than a cockpit traffic display ----------------------
+
+
+def on_grid(value: float | None, step: float) -> bool:
+    """True when ``value`` is None or a whole multiple of ``step``."""
+    return value is None or abs(value / step - round(value / step)) < 1e-6
+
+
+def test_alert_records_are_quantised_to_display_precision():
+    repo, blue, red = two_parties()
+    eng = engine(repo, [])
+    odd = batch([blue, red], ["A1", "B1"], [0.0, 0.0], [45.0, 45.1789], [3.7, 181.3])
+    odd = dataclasses.replace(odd, lon=np.array([0.0, 0.0123]), alt_ft=np.array([30000, 30370.0]))
+    eng.ingest(odd)
+    raised = eng.cycle()
+    assert len(raised) == 2
+    for r in raised:
+        assert on_grid(r.intruder_range_nm, 0.1), r.intruder_range_nm
+        assert on_grid(r.intruder_bearing_deg, 1.0) and 0 <= r.intruder_bearing_deg < 360
+        assert on_grid(r.intruder_rel_alt_ft, 100.0), r.intruder_rel_alt_ft
+        assert on_grid(r.intruder_closure_kt, 10.0), r.intruder_closure_kt
+        assert on_grid(r.t_in_s, 1.0), r.t_in_s
+    assert repo.alerts(None) == raised, "stored as published"
+    by_own = {r.own_id: r for r in raised}
+    assert by_own["A1"].intruder_rel_alt_ft == 400.0 and by_own["B1"].intruder_rel_alt_ft == -400.0

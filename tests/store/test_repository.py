@@ -114,6 +114,41 @@ def test_latest_tracks_tie_on_time_takes_the_last_stored(repo: Repository):
     assert repo.latest_tracks(0.0).lat.tolist() == [2.0]
 
 
+def test_latest_tracks_of_one_party_give_one_row_per_aircraft(repo: Repository):
+    """Issue 11 item 18: one aircraft posted three times with one time is one row."""
+    blue = repo.add_party("blue", "hb").id
+    red = repo.add_party("red", "hr").id
+    for lat in (1.0, 2.0, 3.0):
+        repo.add_tracks(make_batch([blue, red], ["A", "A"], [10.0, 10.0], lat=[lat, -lat]))
+    repo.add_tracks(make_batch(blue, ["B"], [5.0]))
+    own = repo.latest_tracks(-1e300, party_id=blue)
+    assert own.id.tolist() == ["A", "B"] and set(own.party_id.tolist()) == {blue}
+    assert own.lat.tolist() == [3.0, 0.0]  # the tie on time goes to the last received
+    assert repo.latest_tracks(-1e300, party_id=red).lat.tolist() == [-3.0]
+    every = repo.latest_tracks(-1e300)
+    assert list(zip(every.party_id.tolist(), every.id.tolist(), strict=True)) == [
+        (blue, "A"),
+        (blue, "B"),
+        (red, "A"),
+    ]
+    assert len(repo.latest_tracks(-1e300, party_id=red + 100)) == 0
+
+
+def test_latest_tracks_carry_the_broker_receive_time(repo: Repository):
+    """Issue 11 item 3: the receive time survives, so a restart can judge staleness by it."""
+    p = repo.add_party("blue", "h").id
+    before = time.time()
+    repo.add_tracks(make_batch(p, ["A", "B"], [1.0, 1.0]))
+    middle = time.time()
+    repo.add_tracks(make_batch(p, ["B"], [2.0]))
+    after = time.time()
+    latest = repo.latest_tracks(0.0)
+    assert latest.received_at is not None and latest.received_at.dtype == np.float64
+    a, b = latest.received_at.tolist()
+    assert before <= a <= middle <= b <= after
+    assert repo.latest_tracks(99.0).received_at.tolist() == []
+
+
 def test_latest_tracks_respects_since_time(repo: Repository):
     p = repo.add_party("blue", "h").id
     repo.add_tracks(make_batch(p, ["OLD", "A", "A", "B"], [5.0, 9.0, 20.0, 10.0]))
@@ -234,6 +269,16 @@ def test_alert_optional_numbers_none_and_nan(repo: Repository):
     assert read == stored
     assert read.target_vs_fpm is None and read.t_in_s is None
     assert read.intruder_closure_kt is None and read.intruder_range_nm == 7.25
+
+
+def test_alert_reason_round_trips(repo: Repository):
+    """Issue 11 item 2: a cleared event says why (absent: None)."""
+    p = repo.add_party("blue", "h").id
+    stored = repo.add_alerts(
+        [make_alert(p), make_alert(p, event="cleared", reason="stale", level="none")]
+    )
+    assert [a.reason for a in repo.alerts(p)] == [None, "stale"]
+    assert repo.alerts_of_conflict("c1", p) == stored
 
 
 def test_alerts_per_party_after_id_and_limit(repo: Repository):

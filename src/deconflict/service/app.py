@@ -199,12 +199,15 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     def get_tracks(
         request: Request, party: Party, limit: Annotated[int, Query(ge=1, le=10000)] = 1000
     ) -> list[TrackOut]:
-        """The party's own most recent states (the admin: every party's)."""
+        """The latest state of each of the party's own aircraft (the admin: every party's).
+
+        One row per aircraft: newest by ``time``, ties broken by the one received last.
+        """
         repo: Repository = request.app.state.repo
         if party.is_admin:
             names = {p.id: p.name for p in repo.list_parties()}
             return _tracks_out(repo.latest_tracks(-1e300), names, limit)
-        return _tracks_out(repo.tracks_of_party(party.id, limit), None, limit)
+        return _tracks_out(repo.latest_tracks(-1e300, party_id=party.id), None, limit)
 
     @app.get("/alerts", operation_id="list_alerts", response_model=list[AlertOut], responses=ERRORS)
     def list_alerts(
@@ -368,6 +371,7 @@ def _alert_dict(r: AlertRecord, party_name: str | None) -> dict[str, Any]:
         },
         "party": party_name,
         "zone": r.zone,
+        "reason": r.reason,
     }
 
 

@@ -4,12 +4,18 @@
 :class:`DetectionEngine` runs detection, alert tracking and advisories on it
 whenever new states arrive (at most every ``detect_interval_s``), turns what
 changed into per-party :class:`~deconflict.store.records.AlertRecord` s (own
-aircraft, advisory, intruder as relative geometry only), stores them, then hands
-them to ``publish``.
+aircraft, advisory, intruder as relative geometry only, at the precision of a
+cockpit traffic display), stores them, then hands them to ``publish``.
+
+An alert clears, with its ``reason``: ``resolved`` when the conflict has not been
+predicted for the tracker's ``clear_after_s``; ``stale`` at once, in the cycle
+where one of its aircraft went stale (no report for ``stale_after_s``), zone
+alerts too; ``left_zone`` when a zone entry or violation is no longer predicted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -38,6 +44,32 @@ StrArray = npt.NDArray[np.str_]
 _SEP = "\x1f"
 _FIELDS = ("time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 
+#: ``AlertRecord.reason`` of a ``cleared`` event: no longer predicted (after clear_after_s).
+RESOLVED = "resolved"
+#: ``AlertRecord.reason`` of a ``cleared`` event: an aircraft's track went stale.
+STALE = "stale"
+#: ``AlertRecord.reason`` of a cleared zone alert: entry or violation no longer predicted.
+LEFT_ZONE = "left_zone"
+
+#: What a party learns of the other aircraft, rounded to these decimals (a cockpit
+#: traffic display's precision): range 0.1 NM, bearing 1 deg, relative altitude
+#: 100 ft, closure 10 kt, time to loss (or to zone entry) 1 s.
+DISCLOSED_DECIMALS = {
+    "range_nm": 1,
+    "bearing_deg": 0,
+    "rel_alt_ft": -2,
+    "closure_kt": -1,
+    "t_in_s": 0,
+}
+
+
+def disclosed(values: FloatArray, field: str) -> FloatArray:
+    """``values`` rounded to the disclosed precision of ``field`` (bearings into [0, 360))."""
+    out = np.round(np.asarray(values, dtype=np.float64), DISCLOSED_DECIMALS[field])
+    if field == "bearing_deg":
+        out = np.mod(out, 360.0)
+    return out + 0.0  # no negative zero
+
 
 def _keys(party_id: IntArray, ids: StrArray) -> StrArray:
     return np.char.add(np.char.add(party_id.astype(np.str_), _SEP), ids.astype(np.str_))
@@ -49,9 +81,11 @@ class LivePicture:
     Parties' clocks are not trusted: each batch is placed on the broker's clock by
     taking its newest ``time`` as "received now" (``t_broker``), so a party whose
     clock is wrong, or far in the future, can neither age out the others' tracks nor
-    freeze its own. Within a party, a report with an older ``time`` than the one
-    held is ignored (late delivery), unless the one held is itself stale (a clock
-    that was reset).
+    freeze its own. States read back from storage (``received_at`` set, after a
+    restart) are placed the same way at the time the broker received them, not
+    now. Within a party, a report with an older ``time`` than the one held is
+    ignored (late delivery), unless the one held is itself stale (a clock that was
+    reset).
     """
 
     def __init__(self) -> None:
@@ -65,12 +99,21 @@ class LivePicture:
         return int(self.key.size)
 
     def update(self, batch: TrackBatch, now: float, stale_after_s: float) -> None:
-        """Merge a batch received at broker time ``now`` (s)."""
+        """Merge a batch received at broker time ``now`` (s).
+
+        A batch with ``received_at`` (states read from storage) was received then
+        (Unix s, at most ``now``): each party's newest report among the states
+        received at one instant (one stored batch) counts as received at that instant.
+        """
         if len(batch) == 0:
             return
         keys = _keys(batch.party_id, batch.id)
         # Each party's newest report in the batch is "now" on the broker's clock.
-        t_broker = batch.time - _party_max(batch.party_id, batch.time) + now
+        if batch.received_at is None:
+            t_broker = batch.time - _group_max(batch.time, batch.party_id) + now
+        else:
+            received = np.minimum(batch.received_at, now)
+            t_broker = batch.time - _group_max(batch.time, batch.party_id, received) + received
         # Within the batch keep each aircraft's newest state.
         order = np.lexsort((batch.time, keys))
         last = np.r_[keys[order][1:] != keys[order][:-1], True]
@@ -103,7 +146,8 @@ class LivePicture:
     ) -> tuple[TrafficState, IntArray, StrArray] | None:
         """Fresh states dead-reckoned to broker time ``now``; also party ids and aircraft ids.
 
-        Stale aircraft (no report for ``stale_after_s``) are dropped from the picture.
+        Stale aircraft (no report for ``stale_after_s``) are dropped from the picture;
+        None when no aircraft is left.
         """
         if len(self) == 0:
             return None
@@ -127,12 +171,28 @@ class LivePicture:
         return extrapolate(latest, now), self.party_id.copy(), self.id.copy()
 
 
-def _party_max(party_id: IntArray, t: FloatArray) -> FloatArray:
-    """Each row's party's largest ``t`` in the batch."""
-    parties, inverse = np.unique(party_id, return_inverse=True)
-    top = np.full(parties.size, -np.inf)
+def _group_max(t: FloatArray, *by: npt.NDArray[np.generic]) -> FloatArray:
+    """Each row's largest ``t`` among the rows with the same values in every ``by`` column."""
+    if len(by) == 1:
+        groups, inverse = np.unique(by[0], return_inverse=True)
+    else:
+        stacked = np.stack([np.asarray(b, dtype=np.float64) for b in by], axis=1)
+        groups, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    top = np.full(len(groups), -np.inf)
     np.maximum.at(top, inverse, t)
     return top[inverse]
+
+
+def _keep_pairs(tracker: AlertTracker, keep: npt.NDArray[np.bool_]) -> AlertTracker:
+    """The tracker with only the pairs where ``keep``: every per-pair array is filtered."""
+    n = len(tracker)
+    per_pair = {
+        f.name: value[keep]
+        for f in dataclasses.fields(tracker)
+        if isinstance(value := getattr(tracker, f.name), np.ndarray) and value.shape[:1] == (n,)
+    }
+    return dataclasses.replace(tracker, **per_pair)
 
 
 @dataclass
@@ -181,10 +241,13 @@ class DetectionEngine:
     def restore(self) -> None:
         """Rebuild the live picture and the open alerts from storage (after a restart).
 
-        Each party's newest stored report counts as received now; its aircraft then
-        age out normally unless the party reports again. Conflicts and zone alerts
-        that were open keep their ids and levels, so a restart neither repeats a
-        ``new`` alert nor leaves an old one that is never cleared.
+        Each aircraft's latest stored report is placed at the broker time it was
+        received (``received_at``), as before the restart: one already older than
+        ``stale_after_s`` is stale, and the alerts it was in clear (``stale``) on the
+        first cycle; the others age out normally unless the party reports again.
+        Conflicts and zone alerts that were open keep their ids and levels, so a
+        restart neither repeats a ``new`` alert nor leaves an old one that is never
+        cleared.
         """
         now = self.clock()
         self.picture.update(self.repo.latest_tracks(-np.inf), now, self.stale_after_s)
@@ -258,23 +321,86 @@ class DetectionEngine:
                 self._stop.wait(rest)
 
     def cycle(self) -> list[AlertRecord]:
-        """One detection pass; returns (and stores, and publishes) the new alert events."""
+        """One detection pass; returns (and stores, and publishes) the new alert events.
+
+        Alerts of aircraft that went stale clear first (reason ``stale``), even when
+        no aircraft is left to run detection on.
+        """
         with self._lock:
-            snap = self.picture.snapshot(self.stale_after_s, self.clock())
+            now = self.clock()
+            snap = self.picture.snapshot(self.stale_after_s, now)
+            live = self.picture.key  # replaced, never changed in place, by update/snapshot
             self.pending_since = None
-        if snap is None:
-            return []
-        state, party_id, aircraft = snap
-        advice = advise_state(state, self.agreement, tracker=self.tracker, salt=self.id_secret)
-        self.tracker = advice.tracker
-        records = self._records(state, party_id, aircraft, advice)
-        if self.zones is not None and len(self.zones):
-            records += self._zone_records(state, party_id, aircraft)
+        records = self._stale_records(live, now)
+        if snap is not None:
+            state, party_id, aircraft = snap
+            advice = advise_state(state, self.agreement, tracker=self.tracker, salt=self.id_secret)
+            self.tracker = advice.tracker
+            records += self._records(state, party_id, aircraft, advice)
+            if self.zones is not None and len(self.zones):
+                records += self._zone_records(state, party_id, aircraft)
         if records:
             stored = self.repo.add_alerts(records)
             self.publish(stored)
             return stored
         return []
+
+    def _stale_records(self, live: StrArray, now: float) -> list[AlertRecord]:
+        """Clear (reason ``stale``) every open alert with an aircraft not in the picture.
+
+        ``live``: the picture's sorted keys after stale aircraft were dropped. Both
+        halves of a conflict clear when either aircraft is gone, and the pair leaves
+        the alert tracker at once (it would otherwise clear only after clear_after_s).
+        """
+        if not self.sent:
+            return []
+        open_keys = list(self.sent)
+        own = np.array([k[1] for k in open_keys], dtype=np.str_)
+        pos = np.minimum(np.searchsorted(live, own), max(live.size - 1, 0))
+        present = live[pos] == own if live.size else np.zeros(own.size, dtype=bool)
+        stale = {open_keys[i] for i in np.flatnonzero(~present)}
+        if not stale:
+            return []
+        conflicts = {k[0] for k in stale if not k[0].startswith("zone:")}
+        out = [  # over open alerts (few)
+            self._clear(key, STALE, now, now)
+            for key in open_keys
+            if key in stale or key[0] in conflicts
+        ]
+        if conflicts and len(self.tracker):
+            self.tracker = _keep_pairs(
+                self.tracker, ~np.isin(self.tracker.conflict_id, list(conflicts))
+            )
+        return out
+
+    def _clear(self, key: tuple[str, str], reason: str, t: float, now: float) -> AlertRecord:
+        """The ``cleared`` event of the open alert ``key`` (forgotten as sent)."""
+        del self.sent[key]
+        party, own_id = key[1].split(_SEP, 1)
+        if key[0].startswith("zone:"):
+            conflict_id, zone = self.zone_ids.pop(key), key[0].removeprefix("zone:")
+        else:
+            conflict_id, zone = key[0], None
+        return AlertRecord(
+            id=0,
+            conflict_id=conflict_id,
+            party_id=int(party),
+            own_id=own_id,
+            event="cleared",
+            level="none",
+            manoeuvre="none",
+            target_vs_fpm=None,
+            target_track_deg=None,
+            t_in_s=None,
+            time=t,
+            created_at=now,
+            intruder_range_nm=None,
+            intruder_bearing_deg=None,
+            intruder_rel_alt_ft=None,
+            intruder_closure_kt=None,
+            zone=zone,
+            reason=reason,
+        )
 
     def _records(
         self, state: TrafficState, party_id: IntArray, aircraft: StrArray, advice: Advice
@@ -301,9 +427,16 @@ class DetectionEngine:
             own = np.concatenate([a, b])
             other = np.concatenate([b, a])
             rel = relative_geometry(Kinematics.from_state(state), state.lat, state.lon, own, other)
+            # Nothing finer than a cockpit traffic display shows is stored or sent.
+            range_nm = disclosed(rel.range_nm, "range_nm")
+            bearing_deg = disclosed(rel.bearing_deg, "bearing_deg")
+            rel_alt_ft = disclosed(rel.rel_alt_ft, "rel_alt_ft")
+            closure_kt = disclosed(rel.closure_kt, "closure_kt")
             cids = np.concatenate([pairs["conflict_id"].to_numpy()] * 2)
             levels = np.concatenate([pairs["level"].to_numpy()] * 2)
-            t_ins = np.concatenate([pairs["t_in_s"].to_numpy(dtype=np.float64)] * 2)
+            t_ins = disclosed(
+                np.concatenate([pairs["t_in_s"].to_numpy(dtype=np.float64)] * 2), "t_in_s"
+            )
             for k in range(own.size):  # over conflicts (few), to diff against what was sent
                 i = int(own[k])
                 key = (str(cids[k]), str(state.id[i]))
@@ -327,36 +460,15 @@ class DetectionEngine:
                         t_in_s=_num(t_ins[k]),
                         time=t,
                         created_at=now,
-                        intruder_range_nm=_num(rel.range_nm[k]),
-                        intruder_bearing_deg=_num(rel.bearing_deg[k]),
-                        intruder_rel_alt_ft=_num(rel.rel_alt_ft[k]),
-                        intruder_closure_kt=_num(rel.closure_kt[k]),
+                        intruder_range_nm=_num(range_nm[k]),
+                        intruder_bearing_deg=_num(bearing_deg[k]),
+                        intruder_rel_alt_ft=_num(rel_alt_ft[k]),
+                        intruder_closure_kt=_num(closure_kt[k]),
                     )
                 )
         cleared = set(advice.events.loc[advice.events["event"] == "cleared", "conflict_id"])
         for key in [k for k in self.sent if k[0] in cleared and k not in seen]:  # conflicts
-            del self.sent[key]
-            party, own_id = key[1].split(_SEP, 1)
-            out.append(
-                AlertRecord(
-                    id=0,
-                    conflict_id=key[0],
-                    party_id=int(party),
-                    own_id=own_id,
-                    event="cleared",
-                    level="none",
-                    manoeuvre="none",
-                    target_vs_fpm=None,
-                    target_track_deg=None,
-                    t_in_s=None,
-                    time=t,
-                    created_at=now,
-                    intruder_range_nm=None,
-                    intruder_bearing_deg=None,
-                    intruder_rel_alt_ft=None,
-                    intruder_closure_kt=None,
-                )
-            )
+            out.append(self._clear(key, RESOLVED, t, now))
         return out
 
     def _zone_records(
@@ -370,6 +482,7 @@ class DetectionEngine:
         out: list[AlertRecord] = []
         seen: set[tuple[str, str]] = set()
         names = self.zones.name[entries.zone]
+        t_entry_s = disclosed(entries.t_entry_s, "t_in_s")
         keys = np.char.add(np.char.add(names.astype(np.str_), _SEP), state.id[entries.aircraft])
         ids = hex_ids(hash_strings(keys, key=self.id_secret), "Z")
         for k in range(entries.aircraft.size):  # over zone entries (few)
@@ -394,28 +507,13 @@ class DetectionEngine:
                     str(names[k]),
                     sig,
                     "new" if previous is None else "updated",
-                    float(entries.t_entry_s[k]),
+                    float(t_entry_s[k]),
                     t,
                     now,
                 )
             )
         for key in [k for k in self.sent if k[0].startswith("zone:") and k not in seen]:
-            del self.sent[key]
-            party, own_id = key[1].split(_SEP, 1)
-            zone = key[0].removeprefix("zone:")
-            out.append(
-                _zone_record(
-                    self.zone_ids.pop(key),
-                    int(party),
-                    own_id,
-                    zone,
-                    _Sent("none", "none"),
-                    "cleared",
-                    None,
-                    t,
-                    now,
-                )
-            )
+            out.append(self._clear(key, LEFT_ZONE, t, now))
         return out
 
 

@@ -60,12 +60,16 @@ class AckOut(BaseModel):
 
 
 class Intruder(BaseModel):
-    """The other aircraft, only as geometry relative to one's own at alert time."""
+    """The other aircraft, only as geometry relative to one's own at alert time.
 
-    range_nm: float | None
-    bearing_deg: float | None
-    rel_alt_ft: float | None
-    closure_kt: float | None
+    At a cockpit traffic display's precision: range to 0.1 NM, true bearing to 1 deg,
+    relative altitude (intruder minus own) to 100 ft, closure (positive closing) to 10 kt.
+    """
+
+    range_nm: float | None = Field(description="NM, to 0.1")
+    bearing_deg: float | None = Field(description="deg true, to 1, in [0, 360)")
+    rel_alt_ft: float | None = Field(description="ft, intruder minus own, to 100")
+    closure_kt: float | None = Field(description="kt, positive when closing, to 10")
 
 
 class AlertOut(BaseModel):
@@ -79,11 +83,16 @@ class AlertOut(BaseModel):
     manoeuvre: str
     target_vs_fpm: float | None
     target_track_deg: float | None
-    t_in_s: float | None
+    t_in_s: float | None = Field(description="s to loss of separation (or zone entry), to 1")
     time: float
     created_at: float
     intruder: Intruder
     zone: str | None = Field(None, description="protected zone (zone alerts only)")
+    reason: str | None = Field(
+        None,
+        max_length=32,
+        description="why: on cleared events resolved, stale or left_zone",
+    )
     party: str | None = Field(None, description="receiving party (admin views only)")
 
 

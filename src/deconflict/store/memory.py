@@ -26,10 +26,13 @@ from deconflict.store.sql import (
     clean_alert,
     empty_batch,
     sort_latest,
+    take_states,
     unknown_party_error,
 )
 
 _FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+#: Stored columns: the batch's and the broker time each state was received (Unix s).
+_STORED = (*_FIELDS, "received_at")
 
 
 @dataclasses.dataclass
@@ -55,15 +58,16 @@ class _Party:
 
 def _concat(chunks: list[TrackBatch]) -> TrackBatch:
     if not chunks:
-        return empty_batch()
+        return empty_batch(received=True)
     if len(chunks) == 1:
         return chunks[0]
     return TrackBatch(
-        **{name: np.concatenate([getattr(c, name) for c in chunks]) for name in _FIELDS}
+        **{name: np.concatenate([getattr(c, name) for c in chunks]) for name in _STORED}
     )
 
 
 def _take(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
+    """States at ``index``, without ``received_at`` (as a party's own history is read)."""
     return TrackBatch(**{name: getattr(batch, name)[index] for name in _FIELDS})
 
 
@@ -165,6 +169,7 @@ class MemoryRepository:
                 party_id=party_id.copy(),
                 id=np.array([str(v) for v in np.asarray(batch.id).tolist()], dtype=np.str_),
                 **{name: np.array(getattr(batch, name), dtype=np.float64) for name in _FIELDS[2:]},
+                received_at=np.full(n, _time.time()),
             )
             self._chunks.append(chunk)
             self._tracks = None
@@ -176,23 +181,27 @@ class MemoryRepository:
             self._chunks = [self._tracks] if len(self._tracks) else []
         return self._tracks
 
-    def latest_tracks(self, since_time: float) -> TrackBatch:
+    def latest_tracks(self, since_time: float, *, party_id: int | None = None) -> TrackBatch:
         """The latest state of every (party, aircraft) reported at or after ``since_time``.
 
-        Among the states with ``time >= since_time``, each (party, aircraft)'s newest
-        by ``time`` (ties: the one stored last). Ordered by party id, then aircraft id.
+        Among the states with ``time >= since_time`` (of ``party_id`` only, when given),
+        each (party, aircraft)'s newest by ``time`` (ties: the one stored last), with
+        its ``received_at``. Ordered by party id, then aircraft id.
         """
         with self._lock:
             tracks = self._all_tracks()
-        rows = np.flatnonzero(tracks.time >= since_time)  # storage order = id order
+        window = tracks.time >= since_time
+        if party_id is not None:
+            window &= tracks.party_id == party_id
+        rows = np.flatnonzero(window)  # storage order = id order
         if rows.size == 0:
-            return empty_batch()
+            return empty_batch(received=True)
         party, ids, t = tracks.party_id[rows], tracks.id[rows], tracks.time[rows]
         order = np.lexsort((rows, t, ids, party))  # last of each group is the newest
         party, ids = party[order], ids[order]
         last = np.ones(order.size, dtype=bool)
         last[:-1] = (party[1:] != party[:-1]) | (ids[1:] != ids[:-1])
-        return sort_latest(_take(tracks, rows[order[last]]))
+        return sort_latest(take_states(tracks, rows[order[last]]))
 
     def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:
         """A party's own most recent states (at most ``limit``), newest first.

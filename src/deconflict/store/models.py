@@ -14,8 +14,9 @@ floats, so nothing is lost converting to and from datetimes):
     query needs one, and keeping it costs half the ingest rate (random inserts).
 ``alerts``
     Append-only alert events as one party sees them: its own aircraft and the
-    intruder only as relative geometry. Indexed by ``(party_id, id)`` (a party's
-    feed after a cursor) and ``conflict_id``.
+    intruder only as relative geometry, and the ``reason`` of the event (e.g. why
+    it cleared). Indexed by ``(party_id, id)`` (a party's feed after a cursor) and
+    ``conflict_id``.
 
 Text columns are unbounded (``VARCHAR`` without a length): lengths are checked where
 input enters, at the API, not by the database.
@@ -120,6 +121,7 @@ class Alert(Base):
     intruder_rel_alt_ft: Mapped[float | None] = mapped_column(Double)
     intruder_closure_kt: Mapped[float | None] = mapped_column(Double)
     zone: Mapped[str | None] = mapped_column(String)  # protected zone alerts only
+    reason: Mapped[str | None] = mapped_column(String(32))  # e.g. cleared: resolved | stale
 
 
 class PlanVolume(Base):

@@ -29,6 +29,7 @@ class TrackBatch:
     """States in the ``detect`` input columns, as arrays; ``party_id`` per row.
 
     Units as in :mod:`deconflict.core.state`: s, deg, ft, kt, deg, ft/min.
+    ``received_at`` is None for incoming batches (they are received "now").
     """
 
     party_id: IntArray
@@ -40,6 +41,8 @@ class TrackBatch:
     gs_kt: FloatArray
     track_deg: FloatArray
     vs_fpm: FloatArray
+    #: Broker wall time each state was received (Unix s); set on states read from storage.
+    received_at: FloatArray | None = None
 
     def __len__(self) -> int:
         """Number of states."""
@@ -53,8 +56,13 @@ class AlertRecord:
     Zone alerts (``zone`` set) have no intruder: ``t_in_s`` is the time to entry.
 
     The intruder appears only as relative geometry at alert time, seen from the own
-    aircraft: range (NM), true bearing (deg), relative altitude (ft, intruder minus
-    own) and closure rate (kt, positive when closing).
+    aircraft, at a cockpit traffic display's precision: range (NM, to 0.1), true
+    bearing (deg, to 1), relative altitude (ft, intruder minus own, to 100) and
+    closure rate (kt, positive when closing, to 10); ``t_in_s`` to 1 s.
+
+    ``reason`` says why: on ``cleared`` events ``resolved`` (no longer predicted),
+    ``stale`` (an aircraft's track went stale), ``left_zone`` (zone alerts); a short
+    free string (at most :data:`REASON_MAX_CHARS`), None when there is nothing to say.
     """
 
     id: int  # 0 until stored
@@ -75,6 +83,12 @@ class AlertRecord:
     intruder_closure_kt: float | None
     #: The protected zone an entry or violation alert is about (None for conflicts).
     zone: str | None = None
+    #: Why the event happened (see above); None for most ``new`` and ``updated`` events.
+    reason: str | None = None
+
+
+#: Longest ``AlertRecord.reason``.
+REASON_MAX_CHARS = 32
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ Semantics both implementations share (tests/store runs one suite over both):
 - writes naming an unknown party id raise :class:`~deconflict.errors.InputError`
   and store nothing; so does a non-finite number in a track batch;
 - "latest" state means newest by ``time`` (ties: the one stored last), so a late,
-  older report never overrides a newer one; results are ordered by party, then id;
+  older report never overrides a newer one: one row per (party, aircraft), ordered by
+  party, then id, with the broker time it was received (``received_at``, Unix s);
 - NaN in an alert's optional numbers is stored and returned as None;
 - revoking twice keeps the first revocation.
 """
@@ -54,8 +55,11 @@ class Repository(Protocol):
         """Append states (committed before returning); returns how many."""
         ...
 
-    def latest_tracks(self, since_time: float) -> TrackBatch:
-        """The latest state of every (party, aircraft) reported at or after ``since_time``."""
+    def latest_tracks(self, since_time: float, *, party_id: int | None = None) -> TrackBatch:
+        """The latest state of every (party, aircraft) reported at or after ``since_time``.
+
+        One row per aircraft (of ``party_id`` only, when given), with ``received_at``.
+        """
         ...
 
     def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:

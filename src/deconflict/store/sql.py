@@ -206,8 +206,8 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             conn.info.pop(_IMMEDIATE, None)
 
 
-def empty_batch() -> TrackBatch:
-    """A TrackBatch with no states."""
+def empty_batch(*, received: bool = False) -> TrackBatch:
+    """A TrackBatch with no states (``received``: with an empty ``received_at`` column)."""
     f = np.zeros(0, dtype=np.float64)
     return TrackBatch(
         party_id=np.zeros(0, dtype=np.int64),
@@ -219,13 +219,17 @@ def empty_batch() -> TrackBatch:
         gs_kt=f,
         track_deg=f,
         vs_fpm=f,
+        received_at=f if received else None,
     )
 
 
-def batch_from_rows(rows: Sequence[Sequence[Any]]) -> TrackBatch:
-    """A TrackBatch from rows of ``party_id, aircraft_id, time, lat, … vs_fpm``."""
+def batch_from_rows(rows: Sequence[Sequence[Any]], *, received: bool = False) -> TrackBatch:
+    """A TrackBatch from rows of ``party_id, aircraft_id, time, lat, … vs_fpm``.
+
+    ``received``: each row ends with ``received_at`` (Unix s), kept in the batch.
+    """
     if not rows:
-        return empty_batch()
+        return empty_batch(received=received)
     cols = list(zip(*rows, strict=True))
 
     def floats(i: int) -> np.ndarray:
@@ -241,6 +245,7 @@ def batch_from_rows(rows: Sequence[Sequence[Any]]) -> TrackBatch:
         gs_kt=floats(6),
         track_deg=floats(7),
         vs_fpm=floats(8),
+        received_at=floats(9) if received else None,
     )
 
 
@@ -302,7 +307,15 @@ def sort_latest(batch: TrackBatch) -> TrackBatch:
     if len(batch) < 2:
         return batch
     order = np.lexsort((batch.id, batch.party_id))
-    return TrackBatch(**{name: getattr(batch, name)[order] for name in _BATCH_FIELDS})
+    return take_states(batch, order)
+
+
+def take_states(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
+    """The states at ``index`` (``received_at`` too, when the batch has it)."""
+    received = None if batch.received_at is None else batch.received_at[index]
+    return TrackBatch(
+        **{name: getattr(batch, name)[index] for name in _BATCH_FIELDS}, received_at=received
+    )
 
 
 def _party(row: Row[Any]) -> PartyRecord:
@@ -447,31 +460,32 @@ class SqlRepository:
             raise unknown_party_error(unknown, "states") from None
         return n
 
-    def latest_tracks(self, since_time: float) -> TrackBatch:
+    def latest_tracks(self, since_time: float, *, party_id: int | None = None) -> TrackBatch:
         """The latest state of every (party, aircraft) reported at or after ``since_time``.
 
-        Among the states with ``time >= since_time``, each (party, aircraft)'s newest
-        by ``time`` (ties: the one stored last). Ordered by party id, then aircraft id.
-        The ``time`` index bounds the work to the states in the window, so pass a
+        Among the states with ``time >= since_time`` (of ``party_id`` only, when given),
+        each (party, aircraft)'s newest by ``time`` (ties: the one stored last, i.e.
+        received last), with its ``received_at``. Ordered by party id, then aircraft
+        id. The ``time`` index bounds the work to the states in the window, so pass a
         recent ``since_time`` (about 15 ms for a window of 5,000 states).
         """
-        window = (
-            select(
-                *_TRACK_SELECT,
-                func.row_number()
-                .over(
-                    partition_by=(TRACKS.c.party_id, TRACKS.c.aircraft_id),
-                    order_by=(TRACKS.c.time.desc(), TRACKS.c.id.desc()),
-                )
-                .label("rank"),
+        inner = select(
+            *_TRACK_SELECT,
+            TRACKS.c.received_at,
+            func.row_number()
+            .over(
+                partition_by=(TRACKS.c.party_id, TRACKS.c.aircraft_id),
+                order_by=(TRACKS.c.time.desc(), TRACKS.c.id.desc()),
             )
-            .where(TRACKS.c.time >= float(since_time))
-            .subquery()
-        )
-        query = select(*(window.c[name] for name in TRACK_COLUMNS[:-1])).where(window.c.rank == 1)
+            .label("rank"),
+        ).where(TRACKS.c.time >= float(since_time))
+        if party_id is not None:
+            inner = inner.where(TRACKS.c.party_id == party_id)
+        window = inner.subquery()
+        query = select(*(window.c[name] for name in TRACK_COLUMNS)).where(window.c.rank == 1)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return sort_latest(batch_from_rows(rows))
+        return sort_latest(batch_from_rows(rows, received=True))
 
     def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:
         """A party's own most recent states (at most ``limit``), newest first.
