@@ -133,6 +133,8 @@ def party_name_problem(name: object) -> str | None:
     """What is wrong with a party name, in words, or None when it is one."""
     if not isinstance(name, str):
         return f"{type(name).__name__} value, expected text"
+    if not name:
+        return "empty; expected a name such as 'blue'"
     if name.lower() == BROADCAST:
         return f"reserved ({BROADCAST!r} means every party)"
     if _PARTY_NAME.fullmatch(name) is None:
@@ -147,7 +149,8 @@ def check_party_name(name: object, field: str = "party name") -> str:
     """``name`` when it is a party name, else :class:`InputError` ``field 'name': problem``."""
     problem = party_name_problem(name)
     if problem is not None:
-        raise InputError(f"{field} {name!r}: {problem}")  # repr escapes control characters
+        shown = "is" if name == "" else f"{name!r}:"  # repr escapes control characters
+        raise InputError(f"{field} {shown} {problem}")
     assert isinstance(name, str)
     return name
 

@@ -77,7 +77,6 @@ def test_party_names(name: str):
         ('"blue"', "expected 1 to 64 ASCII letters"),
         ("blue\n", "expected 1 to 64 ASCII letters"),
         ("-blue", "expected 1 to 64 ASCII letters"),
-        ("", "expected 1 to 64 ASCII letters"),
         ("b" * 65, "expected 1 to 64 ASCII letters"),
         ("[red]x", "expected 1 to 64 ASCII letters"),
     ],
@@ -87,6 +86,11 @@ def test_bad_party_names(name: str, problem: str):
     with pytest.raises(InputError, match=f"^party name .*: {problem}") as info:
         check_party_name(name)
     assert "\n" not in str(info.value)
+
+
+def test_an_empty_party_name():
+    with pytest.raises(InputError, match=r"^party name is empty; expected a name such as 'blue'$"):
+        check_party_name("")
 
 
 def test_terminal_text_escapes_what_a_terminal_would_act_on():
