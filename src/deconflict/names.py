@@ -97,36 +97,31 @@ def check_id(value: object, field: str) -> str:
 def first_bad_id(values: Sequence[str] | npt.NDArray[np.object_]) -> tuple[int, str] | None:
     """(index, problem) of the first element of ``values`` (text) breaking the id rule.
 
-    Vectorised for track batches: the rule is checked once per distinct id (one
-    :meth:`str.isprintable` over all of them joined, numpy length and end checks);
-    only when something is wrong are the distinct ids looked at one by one. Give the
-    values as Python strings (an object array or list): a numpy ``str_`` array has
-    already dropped trailing NULs.
+    Vectorised for track batches: one :meth:`str.isprintable` over all the ids joined,
+    then lengths and end characters as numpy arrays of code points; only when something
+    is wrong are the ids looked at one by one. Give the values as Python strings (an
+    object array or list): a numpy ``str_`` array has already dropped trailing NULs.
     """
-    import pandas as pd
-
     arr = np.asarray(values, dtype=object)
     if arr.size == 0:
         return None
-    uniq = pd.unique(arr)
-    texts = [u for u in uniq if isinstance(u, str)]
-    fine = len(texts) == len(uniq) and "".join(texts).isprintable()
-    if fine:
-        fixed = np.asarray(uniq, dtype=np.str_)
-        lengths = np.char.str_len(fixed)
-        fine = not (
-            (lengths == 0).any()
-            or (lengths > MAX_ID_CHARS).any()
-            or np.char.startswith(fixed, " ").any()
-            or np.char.endswith(fixed, " ").any()
-        )
-    if fine:
-        return None
-    bad = [u for u in uniq if id_problem(u) is not None]  # error path only
-    i = int(np.flatnonzero(pd.Series(arr).isin(bad).to_numpy())[0])
-    problem = id_problem(arr[i])
-    assert problem is not None
-    return i, problem
+    try:
+        joined = "".join(arr)
+    except TypeError:  # not all text
+        joined = None
+    if joined is not None and joined.isprintable():
+        lengths = np.fromiter(map(len, arr), dtype=np.int64, count=arr.size)
+        code = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        ends = np.cumsum(lengths)
+        filled = lengths > 0
+        spaced = (code[(ends - lengths)[filled]] == 0x20) | (code[ends[filled] - 1] == 0x20)
+        if filled.all() and (lengths <= MAX_ID_CHARS).all() and not spaced.any():
+            return None
+    for i, value in enumerate(arr):  # the error path only
+        problem = id_problem(value)
+        if problem is not None:
+            return i, problem
+    raise AssertionError("unreachable: a check above failed for no id")
 
 
 def party_name_problem(name: object) -> str | None:

@@ -58,6 +58,10 @@ def test_first_bad_id_finds_the_first_row_of_the_first_bad_value():
     assert first_bad_id(["A", "B\x00"]) == (1, "control character U+0000 not allowed")
     assert first_bad_id(["A", "x" * 65, "B"]) == (1, "65 characters; at most 64")
     assert first_bad_id(["A", ""]) == (1, "empty value")
+    assert first_bad_id(["", "A"]) == (0, "empty value")
+    assert first_bad_id(["A", "B ", "C"]) == (1, "'B ' starts or ends with a space")
+    assert first_bad_id(["A", "C", " D"]) == (2, "' D' starts or ends with a space")
+    assert first_bad_id(["A", 7]) == (1, "int value, expected text")
     assert first_bad_id(np.array([f"AC{i}" for i in range(10_000)], dtype=object)) is None
     assert first_bad_id([]) is None
 
