@@ -162,3 +162,20 @@ def test_ids_are_printed_literally(tmp_path: Path):
     assert line == f"error: {dup}: line 3, column 'id': duplicate id '[red]x' at time 0 " + (
         "(one state per aircraft per time)"
     )
+
+
+def test_party_list_prints_an_old_bad_name_literally(tmp_path: Path):
+    """A name stored before the rule (straight into the database) is shown escaped."""
+    from deconflict.store.migrate import upgrade
+    from deconflict.store.sql import SqlRepository
+
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(db)
+    repo = SqlRepository(db)
+    try:
+        repo.add_party("[red]x\x1b[31m", "0" * 64)
+    finally:
+        repo.close()
+    res = CliRunner().invoke(party_app, ["list", "--db", db], env={"DECONFLICT_DB": ""})
+    assert res.exit_code == 0, res.output
+    assert "[red]x\\x1b[31m" in res.stdout and "\x1b" not in res.stdout
