@@ -49,6 +49,7 @@ from deconflict.core.volumes import overlaps as overlaps_core
 from deconflict.core.zones import _is_number, _parse_geometry, _Where, feature_properties
 from deconflict.errors import InputError
 from deconflict.io.json_file import read_json
+from deconflict.names import id_problem, terminal_text
 
 __all__ = [
     "OVERLAP_COLUMNS",
@@ -195,14 +196,24 @@ def _ident(raw: object) -> str | None:
     return None
 
 
+def _check_ident(ident: str, where: _Where) -> None:
+    """The one id rule (:mod:`deconflict.names`): printable, no control characters, ≤ 64."""
+    problem = id_problem(ident)
+    if problem is not None:
+        raise where.error("id", problem)
+
+
 def _geojson_feature(raw_feature: object, source: str, j: int) -> Volume:
     feature, props = feature_properties(raw_feature, source, j)
     raw = props["id"] if props.get("id") is not None else feature.get("id")
     ident = _ident(raw)
-    where = _Where(source, "feature", j, ident)
+    where = _Where(source, "feature", j, None if ident is None else terminal_text(ident))
     if ident is None:
-        shown = "missing" if raw is None else f"{raw!r} is not a non-empty string"
+        shown = (
+            "missing" if raw is None else f"{terminal_text(repr(raw))} is not a non-empty string"
+        )
         raise where.error("id", f"{shown} (each volume needs a unique string 'id')")
+    _check_ident(ident, where)
     geometry = _geojson_geometry(feature.get("geometry"), props, where)
     lower = _number(props.get("alt_lower_ft"), "alt_lower_ft", "ft", where)
     upper = _number(props.get("alt_upper_ft"), "alt_upper_ft", "ft", where)
@@ -278,7 +289,8 @@ def _volume4d(item: object, source: str, j: int) -> Volume:
     if not isinstance(item, Mapping):
         raise InputError(f"{source}: volume {j}: not an object (expected an F3548 Volume4D)")
     ident = _ident(item.get("id")) or f"v{j}"
-    where = _Where(source, "volume", j, ident)
+    where = _Where(source, "volume", j, terminal_text(ident))
+    _check_ident(ident, where)
     vol = item.get("volume")
     if not isinstance(vol, Mapping):
         raise where.error("volume", "missing (expected a Volume3D object)")

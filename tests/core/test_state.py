@@ -52,3 +52,36 @@ def test_bad_input_names_row_and_column(mutate, pattern):
 def test_csv_rows_are_reported_as_lines():
     with pytest.raises(InputError, match="line 3, column 'lat'"):
         TrafficState.from_frame(good().assign(lat=[1.0, 95.0, 3.0]), first_row=2)
+
+
+# -- value ranges (issue 11, item 12): refused outside, track normalised ------------------
+
+
+@pytest.mark.parametrize(
+    ("col", "values", "message"),
+    [
+        ("lon", [1.0, 200.0, 3.0], "row 1, column 'lon': 200 is above the maximum 180"),
+        ("lon", [1.0, 2.0, -180.5], "row 2, column 'lon': -180.5 is below the minimum -180"),
+        ("lat", [-90.5, 2.0, 3.0], "row 0, column 'lat': -90.5 is below the minimum -90"),
+        ("gs_kt", [1.0, 5001.0, 3.0], "row 1, column 'gs_kt': 5001 is above the maximum 5000"),
+        ("track_deg", [0.0, 4000.0, 3.0], "row 1, column 'track_deg': 4000 is above"),
+        ("vs_fpm", [0.0, -1e6, 3.0], "row 1, column 'vs_fpm': -1e+06 is below"),
+    ],
+)
+def test_out_of_range_values_are_refused(col: str, values: list[float], message: str):
+    with pytest.raises(InputError) as info:
+        TrafficState.from_frame(good().assign(**{col: values}))
+    assert str(info.value).startswith(message)
+
+
+def test_edges_of_the_ranges_are_accepted():
+    s = TrafficState.from_frame(good().assign(lon=[-180.0, 180.0, 0.0], lat=[-90.0, 90.0, 0.0]))
+    assert s.lon.tolist() == [-180.0, 180.0, 0.0] and s.lat.tolist() == [-90.0, 90.0, 0.0]
+
+
+def test_tracks_are_stored_normalised_into_0_360():
+    s = TrafficState.from_frame(good().assign(track_deg=[720.0, -10.0, 360.0]))
+    assert s.track_deg.tolist() == [0.0, 350.0, 0.0]
+    s = TrafficState.from_frame(good().assign(track_deg=[-1e-20, -0.0, 359.5]))
+    assert s.track_deg.tolist() == [0.0, 0.0, 359.5]
+    assert not np.signbit(s.track_deg).any()

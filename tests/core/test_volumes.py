@@ -352,7 +352,10 @@ def test_circle_contains_the_geodesic_circle_within_tolerance():
 @pytest.mark.parametrize(
     ("volume", "field", "message"),
     [
-        (Volume("", _square(), 0, 1, 0, 1), "id", "non-empty"),
+        (Volume("", _square(), 0, 1, 0, 1), "id", "empty value"),
+        (Volume("a\x00", _square(), 0, 1, 0, 1), "id", "control character U+0000 not allowed"),
+        (Volume("a\u202e", _square(), 0, 1, 0, 1), "id", "format character U+202E"),
+        (Volume("v" * 65, _square(), 0, 1, 0, 1), "id", "65 characters; at most 64"),
         (Volume("x", _square(), 2, 1, 0, 1), "alt_lower_ft", "above"),
         (Volume("x", _square(), 0, 1, 5, 5), "time_end_s", "not after"),
         (Volume("x", _square(), 0, math.inf, 0, 1), "alt_upper_ft", "finite"),

@@ -13,10 +13,12 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from deconflict.core.agreement import Agreement
 from deconflict.errors import DeconflictError
 from deconflict.io.agreement_file import load_agreement
+from deconflict.names import terminal_text
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,7 +39,9 @@ def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except DeconflictError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            # The message may quote ids: printed literally (no rich markup), escaped.
+            line = Text.assemble(("error:", "bold red"), " ", terminal_text(str(err)))
+            err_console.print(line, highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", highlight=False)
@@ -134,6 +138,6 @@ def frame_table(frame: pd.DataFrame, title: str, formats: dict[str, str]) -> Tab
             elif col in formats:
                 cells.append(formats[col].format(value))
             else:
-                cells.append(str(value))
-        table.add_row(*cells)
+                cells.append(terminal_text(str(value)))  # ids: escaped
+        table.add_row(*(Text(c) for c in cells))  # literal text: no rich markup in ids
     return table

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from deconflict.cli.common import console, format_time, one_line_errors
 from deconflict.errors import InputError
+from deconflict.names import check_party_name, terminal_text
 
 if TYPE_CHECKING:
     from deconflict.store.sql import SqlRepository
@@ -45,7 +47,13 @@ DbOpt = Annotated[
         show_default=False,
     ),
 ]
-NameArg = Annotated[str, typer.Argument(help="Party name, unique in the broker")]
+NameArg = Annotated[
+    str,
+    typer.Argument(
+        help="Party name, unique in the broker: 1-64 ASCII letters, digits, '_', '.', '-' "
+        "(starting with a letter or digit); 'all' is reserved"
+    ),
+]
 
 
 def database(db: str | None) -> str:
@@ -101,9 +109,7 @@ def add_command(
     ] = False,
 ) -> None:
     """Create a party and print its token, once, alone on the last line."""
-    name = name.strip()
-    if not name:
-        raise InputError("party name is empty; expected a name such as 'blue'")
+    name = check_party_name(name.strip())  # the hotline's rule too; 'all' is reserved
     from deconflict.store.tokens import hash_token, new_token
 
     url = database(db)
@@ -140,7 +146,7 @@ def list_command(db: DbOpt = None) -> None:
         table.add_column(column)
     for p in parties:
         table.add_row(
-            p.name,
+            Text(terminal_text(p.name)),  # literal: no rich markup, no control characters
             "yes" if p.is_admin else "",
             "revoked" if p.revoked else "",
             (p.acked_fingerprint or "")[:12],
@@ -162,5 +168,5 @@ def revoke_command(name: NameArg, db: DbOpt = None) -> None:
     finally:
         repo.close()
     if not found:
-        raise InputError(f"no party named {name!r} in {shown(url)}")
-    console.print(f"revoked party {name!r} in {shown(url)}", highlight=False)
+        raise InputError(f"no party named {terminal_text(repr(name))} in {shown(url)}")
+    console.print(f"revoked party {name!r} in {shown(url)}", highlight=False, markup=False)

@@ -9,9 +9,13 @@ party      operating party (optional string)
 lat, lon   WGS84 degrees
 alt_ft     altitude, ft
 gs_kt      ground speed, kt (≥ 0)
-track_deg  true track, degrees clockwise from north
+track_deg  true track, degrees clockwise from north (stored in [0, 360))
 vs_fpm     vertical speed, ft/min (positive up)
 ========== ============================================================
+
+Every number must be finite and within :data:`BOUNDS` (else :class:`InputError`);
+``track_deg`` is then normalised into [0, 360). ``id`` and ``party`` follow the id
+rule of :mod:`deconflict.names` (after stripping spaces at either end).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deconflict.errors import InputError
+from deconflict.names import first_bad_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,11 +40,12 @@ REQUIRED_COLUMNS = ("time", "id", "lat", "lon", "alt_ft", "gs_kt", "track_deg", 
 INPUT_COLUMNS = ("time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 
 #: Inclusive bounds checked for each numeric column: physically possible values (a
-#: balloon at 200,000 ft, a 5,000 kt missile, Unix time up to the year 5138).
-_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+#: balloon at 200,000 ft, a 5,000 kt missile, Unix time up to the year 5138); outside
+#: them a value is refused. The broker's schema uses the same numbers.
+BOUNDS: dict[str, tuple[float, float]] = {
     "time": (-1e11, 1e11),
     "lat": (-90.0, 90.0),
-    "lon": (-180.0, 360.0),
+    "lon": (-180.0, 180.0),
     "alt_ft": (-2000.0, 200000.0),
     "gs_kt": (0.0, 5000.0),
     "track_deg": (-3600.0, 3600.0),
@@ -95,9 +101,15 @@ class TrafficState:
             lon=arrays["lon"],
             alt_ft=arrays["alt_ft"],
             gs_kt=arrays["gs_kt"],
-            track_deg=arrays["track_deg"],
+            track_deg=normalised_track(arrays["track_deg"]),
             vs_fpm=arrays["vs_fpm"],
         )
+
+
+def normalised_track(track_deg: FloatArray) -> FloatArray:
+    """Tracks (deg) folded into [0, 360): 360 → 0, -10 → 350, 720 → 0."""
+    t = np.mod(track_deg, 360.0) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return np.where(t >= 360.0, 0.0, t)  # a tiny negative value rounds up to 360.0
 
 
 def _first_bad(mask: npt.NDArray[np.bool_]) -> int:
@@ -131,13 +143,13 @@ def _numeric(series: pd.Series, col: str, first_row: int, where: str) -> FloatAr
     if np.isinf(values).any():
         i = _first_bad(np.isinf(values))
         raise InputError(f"{where} {i + first_row}, column '{col}': {values[i]} is not finite")
-    lo, hi = _BOUNDS[col]
-    if lo is not None and (values < lo).any():
+    lo, hi = BOUNDS[col]
+    if (values < lo).any():
         i = _first_bad(values < lo)
         raise InputError(
             f"{where} {i + first_row}, column '{col}': {values[i]:g} is below the minimum {lo:g}"
         )
-    if hi is not None and (values > hi).any():
+    if (values > hi).any():
         i = _first_bad(values > hi)
         raise InputError(
             f"{where} {i + first_row}, column '{col}': {values[i]:g} is above the maximum {hi:g}"
@@ -150,12 +162,12 @@ def _strings(series: pd.Series, col: str, first_row: int, where: str) -> StrArra
     if missing.any():
         i = _first_bad(missing)
         raise InputError(f"{where} {i + first_row}, column '{col}': missing value")
-    values = np.asarray(series.astype(str).str.strip(), dtype=np.str_)
-    empty = values == ""
-    if empty.any():
-        i = _first_bad(empty)
-        raise InputError(f"{where} {i + first_row}, column '{col}': empty value")
-    return values
+    text = series.astype(str).str.strip()
+    bad = first_bad_id(text.to_numpy(dtype=object))  # before numpy drops trailing NULs
+    if bad is not None:
+        i, problem = bad
+        raise InputError(f"{where} {i + first_row}, column '{col}': {problem}")
+    return np.asarray(text, dtype=np.str_)
 
 
 def _check_unique(time: FloatArray, ids: StrArray, first_row: int, where: str) -> None:

@@ -75,6 +75,7 @@ from deconflict.core.geo import (
 )
 from deconflict.core.zones import _is_number, _Where
 from deconflict.errors import InputError
+from deconflict.names import id_problem, terminal_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -201,15 +202,15 @@ def validate(items: Sequence[Volume], source: str = "volumes", what: str = "volu
     """Check every volume; the first bad one raises :class:`~deconflict.errors.InputError`.
 
     The message is one line: ``source: what j ('id'): field 'name': problem``. Checked:
-    a non-empty string id, unique; finite numbers with ``alt_lower_ft <=
-    alt_upper_ft`` and ``time_start_s < time_end_s``; the outline (see
+    the id (the rule of :mod:`deconflict.names`), unique; finite numbers with
+    ``alt_lower_ft <= alt_upper_ft`` and ``time_start_s < time_end_s``; the outline (see
     :func:`outline_problem`).
     """
     seen: dict[str, int] = {}
     for j, v in enumerate(items):
         if not isinstance(v, Volume):
             raise InputError(f"{source}: {what} {j}: expected a Volume, got {type(v).__name__}")
-        name = v.id if isinstance(v.id, str) else None
+        name = terminal_text(v.id) if isinstance(v.id, str) else None
         where = _Where(source, what, j, name)
         problem = _scalar_problem(v)
         if problem is not None:
@@ -221,13 +222,14 @@ def validate(items: Sequence[Volume], source: str = "volumes", what: str = "volu
         problems = _outline_problems(np.array([v.geometry for v in items], dtype=object))
         for j, problem in enumerate(problems):
             if problem is not None:
-                raise _Where(source, what, j, items[j].id).error("geometry", problem)
+                raise _Where(source, what, j, terminal_text(items[j].id)).error("geometry", problem)
 
 
 def _scalar_problem(v: Volume) -> tuple[str, str] | None:
     """(field, problem) for a bad id, band or window, else None."""
-    if not isinstance(v.id, str) or not v.id.strip():
-        return "id", f"{v.id!r} is not a non-empty string"
+    problem = id_problem(v.id)  # the one id rule (deconflict.names)
+    if problem is not None:
+        return "id", problem
     for fname, unit in (
         ("alt_lower_ft", "ft"),
         ("alt_upper_ft", "ft"),

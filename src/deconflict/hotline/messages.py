@@ -15,18 +15,27 @@ from typing import Any, Literal
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from deconflict.errors import InputError
+from deconflict.names import BROADCAST, PARTY_NAME_PATTERN, party_name_problem
 
 Kind = Literal["distress", "notice", "request", "response", "ack"]
 KINDS: tuple[str, ...] = ("distress", "notice", "request", "response", "ack")
-#: Recipient meaning every other party (a common guard frequency).
-ALL = "all"
+#: Recipient meaning every other party (a common guard frequency); no party's name.
+ALL = BROADCAST
 #: Prefix of the signed bytes, so a hotline signature is never valid for anything else.
 DOMAIN = b"deconflict-hotline-v1\n"
 MAX_BODY_CHARS = 10_000
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+#: A party name: the one rule of :mod:`deconflict.names`, shared with ``party add``.
+NAME_PATTERN = PARTY_NAME_PATTERN
 
 
 class Message(BaseModel):
@@ -45,6 +54,22 @@ class Message(BaseModel):
     in_reply_to: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
     deadline_s: float | None = Field(None, gt=0, le=30 * 86400, allow_inf_nan=False)
     sig: str = Field("", pattern=r"^([0-9a-f]{128})?$", description="Ed25519, hex")
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_name(cls, v: str) -> str:
+        problem = party_name_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _recipient_name(cls, v: str) -> str:
+        problem = None if v == ALL else party_name_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Message:

@@ -7,7 +7,9 @@ silently dropped.
 
 from __future__ import annotations
 
+import csv
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +88,7 @@ def read_states_table(path: str | Path) -> StatesFile:
         raise InputError(f"{p}: file is empty")
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(p, dtype={"id": str, "party": str}, skipinitialspace=True)
+            frame = _read_csv(p)
             first_row = 2  # line 1 is the header
         elif suffix == ".daa":
             return StatesFile(read_daa(p), first_row=0)
@@ -104,12 +106,59 @@ def read_states_table(path: str | Path) -> StatesFile:
 
 
 def read_states(path: str | Path) -> TrafficState:
-    """Read and validate STATES; see :func:`read_states_table`."""
-    table = read_states_table(path)
+    """Read and validate STATES; see :func:`read_states_table`.
+
+    When a CSV file does not validate, a line with more or fewer fields than the header
+    is named instead (its values would be under the wrong columns, or missing).
+    """
+    p = Path(path)
+    table = read_states_table(p)
     try:
         return table.validate()
     except InputError as err:
-        raise InputError(f"{Path(path)}: {err}") from None
+        shape = _csv_shape_problem(p) if p.suffix.lower() == ".csv" else None
+        raise InputError(f"{p}: {shape or err}") from None
+
+
+def _read_csv(p: Path) -> pd.DataFrame:
+    """A CSV states file; a line with more fields than the header is an InputError.
+
+    ``index_col=False``: pandas would otherwise take the first column as the index when
+    the first data line has one field more than the header, shifting every value.
+    """
+    with warnings.catch_warnings():
+        # pandas warns (and drops the extra value) for a first data line too long.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(
+                p, dtype={"id": str, "party": str}, skipinitialspace=True, index_col=False
+            )
+        except (pd.errors.ParserError, pd.errors.ParserWarning):
+            shape = _csv_shape_problem(p)
+            if shape is not None:
+                raise InputError(f"{p}: {shape}") from None
+            raise
+
+
+def _csv_shape_problem(p: Path) -> str | None:
+    """``line N has 10 fields, the header 9`` for the first such line, else None.
+
+    Only run when a file has already failed (a loop over lines: the error path).
+    """
+    try:
+        with p.open(newline="", encoding="utf-8", errors="replace") as f:
+            reader = csv.reader(f, skipinitialspace=True)
+            header = next(reader, None)
+            if header is None:
+                return None
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line (pandas skips these too)
+                if len(row) != len(header):
+                    return f"line {reader.line_num} has {len(row)} fields, the header {len(header)}"
+    except (OSError, csv.Error):
+        return None
+    return None
 
 
 def read_daa(path: str | Path) -> pd.DataFrame:

@@ -228,7 +228,9 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         responses={**ERRORS, 404: {"model": Problem}},
     )
     def get_alert(
-        request: Request, party: Party, conflict_id: Annotated[str, Path(max_length=64)]
+        request: Request,
+        party: Party,
+        conflict_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9]+$")],
     ) -> list[AlertOut]:
         """One conflict's events as the party saw them; 404 if it is not the party's."""
         repo: Repository = request.app.state.repo

@@ -6,7 +6,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deconflict.core.state import BOUNDS
+from deconflict.names import MAX_ID_CHARS
+
 FiniteFloat = float
+
+
+def _lo(col: str) -> float:
+    """Lower bound of a state column (the one set of bounds, :data:`BOUNDS`)."""
+    return BOUNDS[col][0]
+
+
+def _hi(col: str) -> float:
+    """Upper bound of a state column."""
+    return BOUNDS[col][1]
 
 
 class TrackIn(BaseModel):
@@ -14,14 +27,23 @@ class TrackIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    time: float = Field(allow_inf_nan=False, description="s")
-    id: str = Field(min_length=1, max_length=64, description="aircraft id (own party)")
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="deg WGS84")
-    lon: float = Field(ge=-180, le=360, allow_inf_nan=False, description="deg WGS84")
-    alt_ft: float = Field(allow_inf_nan=False, ge=-2000, le=200000)
-    gs_kt: float = Field(ge=0, le=5000, allow_inf_nan=False)
-    track_deg: float = Field(allow_inf_nan=False)
-    vs_fpm: float = Field(allow_inf_nan=False, ge=-50000, le=50000)
+    time: float = Field(ge=_lo("time"), le=_hi("time"), allow_inf_nan=False, description="s")
+    id: str = Field(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        description="aircraft id (own party): printable, no control or format characters",
+    )
+    lat: float = Field(ge=_lo("lat"), le=_hi("lat"), allow_inf_nan=False, description="deg WGS84")
+    lon: float = Field(ge=_lo("lon"), le=_hi("lon"), allow_inf_nan=False, description="deg WGS84")
+    alt_ft: float = Field(ge=_lo("alt_ft"), le=_hi("alt_ft"), allow_inf_nan=False)
+    gs_kt: float = Field(ge=_lo("gs_kt"), le=_hi("gs_kt"), allow_inf_nan=False)
+    track_deg: float = Field(
+        ge=_lo("track_deg"),
+        le=_hi("track_deg"),
+        allow_inf_nan=False,
+        description="deg, stored normalised into [0, 360)",
+    )
+    vs_fpm: float = Field(ge=_lo("vs_fpm"), le=_hi("vs_fpm"), allow_inf_nan=False)
 
 
 class TrackColumns(BaseModel):
