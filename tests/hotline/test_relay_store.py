@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,6 +243,52 @@ def test_a_key_registered_to_another_party_is_refused(relay: Relay) -> None:
         relay.store.register_key(relay.parties["grey"].id, public_hex(KEYS["green"]))
     assert relay.store.keys() == {n: k for n, k in before.items() if n != "green"}
     assert relay.send("grey", [relay.msg("grey", "red", key=KEYS["blue"])]).stored == []
+
+
+def _register(
+    store: HotlineStore, pid: int, key: str, start: threading.Barrier, outcomes: list[str]
+) -> None:
+    start.wait()
+    try:
+        store.register_key(pid, key)
+        outcomes.append("ok")
+    except KeyTakenError:
+        outcomes.append("taken")
+
+
+def race_for_keys(store: HotlineStore, party_ids: list[int], rounds: int = 10) -> None:
+    """Parties register the same new key at the same moment, ``rounds`` times: one wins each."""
+    for r in range(rounds):
+        key = public_hex(SigningKey(bytes([200 + r]) * 32))
+        start = threading.Barrier(len(party_ids))
+        outcomes: list[str] = []
+        threads = [
+            threading.Thread(target=_register, args=(store, pid, key, start, outcomes))
+            for pid in party_ids
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(outcomes) == ["ok"] + ["taken"] * (len(party_ids) - 1)
+        assert list(store.keys().values()).count(key) == 1
+
+
+def test_parties_racing_for_one_key_on_sqlite(relay: Relay) -> None:
+    race_for_keys(relay.store, [relay.parties[n].id for n in ("blue", "red", "grey")])
+
+
+def test_a_key_belongs_to_one_party_on_postgresql(pg_url: str) -> None:
+    repo = SqlRepository(pg_url, migrate=True)
+    try:
+        store = HotlineStore(repo.engine)
+        ids = [repo.add_party(n, hash_token(new_token())).id for n in ("blue", "red", "grey")]
+        store.register_key(ids[0], public_hex(KEYS["blue"]))
+        with pytest.raises(KeyTakenError):
+            store.register_key(ids[1], public_hex(KEYS["blue"]).upper())
+        race_for_keys(store, ids)
+    finally:
+        repo.close()
 
 
 def test_register_key_reports_each_change_inside_its_transaction(relay: Relay) -> None:
