@@ -604,3 +604,15 @@ def test_channel_events_read_as_status_lines() -> None:
         == "hotline: the backup relay refused 1 message(s): ab12: bad signature"
     )
     assert describe_event({"type": "something else"}) is None
+
+
+def test_listen_refuses_a_jsonl_file_written_from_another_store(tmp_path: Path) -> None:
+    key_file = tmp_path / "red.key"
+    new_key_file(key_file)
+    jsonl = tmp_path / "other.jsonl"
+    jsonl.write_text('{"n": 5, "id": "x"}\n')
+    flags = ["--token", "t", "--key-file", key_file, "--store", tmp_path / "red.db"]
+    res = invoke("hotline", "listen", "--jsonl", jsonl, *flags)
+    assert_one_line_error(res, "other.jsonl", "delivery 5", "another store")
+    jsonl.write_text("not json\n")
+    assert_one_line_error(invoke("hotline", "listen", "--jsonl", jsonl, *flags), "other.jsonl")
