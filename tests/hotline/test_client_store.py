@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import stat
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from nacl.signing import SigningKey
 
 from deconflict.errors import InputError
 from deconflict.hotline.client_store import ClientStore, OwedRequest
-from deconflict.hotline.messages import Message, new_message
+from deconflict.hotline.messages import Message, new_message, sign
 
 ME = "blue"
 KEYS = {
@@ -352,6 +355,105 @@ def test_a_file_that_is_not_a_database_is_an_input_error(tmp_path: Path) -> None
     path.write_bytes(b"this is not an SQLite database at all" * 100)
     with pytest.raises(InputError, match=r"junk\.db"):
         ClientStore(path)
+
+
+# -- privacy, party binding, id prefixes, the read cursor ----------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that lets new files be read by everyone (as on many desktops)."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_a_new_store_and_its_wal_and_shm_are_private(tmp_path: Path, open_umask: None) -> None:
+    path = tmp_path / "sub" / "blue.db"
+    store = ClientStore(path)
+    try:
+        store.enqueue(builder())  # a write: the -wal and -shm files exist while it is open
+        companions = [Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert all(p.exists() for p in companions)
+        assert [mode(p) for p in [path, *companions]] == [0o600] * 3
+    finally:
+        store.close()
+    assert mode(path) == 0o600
+
+
+def test_an_existing_readable_store_is_made_private(tmp_path: Path, open_umask: None) -> None:
+    path = tmp_path / "blue.db"
+    ClientStore(path).close()
+    path.chmod(0o644)
+    wal = Path(f"{path}-wal")
+    wal.write_bytes(b"")
+    wal.chmod(0o644)
+    store = ClientStore(path)
+    try:
+        assert mode(path) == 0o600 and mode(wal) == 0o600
+        assert store.outbox_counts()["total"] == 0
+    finally:
+        store.close()
+
+
+def test_a_store_belongs_to_the_first_party_that_uses_it(tmp_path: Path) -> None:
+    path = tmp_path / "red.db"
+    store = ClientStore(path)
+    try:
+        store.bind_party("red")
+        store.bind_party("red")  # the same party again: fine
+    finally:
+        store.close()
+    store = ClientStore(path)
+    try:
+        with pytest.raises(InputError) as err:
+            store.bind_party("blue")
+        text = str(err.value)
+        assert "'red'" in text and "'blue'" in text and "red.db" in text
+        assert "\n" not in text
+        assert store.get_meta("party") == "red"
+    finally:
+        store.close()
+
+
+def with_id(msg: Message, msg_id: str) -> Message:
+    """``msg`` re-signed under another id."""
+    return sign(msg.model_copy(update={"id": msg_id}), KEYS[msg.sender])
+
+
+def test_resolve_id_takes_any_unique_prefix(store: ClientStore) -> None:
+    a = with_id(from_("red", 1, "request", deadline_s=60), "abc1" + "0" * 28)
+    b = with_id(from_("red", 2), "abc2" + "0" * 28)
+    store.receive([a, b], "primary")
+    (mine,) = store.enqueue_many([lambda seq: with_id(ours(seq), "abd" + "1" * 29)])
+    assert store.resolve_id("abc1") == a.id
+    assert store.resolve_id("ABC2") == b.id  # ids are lower-case hex; any case is accepted
+    assert store.resolve_id(a.id) == a.id
+    assert store.resolve_id("abd") == mine.id  # our own messages count too
+    with pytest.raises(InputError, match="ambiguous") as err:
+        store.resolve_id("abc")
+    assert a.id in str(err.value) and b.id in str(err.value) and "from red" in str(err.value)
+    with pytest.raises(InputError, match="ambiguous") as err:
+        store.resolve_id("ab")
+    assert mine.id in str(err.value)
+    with pytest.raises(InputError, match=r"no message .* starting with 'fff'"):
+        store.resolve_id("fff")
+    for bad in ["", "xyz", "a" * 33]:
+        with pytest.raises(InputError, match="hex digits"):
+            store.resolve_id(bad)
+
+
+def test_the_read_cursor_only_moves_forward(store: ClientStore) -> None:
+    assert store.cursor() == 0 and store.last_delivered() == 0
+    store.receive([from_("red", 1), from_("red", 2)], "primary")
+    assert store.last_delivered() == 2
+    store.advance_cursor(2)
+    store.advance_cursor(1)  # a slower reader never moves it back
+    assert store.cursor() == 2
 
 
 # -- small random interleavings --------------------------------------------------------

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import stat
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from nacl.signing import SigningKey
 from typer.testing import CliRunner, Result
 
 from deconflict.cli.main import app
 from deconflict.errors import InputError
+from deconflict.hotline.audit import entries
+from deconflict.hotline.client import HotlineClient, describe_event
 from deconflict.hotline.client_store import ClientStore
 from deconflict.hotline.config import FIELDS, load_config
 from deconflict.hotline.keys import load_key_file, new_key_file, public_hex
-from deconflict.hotline.messages import new_message
+from deconflict.hotline.messages import new_message, sign
+from deconflict.hotline.relay_store import key_fingerprint
+from deconflict.store.migrate import upgrade
+from tests.hotline.conftest import read_jsonl, until
+from tests.service.conftest import free_port, quick_party
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -309,7 +322,7 @@ def test_overdue_lists_an_unanswered_request_from_the_local_store(tmp_path: Path
         "hotline", "overdue", "--token", "x", "--key-file", key_file, "--store", store_path
     )
     assert res.exit_code == 0, res.stderr
-    (row,) = [line for line in res.stdout.splitlines() if req.id[:12] in line]
+    (row,) = [line for line in res.stdout.splitlines() if req.id in line]  # the whole id
     assert re.search(r"\bred\W+blue\b", row), row  # red owes blue
     assert "please hold at FL310" in row
     assert "not yet due" not in res.stdout
@@ -329,3 +342,277 @@ def test_public_hex_is_the_verify_key() -> None:
     key = SigningKey(bytes(32))
     assert HEX64.match(public_hex(key))
     assert bytes.fromhex(public_hex(key)) == key.verify_key.encode()
+
+
+# -- the documented flow, with real processes ------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Child processes import this checkout (``src``) and its tests, whatever is installed.
+CHILD_PATH = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+MESSAGE_ID = re.compile(r"\b[0-9a-f]{32}\b")
+
+
+@dataclass
+class Flow:
+    """A broker on 127.0.0.1 and the parties blue and red, each run as a new user would."""
+
+    tmp: Path
+    broker_url: str
+    db: str
+
+    def flags(self, name: str, *, key: str | None = None, store: str | None = None) -> list[str]:
+        """The client flags of party ``name`` (its token; its key and store unless given)."""
+        return [
+            "--token",
+            (self.tmp / f"{name}.token").read_text().strip(),
+            "--key-file",
+            str(self.tmp / (key or f"{name}.key")),
+            "--store",
+            str(self.tmp / (store or f"{name}.db")),
+            "--broker-url",
+            self.broker_url,
+        ]
+
+    def run(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """``deconflict ARGS`` in its own process, in the flow's directory."""
+        return subprocess.run(
+            [sys.executable, "-m", "deconflict", *args],
+            cwd=self.tmp,
+            env={**os.environ, "PYTHONPATH": CHILD_PATH},
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def ok(self, *args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+        res = self.run(*args, timeout_s=timeout_s)
+        assert res.returncode == 0, (res.stdout, res.stderr)
+        assert "Traceback" not in res.stderr
+        return res
+
+    def send(self, name: str, *args: str) -> str:
+        """Send as ``name``; the full id it printed."""
+        res = self.ok("hotline", "send", *args, *self.flags(name))
+        return MESSAGE_ID.findall(res.stdout)[0]
+
+    def listen(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.ok("hotline", "listen", *args, *self.flags(name), timeout_s=60)
+
+    def audit_entries(self, kind: str) -> list[dict[str, object]]:
+        """Entries of ``kind`` in the audit logs the relays wrote under the flow's directory."""
+        return [
+            e for log in self.tmp.rglob("*.audit.jsonl") for e in entries(log) if e["type"] == kind
+        ]
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Iterator[Flow]:
+    db = f"sqlite:///{tmp_path / 'broker.db'}"
+    upgrade(db)
+    for name in ("blue", "red"):
+        (tmp_path / f"{name}.token").write_text(quick_party(db, name) + "\n")
+        new_key_file(tmp_path / f"{name}.key")
+    port = free_port()
+    log = (tmp_path / "broker.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deconflict", "serve", "--db", db, "--port", str(port)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": CHILD_PATH},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, (tmp_path / "broker.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the broker did not answer in 30 s"
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield Flow(tmp_path, url, db)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def message_lines(out: str) -> list[str]:
+    """The printed messages of ``hotline listen`` (one line each)."""
+    kinds = "DISTRESS|NOTICE|REQUEST|RESPONSE|ACK"
+    return [line for line in out.splitlines() if re.search(rf"\b({kinds}) from \w+ #\d+", line)]
+
+
+def shown(out: str) -> list[tuple[str, str]]:
+    """(id, body) of each message ``hotline listen`` printed."""
+    found = [re.search(r" id ([0-9a-f]{32})[^:]*: (.*)$", line) for line in message_lines(out)]
+    return [(m.group(1), m.group(2)) if m else ("", "") for m in found]
+
+
+def test_the_documented_reply_flow_works_with_full_ids_and_a_prefix(flow: Flow) -> None:
+    req = flow.send(
+        "blue", "--to", "red", "--kind", "request", "--deadline-s", "1", "Confirm C3 closed?"
+    )
+    heard = flow.listen("red", "--count", "1")  # it sends its ack before it exits
+    (line,) = message_lines(heard.stdout)
+    assert "REQUEST from blue #1" in line and f"id {req}" in line
+    assert "hotline: primary channel up (broker WebSocket)" in heard.stderr.splitlines()
+    assert "primary_up" not in heard.stderr
+
+    deadline = time.monotonic() + 20  # the request falls due 1 s after it was sent
+    while req not in (owed := flow.ok("hotline", "overdue", *flow.flags("red")).stdout):
+        assert time.monotonic() < deadline, owed
+        time.sleep(0.2)
+    (row,) = [r for r in owed.splitlines() if req in r]  # the whole id, to copy
+    assert re.search(r"\bred\W+blue\b", row), row
+
+    answer = flow.send(
+        "red", "--to", "blue", "--kind", "response", "--reply-to", req[:6], "C3 closed until 1400Z"
+    )
+    lines = message_lines(flow.listen("blue", "--count", "2").stdout)  # red's ack, its answer
+    (response,) = [x for x in lines if "RESPONSE" in x]
+    assert f"id {answer} re {req}:" in response and "C3 closed until 1400Z" in response
+    assert "no overdue requests" in flow.ok("hotline", "overdue", *flow.flags("blue")).stdout
+
+
+def test_reply_to_an_unknown_or_ambiguous_prefix_is_a_one_line_error(tmp_path: Path) -> None:
+    key_file = tmp_path / "red.key"
+    new_key_file(key_file)
+    blue = SigningKey(bytes([3]) * 32)
+    store = ClientStore(tmp_path / "red.db")
+    try:
+        for seq, msg_id in enumerate(["abc1" + "0" * 28, "abc2" + "0" * 28], start=1):
+            msg = new_message(blue, kind="request", sender="blue", to="red", seq=seq, body="?")
+            store.receive([sign(msg.model_copy(update={"id": msg_id}), blue)], "primary")
+    finally:
+        store.close()
+    flags = ["--token", "t", "--key-file", key_file, "--store", tmp_path / "red.db"]
+    send = ["hotline", "send", "yes", "--to", "blue", "--kind", "response", *flags]
+    assert_one_line_error(invoke(*send, "--reply-to", "abc"), "ambiguous", "abc1", "abc2")
+    assert_one_line_error(invoke(*send, "--reply-to", "abd"), "no message", "'abd'")
+    assert_one_line_error(invoke(*send, "--reply-to", "zz"), "hex digits")
+
+
+def test_listen_counts_exactly_and_plain_and_jsonl_share_one_cursor(flow: Flow) -> None:
+    sent = [flow.send("blue", "--to", "red", f"notice {i}") for i in (1, 2, 3)]
+
+    async def receive_all() -> None:  # all three in red's store before listen reads it
+        red = HotlineClient(
+            ClientStore(flow.tmp / "red.db"),
+            load_key_file(flow.tmp / "red.key"),
+            flow.flags("red")[1],
+            flow.broker_url,
+        )
+        await red.start()
+        try:
+            await until(lambda: len(red.store.delivered()) == 3)
+        finally:
+            await red.stop()
+            red.store.close()
+
+    asyncio.run(receive_all())
+    first = flow.listen("red", "--count", "1")
+    assert shown(first.stdout) == [(sent[0], "notice 1")]
+
+    jsonl = flow.tmp / "red.jsonl"
+    second = flow.listen("red", "--count", "1", "--jsonl", str(jsonl))
+    assert shown(second.stdout) == [(sent[1], "notice 2")]
+    assert [(r["n"], r["id"]) for r in read_jsonl(jsonl)] == [(2, sent[1])]
+
+    third = flow.listen("red", "--count", "1")
+    assert shown(third.stdout) == [(sent[2], "notice 3")]
+
+
+def test_a_store_refuses_a_party_it_does_not_belong_to(flow: Flow) -> None:
+    flow.send("red", "--to", "blue", "red's own")
+    res = flow.run("hotline", "send", "--to", "red", "as blue", *flow.flags("blue", store="red.db"))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and "'red'" in line and "'blue'" in line, line
+    store = ClientStore(flow.tmp / "red.db")
+    try:
+        assert store.outbox_counts()["total"] == 1 and store.get_meta("party") == "red"
+    finally:
+        store.close()
+
+
+def test_a_key_belongs_to_one_party_and_key_changes_are_audited(flow: Flow) -> None:
+    flow.send("blue", "--to", "red", "registers blue's key")
+    blue_key = public_hex(load_key_file(flow.tmp / "blue.key"))
+    red_token = flow.flags("red")[1]
+    headers = {"Authorization": f"Bearer {red_token}"}
+
+    def put(key: str) -> httpx.Response:
+        body = {"public_key": key}
+        return httpx.put(
+            f"{flow.broker_url}/hotline/key", json=body, headers=headers, trust_env=False
+        )
+
+    taken = put(blue_key.upper())
+    assert taken.status_code == 409
+    detail = taken.json()["detail"]
+    assert "another party" in detail and "\n" not in detail and "blue" not in detail
+    res = flow.run("hotline", "send", "--to", "blue", "x", *flow.flags("red", key="blue.key"))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and "another party" in line, line
+
+    first, second = SigningKey(bytes([5]) * 32), SigningKey(bytes([6]) * 32)
+    for key in (first, second, second):
+        assert put(public_hex(key)).status_code == 200
+    keys = httpx.get(
+        f"{flow.broker_url}/hotline/keys",
+        params={"name": ["blue", "red"]},
+        headers=headers,
+        trust_env=False,
+    ).json()
+    assert keys == {"blue": blue_key, "red": public_hex(second)}
+    changes = [e["data"] for e in flow.audit_entries("key")]
+    fp = key_fingerprint
+    assert changes == [
+        {"party": "blue", "old": None, "new": fp(blue_key)},
+        {"party": "red", "old": None, "new": fp(public_hex(first))},
+        {"party": "red", "old": fp(public_hex(first)), "new": fp(public_hex(second))},
+    ]
+
+
+def test_channel_events_read_as_status_lines() -> None:
+    silent = {"type": "primary_down", "reason": "primary silent 0.8 s", "backup": True}
+    assert describe_event(silent) == "hotline: switched to backup channel (primary silent 0.8 s)"
+    alone = {"type": "primary_down", "reason": "primary connection closed", "backup": False}
+    assert describe_event(alone) == (
+        "hotline: primary channel down (primary connection closed); no backup relay: "
+        "messages wait in the outbox"
+    )
+    up = {"type": "primary_up", "channel": "broker WebSocket"}
+    assert describe_event(up) == "hotline: primary channel up (broker WebSocket)"
+    back = {**up, "down_s": 3.25}
+    assert (
+        describe_event(back)
+        == "hotline: back on the primary channel (broker WebSocket) after 3.2 s"
+    )
+    refused = {"type": "rejected", "via": "backup", "rejected": [("ab12", "bad signature")]}
+    assert (
+        describe_event(refused)
+        == "hotline: the backup relay refused 1 message(s): ab12: bad signature"
+    )
+    assert describe_event({"type": "something else"}) is None
+
+
+def test_listen_refuses_a_jsonl_file_written_from_another_store(tmp_path: Path) -> None:
+    key_file = tmp_path / "red.key"
+    new_key_file(key_file)
+    jsonl = tmp_path / "other.jsonl"
+    jsonl.write_text('{"n": 5, "id": "x"}\n')
+    flags = ["--token", "t", "--key-file", key_file, "--store", tmp_path / "red.db"]
+    res = invoke("hotline", "listen", "--jsonl", jsonl, *flags)
+    assert_one_line_error(res, "other.jsonl", "delivery 5", "another store")
+    jsonl.write_text("not json\n")
+    assert_one_line_error(invoke("hotline", "listen", "--jsonl", jsonl, *flags), "other.jsonl")

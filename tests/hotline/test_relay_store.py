@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ import pytest
 from nacl.signing import SigningKey
 
 from deconflict.errors import InputError
+from deconflict.hotline.audit import AuditLog, entries, verify_log
 from deconflict.hotline.keys import public_hex
 from deconflict.hotline.messages import Message, new_message, sign
-from deconflict.hotline.relay_store import HotlineStore, Rejected
+from deconflict.hotline.relay import Relay as HotlineRelay
+from deconflict.hotline.relay_store import HotlineStore, KeyTakenError, Rejected, key_fingerprint
 from deconflict.store.records import PartyRecord
 from deconflict.store.sql import SqlRepository
 from deconflict.store.tokens import hash_token, new_token
@@ -227,6 +230,112 @@ def test_register_key_refuses_a_malformed_key(relay: Relay, bad: str) -> None:
         relay.store.register_key(relay.parties["grey"].id, bad)
 
 
+def test_a_key_registered_to_another_party_is_refused(relay: Relay) -> None:
+    before = relay.store.keys()
+    blue = public_hex(KEYS["blue"])
+    for attempt in [blue, blue.upper()]:
+        with pytest.raises(KeyTakenError, match="registered to another party"):
+            relay.store.register_key(relay.parties["grey"].id, attempt)
+        with pytest.raises(KeyTakenError):  # replacing one's own key by another's: the same
+            relay.store.register_key(relay.parties["red"].id, attempt)
+    relay.repo.revoke_party("green")  # a revoked party's key is still its own
+    with pytest.raises(KeyTakenError):
+        relay.store.register_key(relay.parties["grey"].id, public_hex(KEYS["green"]))
+    assert relay.store.keys() == {n: k for n, k in before.items() if n != "green"}
+    assert relay.send("grey", [relay.msg("grey", "red", key=KEYS["blue"])]).stored == []
+
+
+def _register(
+    store: HotlineStore, pid: int, key: str, start: threading.Barrier, outcomes: list[str]
+) -> None:
+    start.wait()
+    try:
+        store.register_key(pid, key)
+        outcomes.append("ok")
+    except KeyTakenError:
+        outcomes.append("taken")
+
+
+def race_for_keys(store: HotlineStore, party_ids: list[int], rounds: int = 10) -> None:
+    """Parties register the same new key at the same moment, ``rounds`` times: one wins each."""
+    for r in range(rounds):
+        key = public_hex(SigningKey(bytes([200 + r]) * 32))
+        start = threading.Barrier(len(party_ids))
+        outcomes: list[str] = []
+        threads = [
+            threading.Thread(target=_register, args=(store, pid, key, start, outcomes))
+            for pid in party_ids
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert sorted(outcomes) == ["ok"] + ["taken"] * (len(party_ids) - 1)
+        assert list(store.keys().values()).count(key) == 1
+
+
+def test_parties_racing_for_one_key_on_sqlite(relay: Relay) -> None:
+    race_for_keys(relay.store, [relay.parties[n].id for n in ("blue", "red", "grey")])
+
+
+def test_a_key_belongs_to_one_party_on_postgresql(pg_url: str) -> None:
+    repo = SqlRepository(pg_url, migrate=True)
+    try:
+        store = HotlineStore(repo.engine)
+        ids = [repo.add_party(n, hash_token(new_token())).id for n in ("blue", "red", "grey")]
+        store.register_key(ids[0], public_hex(KEYS["blue"]))
+        with pytest.raises(KeyTakenError):
+            store.register_key(ids[1], public_hex(KEYS["blue"]).upper())
+        race_for_keys(store, ids)
+    finally:
+        repo.close()
+
+
+def test_register_key_reports_each_change_inside_its_transaction(relay: Relay) -> None:
+    changes: list[tuple[str | None, str]] = []
+    grey = relay.parties["grey"].id
+    first, second = SigningKey(bytes([7]) * 32), SigningKey(bytes([8]) * 32)
+    on_change = lambda old, new: changes.append((old, new))  # noqa: E731
+    assert relay.store.register_key(grey, public_hex(first), on_change=on_change) is None
+    assert relay.store.register_key(grey, public_hex(first), on_change=on_change) == public_hex(
+        first
+    )
+    relay.store.register_key(grey, public_hex(second), on_change=on_change)
+    assert changes == [(None, public_hex(first)), (public_hex(first), public_hex(second))]
+
+    def fail(old: str | None, new: str) -> None:
+        raise OSError("audit log unwritable")
+
+    with pytest.raises(OSError):  # no audit entry: no change
+        relay.store.register_key(grey, public_hex(first), on_change=fail)
+    assert relay.store.keys()["grey"] == public_hex(second)
+
+
+def test_the_relay_audits_key_changes_with_both_fingerprints(relay: Relay, tmp_path: Path) -> None:
+    relay_key = SigningKey(bytes([99]) * 32)
+    log_path = tmp_path / "relay.audit.jsonl"
+    blue, grey = relay.parties["blue"], relay.parties["grey"]
+    primary = HotlineRelay(lambda token: blue, name="primary", can_register_keys=True)
+    blue_new, grey_first = SigningKey(bytes([9]) * 32), SigningKey(bytes([10]) * 32)
+    with AuditLog.open(log_path, relay_key) as log:
+        primary.bind(relay.store, log)
+        primary.register_key(blue, public_hex(blue_new))
+        primary.register_key(blue, public_hex(blue_new))  # the same key again: no change
+        primary.register_key(grey, public_hex(grey_first))
+        with pytest.raises(KeyTakenError):
+            primary.register_key(grey, public_hex(KEYS["red"]))
+    found = [e["data"] for e in entries(log_path) if e["type"] == "key"]
+    assert found == [
+        {
+            "party": "blue",
+            "old": key_fingerprint(public_hex(KEYS["blue"])),
+            "new": key_fingerprint(public_hex(blue_new)),
+        },
+        {"party": "grey", "old": None, "new": key_fingerprint(public_hex(grey_first))},
+    ]
+    assert verify_log(log_path, public_key=public_hex(relay_key)).ok
+
+
 def test_keys_lists_live_parties_only(relay: Relay) -> None:
     assert relay.store.keys() == {n: public_hex(k) for n, k in KEYS.items()}
     relay.repo.revoke_party("green")
@@ -332,7 +441,8 @@ def test_copy_registry_from(relay: Relay, migrated: Path, tmp_path: Path) -> Non
         relay.repo.revoke_party("red")
         new_key = SigningKey(bytes([42]) * 32)
         relay.store.register_key(relay.parties["grey"].id, public_hex(new_key))
-        relay.store.register_key(relay.parties["blue"].id, public_hex(KEYS["green"]))
+        blue_key = SigningKey(bytes([43]) * 32)
+        relay.store.register_key(relay.parties["blue"].id, public_hex(blue_key))
         late_token = new_token()
         relay.repo.add_party("violet", hash_token(late_token))
         assert backup.copy_registry_from(relay.store) == 6
@@ -342,7 +452,7 @@ def test_copy_registry_from(relay: Relay, migrated: Path, tmp_path: Path) -> Non
         assert copied == relay.store.keys()
         assert "red" not in copied
         assert copied["grey"] == public_hex(new_key)
-        assert copied["blue"] == public_hex(KEYS["green"])
+        assert copied["blue"] == public_hex(blue_key)
         violet = backup_repo.party_by_token_hash(hash_token(late_token))
         assert violet is not None and violet.name == "violet"
 

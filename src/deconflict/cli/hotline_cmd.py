@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from deconflict.cli.common import console, err_console, format_time, one_line_errors
 from deconflict.errors import InputError
@@ -108,7 +109,8 @@ def send_command(
         str, typer.Option("--kind", help="distress | notice | request | response | ack")
     ] = "notice",
     reply_to: Annotated[
-        str | None, typer.Option("--reply-to", help="Id of the message this answers")
+        str | None,
+        typer.Option("--reply-to", help="Id of the message this answers (any unique prefix of it)"),
     ] = None,
     deadline_s: Annotated[
         float | None, typer.Option("--deadline-s", help="A request's response deadline, s")
@@ -129,11 +131,16 @@ def send_command(
 ) -> None:
     """Sign a message, commit it to the outbox, and hand it to a relay (primary, else backup)."""
     client = _client(broker_url, backup_url, token, key_file, store, config, nats_url)
+    try:
+        answers = client.store.resolve_id(reply_to) if reply_to is not None else None
+    except InputError:
+        client.store.close()
+        raise
 
     async def run() -> int:
-        await client.start(receive=wait_ack)
         try:
-            msg = await client.send(kind, to, text, in_reply_to=reply_to, deadline_s=deadline_s)
+            await client.start(receive=wait_ack)
+            msg = await client.send(kind, to, text, in_reply_to=answers, deadline_s=deadline_s)
             t0 = time.monotonic()
             via = await client.wait_relayed(msg.id, timeout_s)
             if via is None:
@@ -168,13 +175,11 @@ def send_command(
 
 
 def _print_message(msg: Any) -> None:
-    from rich.markup import escape
-
-    extra = f" re {msg.in_reply_to[:8]}" if msg.in_reply_to else ""
+    extra = f" re {msg.in_reply_to}" if msg.in_reply_to else ""
     due = f" (response due in {msg.deadline_s:g} s)" if msg.deadline_s else ""
     line = escape(
-        f"{format_time(msg.ts)} {msg.kind.upper()} from {msg.sender} #{msg.seq}{extra}{due}: "
-        f"{msg.body}"
+        f"{format_time(msg.ts)} {msg.kind.upper()} from {msg.sender} #{msg.seq} id {msg.id}"
+        f"{extra}{due}: {msg.body}"
     )
     console.print(f"[bold red]{line}[/]" if msg.kind == "distress" else line, highlight=False)
 
@@ -198,37 +203,47 @@ def listen_command(
     config: ConfigOpt = None,
     nats_url: NatsOpt = None,
 ) -> None:
-    """Receive on both channels, print each message once in order, keep sending the outbox."""
+    """Receive on both channels, print each message once in order, keep sending the outbox.
+
+    The store keeps one read cursor: plain output and ``--jsonl`` share it, so a message
+    shown by one is not shown again by the other.
+    """
+    from deconflict.hotline.client import describe_event
 
     def on_event(event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "escalation":
+        if event["type"] == "escalation":
             err_console.print(
                 f"[bold yellow]ESCALATION[/] {event['to']} owes {event['sender']} a response to "
-                f"{event['id'][:8]} ({event['overdue_s']:.0f} s overdue): {event['body']}",
+                f"{event['id']} ({event['overdue_s']:.0f} s overdue): {escape(event['body'])}",
                 highlight=False,
             )
-        elif kind in ("primary_down", "primary_up", "bad_signature", "rejected"):
-            err_console.print(f"[dim]{kind} {event.get('reason', '')}[/]", highlight=False)
+            return
+        line = describe_event(event)
+        if line is not None:
+            err_console.print(escape(line), style="dim", highlight=False)
 
     client = _client(
         broker_url, backup_url, token, key_file, store, config, nats_url, on_event=on_event
     )
 
     async def run() -> None:
-        cursor = _jsonl_cursor(jsonl) if jsonl else int(client.store.get_meta("printed", "0"))
-        seen = 0
-        warned: set[str] = set()
-        await client.start()
-        console.print(
-            f"listening as {client.party} · primary {client.nats_url or client.broker_url} · "
-            f"backup {client.backup_url or 'none'} · store {client.store.path}",
-            highlight=False,
-        )
-        out = jsonl.open("a") if jsonl else None
+        out = None
         try:
+            cursor = client.store.cursor()
+            if jsonl:
+                cursor = max(cursor, _jsonl_cursor(jsonl, client.store.last_delivered()))
+            seen = 0
+            warned: set[str] = set()
+            await client.start()
+            console.print(
+                f"listening as {client.party} · primary {client.nats_url or client.broker_url} · "
+                f"backup {client.backup_url or 'none'} · store {client.store.path}",
+                highlight=False,
+            )
+            out = jsonl.open("a") if jsonl else None
             while count is None or seen < count:
-                rows = await asyncio.to_thread(client.store.delivered, cursor, 5000)
+                limit = 5000 if count is None else min(5000, count - seen)
+                rows = await asyncio.to_thread(client.store.delivered, cursor, limit)
                 if rows:
                     if out is not None:
                         out.write(
@@ -241,15 +256,14 @@ def listen_command(
                             _print_message(m)
                     cursor = rows[-1][0]
                     seen += len(rows)
-                    if out is None:
-                        client.store.set_meta("printed", str(cursor))
+                    await asyncio.to_thread(client.store.advance_cursor, cursor)
                     continue
                 for owed in client.store.owed(time.time()):
                     if owed.id not in warned:
                         warned.add(owed.id)
                         err_console.print(
-                            f"[bold yellow]OVERDUE[/] {owed.direction}: request {owed.id[:8]} "
-                            f"({owed.party}) due {format_time(owed.due_at)}: {owed.body}",
+                            f"[bold yellow]OVERDUE[/] {owed.direction}: request {owed.id} "
+                            f"({owed.party}) due {format_time(owed.due_at)}: {escape(owed.body)}",
                             highlight=False,
                         )
                 await asyncio.sleep(0.05)
@@ -266,8 +280,13 @@ def listen_command(
     asyncio.run(run())
 
 
-def _jsonl_cursor(path: Path) -> int:
-    """The last delivery number written to ``path`` (0 if none): the file is its own cursor."""
+def _jsonl_cursor(path: Path, last_delivered: int) -> int:
+    """The last delivery number written to ``path`` (0 if none).
+
+    The file is written and fsynced before the store's cursor moves, so after a crash
+    between the two it is ahead of the cursor and wins. A file ahead of every delivery
+    in the store (``last_delivered``) was written from another store: an error.
+    """
     if not path.exists():
         return 0
     data = path.read_bytes()
@@ -275,7 +294,16 @@ def _jsonl_cursor(path: Path) -> int:
         data = data[: data.rfind(b"\n") + 1]
         path.write_bytes(data)
     lines = data.splitlines()
-    return int(json.loads(lines[-1])["n"]) if lines else 0
+    try:
+        written = int(json.loads(lines[-1])["n"]) if lines else 0
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise InputError(f"{path}: the last line is not a delivery written by listen") from None
+    if written > last_delivered:
+        raise InputError(
+            f"{path} ends at delivery {written}, but this store has released only "
+            f"{last_delivered}: it was written from another store"
+        )
+    return written
 
 
 @hotline_app.command("overdue")
@@ -300,7 +328,8 @@ def overdue_command(
     flags = {"broker_url": broker_url, "backup_url": backup_url, "token": token}
     cfg = load_config({**flags, "key_file": key_file, "store": store}, config)
     local = ClientStore(cfg.store)
-    table = Table("request", "who owes", "to whom", "due", "overdue (s)", "body")
+    request = Column("request", no_wrap=True, min_width=32)  # a full id, for --reply-to
+    table = Table(request, "who owes", "to whom", "due", "overdue (s)", "body")
     now = time.time()
     rows: list[tuple[str, str, str, float, str]] = []
     try:
@@ -332,7 +361,7 @@ def overdue_command(
     finally:
         local.close()
     for rid, owes, owed_to, due, body in rows:
-        table.add_row(rid[:12], owes, owed_to, format_time(due), f"{now - due:.0f}", body[:60])
+        table.add_row(rid, owes, owed_to, format_time(due), f"{now - due:.0f}", escape(body[:60]))
     console.print(table if rows else "no overdue requests")
 
 

@@ -179,13 +179,15 @@ class HotlineClient:
                 if who.status_code == 401:
                     raise InputError(f"{base}: the token was refused (unknown or revoked)")
                 who.raise_for_status()
-                self.party = who.json()["party"]
-                self.store.set_meta("party", str(self.party))
+                self.party = str(who.json()["party"])
+                await asyncio.to_thread(self.store.bind_party, self.party)  # or InputError
                 if base == self.broker_url:
                     mine = {"name": [self.party]}
                     keys = (await self._http.get(f"{base}/hotline/keys", params=mine)).json()
                     if keys.get(self.party) != me:
                         put = await self._http.put(f"{base}/hotline/key", json={"public_key": me})
+                        if put.status_code == 409:
+                            raise InputError(f"{base}: key refused: {_detail(put)}")
                         put.raise_for_status()
                 return
             except httpx.HTTPError as err:
@@ -388,8 +390,9 @@ class HotlineClient:
             with contextlib.suppress(WebSocketException, OSError):
                 await ws.send(json.dumps({"type": "ping", "t": time.time()}))
             await asyncio.sleep(self.timing.heartbeat_s)
-            if time.monotonic() - self._last_pong > self.timing.dead_after_s:
-                self._primary_down("heartbeat lost")
+            silent = time.monotonic() - self._last_pong
+            if silent > self.timing.dead_after_s:
+                self._primary_down(f"primary silent {silent:.1f} s")
                 await ws.close()
                 return
 
@@ -429,11 +432,18 @@ class HotlineClient:
     def _primary_up(self) -> None:
         if not self.stats.primary_up:
             self.stats.primary_up = True
+            event: dict[str, Any] = {"type": "primary_up", "channel": self._primary_name()}
+            now = time.time()
             if self.stats.failovers:
                 self.stats.recoveries += 1
-            self.stats.last_switch_at = time.time()
-            self._event({"type": "primary_up"})
+                event["down_s"] = now - self.stats.last_switch_at
+            self.stats.last_switch_at = now
+            self._event(event)
             self._wake.set()
+
+    def _primary_name(self) -> str:
+        """What the primary channel is, for status lines."""
+        return "NATS JetStream" if self.nats_url else "broker WebSocket"
 
     # -- NATS JetStream as the primary -------------------------------------------------
 
@@ -481,7 +491,9 @@ class HotlineClient:
             self.stats.primary_up = False
             self.stats.failovers += 1
             self.stats.last_switch_at = time.time()
-            self._event({"type": "primary_down", "reason": why})
+            self._event(
+                {"type": "primary_down", "reason": why, "backup": self.backup_url is not None}
+            )
             self._wake.set()
 
     # -- receiving -------------------------------------------------------------------
@@ -543,3 +555,44 @@ class HotlineClient:
     def _event(self, event: dict[str, Any]) -> None:
         if self.on_event is not None:
             self.on_event({**event, "at": time.time()})
+
+
+def _detail(resp: httpx.Response) -> str:
+    """The one-line ``detail`` of an error response (else its status)."""
+    try:
+        detail = resp.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    return str(detail) if isinstance(detail, str) else f"HTTP {resp.status_code}"
+
+
+def describe_event(event: dict[str, Any]) -> str | None:
+    """A one-line status for people (``hotline: …``) for a client event; None for silence.
+
+    Events: ``primary_up`` / ``primary_down`` (channel switches), ``rejected`` (a relay
+    refused messages of ours), ``bad_signature`` (a delivered message failed its check).
+    Escalations have their own line.
+    """
+    kind = event.get("type")
+    if kind == "primary_up":
+        channel = event.get("channel", "primary")
+        if "down_s" in event:
+            return f"hotline: back on the primary channel ({channel}) after {event['down_s']:.1f} s"
+        return f"hotline: primary channel up ({channel})"
+    if kind == "primary_down":
+        why = event.get("reason", "")
+        if event.get("backup"):
+            return f"hotline: switched to backup channel ({why})"
+        return (
+            f"hotline: primary channel down ({why}); no backup relay: messages wait in the outbox"
+        )
+    if kind == "rejected":
+        items = event.get("rejected", [])
+        shown = "; ".join(f"{i}: {r}" for i, r in items[:3]) + ("; …" if len(items) > 3 else "")
+        return f"hotline: the {event.get('via', '')} relay refused {len(items)} message(s): {shown}"
+    if kind == "bad_signature":
+        return (
+            f"hotline: dropped message {event.get('id')} from {event.get('sender')}: "
+            "not signed by the sender's registered key"
+        )
+    return None

@@ -1,5 +1,11 @@
 """A party's own hotline store: outbox, inbox and seen audit heads, in one SQLite file.
 
+The file holds message text, so it is private: created 0600 before SQLite opens it (SQLite
+gives its ``-wal`` and ``-shm`` companions the same mode), and an existing store that
+others could read is made private when opened. A store belongs to one party: the first
+party to use it is recorded, and any other is refused (its sequence numbers and inbox are
+that party's alone).
+
 SQLite in WAL mode with ``synchronous=FULL``: a message is in the outbox (committed,
 fsynced) before anything is sent, and in the inbox before the relay is told it
 arrived, so a crash at any moment loses nothing. The inbox keys messages by
@@ -13,7 +19,9 @@ SQLAlchemy layer. Times are Unix seconds.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -60,6 +68,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+#: The meta key of the read cursor that ``hotline listen`` shares across its output forms.
+CURSOR_KEY = "printed"
+
 #: How far back (s) stranded messages are looked for and sent again.
 RESEND_WINDOW_S = 600.0
 
@@ -92,6 +103,7 @@ class ClientStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -308,6 +320,67 @@ class ClientStore:
                 (key, value),
             )
 
+    def cursor(self) -> int:
+        """The application's read cursor: the last delivery number it was shown (0: none)."""
+        return int(self.get_meta(CURSOR_KEY, "0"))
+
+    def advance_cursor(self, delivered_no: int) -> None:
+        """Move the read cursor forward to ``delivered_no`` (never back; committed)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET value = excluded.value"
+                " WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                (CURSOR_KEY, str(int(delivered_no))),
+            )
+
+    def last_delivered(self) -> int:
+        """The highest delivery number released so far (0: none)."""
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(MAX(delivered_no), 0) FROM inbox").fetchone()
+        return int(row[0])
+
+    def bind_party(self, party: str) -> None:
+        """Record that this store is ``party``'s; :class:`InputError` if it is another's.
+
+        Sequence numbers, the inbox and the read cursor belong to one party: a store
+        used by a second party would number its messages after the first's, and show
+        neither party everything meant for it.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'party'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('party', ?)", (party,))
+            elif row[0] != party:
+                raise InputError(
+                    f"hotline store {self.path} belongs to party {row[0]!r}, not {party!r};"
+                    " use a store of your own (--store)"
+                )
+
+    def resolve_id(self, prefix: str) -> str:
+        """The id of the one message in this store (inbox or outbox) starting with ``prefix``.
+
+        :class:`InputError` naming the candidates when several match, and when none does.
+        """
+        want = prefix.strip().lower()
+        if not want or len(want) > 32 or any(c not in "0123456789abcdef" for c in want):
+            raise InputError(f"message id {prefix!r}: expected 1 to 32 hex digits (an id prefix)")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, sender FROM inbox WHERE substr(id, 1, ?) = ?"
+                " UNION SELECT id, kind, NULL FROM outbox WHERE substr(id, 1, ?) = ?"
+                " ORDER BY id LIMIT 6",
+                (len(want), want, len(want), want),
+            ).fetchall()
+        ids = sorted({r[0] for r in rows})
+        if len(ids) == 1:
+            return str(ids[0])
+        if not ids:
+            raise InputError(f"no message in {self.path} has an id starting with {want!r}")
+        shown = ", ".join(f"{i} ({k} {'from ' + s if s else 'sent'})" for i, k, s in rows[:5])
+        more = " and more" if len(rows) > 5 else ""
+        raise InputError(f"message id {want!r} is ambiguous: {shown}{more}")
+
     def save_head(self, relay: str, head: dict[str, object]) -> None:
         """Keep the newest signed audit head seen from ``relay``."""
         n = int(head.get("n", 0))  # type: ignore[call-overload]
@@ -349,6 +422,29 @@ class ClientStore:
             if due < now:
                 out.append(OwedRequest(i, "we owe them", sender, msg["body"], due))
         return out
+
+
+def _make_private(path: Path) -> None:
+    """Create ``path`` with mode 0600, or make an existing store (and its companions) 0600."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                st = part.stat()
+                if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+                    part.chmod(0o600)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise InputError(f"hotline store {part}: {err.strerror}") from None
+        return
+    except OSError as err:
+        raise InputError(f"hotline store {path}: {err.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+    finally:
+        os.close(fd)
 
 
 def _enqueue(db: sqlite3.Connection, builders: Iterable[Callable[[int], Message]]) -> list[Message]:

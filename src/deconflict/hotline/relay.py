@@ -34,7 +34,14 @@ from starlette import status
 
 from deconflict.errors import InputError
 from deconflict.hotline.audit import AuditLog, entries
-from deconflict.hotline.relay_store import Accepted, HotlineStore, Overdue, Rejected
+from deconflict.hotline.relay_store import (
+    Accepted,
+    HotlineStore,
+    KeyTakenError,
+    Overdue,
+    Rejected,
+    key_fingerprint,
+)
 from deconflict.store.records import PartyRecord
 
 log = logging.getLogger(__name__)
@@ -216,6 +223,27 @@ class Relay:
             self.audit.append_many(entries)
         return result
 
+    def register_key(self, party: PartyRecord, public_key_hex: str) -> None:
+        """Register or replace ``party``'s verify key; a change is audited (entry ``key``).
+
+        :class:`KeyTakenError` when another party holds the key. The entry (the party, the
+        old and new key fingerprints) is appended before the change commits, so no change
+        goes unlogged.
+        """
+
+        def audit(old: str | None, new: str) -> None:
+            if self.audit is not None:
+                self.audit.append(
+                    "key",
+                    {
+                        "party": party.name,
+                        "old": key_fingerprint(old) if old is not None else None,
+                        "new": key_fingerprint(new),
+                    },
+                )
+
+        self.store.register_key(party.id, public_key_hex, on_change=audit)
+
     def head(self) -> dict[str, Any] | None:
         """The audit log's signed head (None without a log)."""
         return self.audit.head() if self.audit is not None else None
@@ -287,7 +315,10 @@ def relay_router(relay: Relay) -> APIRouter:
                 status.HTTP_409_CONFLICT,
                 detail="register keys with the broker; the backup copies them",
             )
-        relay.store.register_key(party.id, body.public_key)
+        try:
+            relay.register_key(party, body.public_key)
+        except KeyTakenError as err:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from None
         return {"party": party.name, "public_key": body.public_key.lower()}
 
     @router.get("/keys", operation_id="hotline_keys")

@@ -10,12 +10,14 @@ it returns. Times are Unix seconds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, func, insert, select, update
+from sqlalchemy import Engine, Table, and_, func, insert, select, text, update
 from sqlalchemy.orm import aliased
 
 from deconflict.errors import InputError
@@ -35,6 +37,15 @@ KEYS = cast(Table, HotlineKey.__table__)
 MESSAGES = cast(Table, HotlineMessage.__table__)
 DELIVERIES = cast(Table, HotlineDelivery.__table__)
 REJECTS = cast(Table, HotlineReject.__table__)
+
+
+class KeyTakenError(InputError):
+    """A verify key registered to another party (a key belongs to one party)."""
+
+
+def key_fingerprint(public_key_hex: str) -> str:
+    """A verify key's fingerprint: the hex SHA-256 of its 32 bytes."""
+    return hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -86,27 +97,56 @@ class HotlineStore:
 
     # -- keys and parties ------------------------------------------------------------
 
-    def register_key(self, party_id: int, public_key_hex: str) -> None:
-        """Set (or replace) the party's Ed25519 verify key (64 hex digits)."""
+    def register_key(
+        self,
+        party_id: int,
+        public_key_hex: str,
+        *,
+        on_change: Callable[[str | None, str], object] | None = None,
+    ) -> str | None:
+        """Set (or replace) the party's Ed25519 verify key (64 hex digits); returns the old one.
+
+        A key belongs to one party: :class:`KeyTakenError` when another party (live or revoked)
+        registered it. ``on_change(old, new)`` runs inside the write transaction when the
+        key changes (``old`` None for a first key), so a change is never committed
+        without what it does (the relay's audit entry); an exception there undoes it.
+        """
         try:
             raw = bytes.fromhex(public_key_hex)
         except ValueError:
             raw = b""
         if len(raw) != 32:
             raise InputError("public_key: expected 64 hex digits (an Ed25519 verify key)")
+        new = raw.hex()
         now = _time.time()
         with write_transaction(self._engine) as conn:
-            done = conn.execute(
-                update(KEYS)
-                .where(KEYS.c.party_id == party_id)
-                .values(public_key=public_key_hex.lower(), registered_at=now)
-            ).rowcount
-            if not done:
-                conn.execute(
-                    insert(KEYS).values(
-                        party_id=party_id, public_key=public_key_hex.lower(), registered_at=now
-                    )
+            if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
+                conn.execute(text("LOCK TABLE hotline_keys IN SHARE ROW EXCLUSIVE MODE"))
+            owners = conn.execute(
+                select(KEYS.c.party_id).where(
+                    func.lower(KEYS.c.public_key) == new, KEYS.c.party_id != party_id
                 )
+            ).all()
+            if owners:
+                raise KeyTakenError("public_key: this key is registered to another party")
+            old = conn.execute(
+                select(KEYS.c.public_key).where(KEYS.c.party_id == party_id)
+            ).scalar_one_or_none()
+            if old is not None and old.lower() == new:
+                return old.lower()
+            if old is None:
+                conn.execute(
+                    insert(KEYS).values(party_id=party_id, public_key=new, registered_at=now)
+                )
+            else:
+                conn.execute(
+                    update(KEYS)
+                    .where(KEYS.c.party_id == party_id)
+                    .values(public_key=new, registered_at=now)
+                )
+            if on_change is not None:
+                on_change(old.lower() if old is not None else None, new)
+        return old.lower() if old is not None else None
 
     def keys(self) -> dict[str, str]:
         """Registered verify keys of live parties, by party name."""
