@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ from deconflict.core.alerts import LEVELS, AlertTracker, pair_keys
 from deconflict.core.detect import Kinematics
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.relative import extrapolate, relative_geometry
+from deconflict.core.resolve import manoeuvre_codes, sense_from_halves
 from deconflict.core.state import TrafficState
 from deconflict.core.zones import Zones, zone_entries
 from deconflict.frames import Advice, advise_state
@@ -169,6 +170,7 @@ class DetectionEngine:
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
         self.sent: dict[tuple[str, str], _Sent] = {}
+        self._names: dict[int, str] = {}  # party names by id, for the advisory tie-break
         #: Opaque id of each open zone alert, by (zone, aircraft).
         self.zone_ids: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
@@ -212,6 +214,12 @@ class DetectionEngine:
             ids_b = np.array([f"{rs[1].party_id}{_SEP}{rs[1].own_id}" for _, rs in pairs])
             keys = pair_keys(ids_a, ids_b)
             order = np.argsort(keys, kind="stable")
+            # The sense held: the advised manoeuvre of the aircraft whose key sorts first.
+            man = manoeuvre_codes([[r.manoeuvre for r in rs] for _, rs in pairs]).reshape(-1, 2)
+            first = ids_a <= ids_b
+            sense = sense_from_halves(
+                np.where(first, man[:, 0], man[:, 1]), np.where(first, man[:, 1], man[:, 0])
+            )
             self.tracker = AlertTracker(
                 key=keys[order],
                 conflict_id=np.array([cid for cid, _ in pairs], dtype=np.str_)[order],
@@ -220,6 +228,7 @@ class DetectionEngine:
                 )[order],
                 first_seen=np.array([min(r.time for r in rs) for _, rs in pairs])[order],
                 last_seen=np.full(len(pairs), now),
+                sense=sense[order],
             )
 
     def ingest(self, batch: TrackBatch) -> None:
@@ -265,7 +274,11 @@ class DetectionEngine:
         if snap is None:
             return []
         state, party_id, aircraft = snap
-        advice = advise_state(state, self.agreement, tracker=self.tracker, salt=self.id_secret)
+        # The tie-break sees what every side sees: party names and reported aircraft ids.
+        state = replace(state, party=self._party_names(party_id))
+        advice = advise_state(
+            state, self.agreement, tracker=self.tracker, salt=self.id_secret, reported_id=aircraft
+        )
         self.tracker = advice.tracker
         records = self._records(state, party_id, aircraft, advice)
         if self.zones is not None and len(self.zones):
@@ -275,6 +288,14 @@ class DetectionEngine:
             self.publish(stored)
             return stored
         return []
+
+    def _party_names(self, party_id: IntArray) -> StrArray:
+        """Each party id's name (parties are never renamed; new ones are looked up once)."""
+        ids, inverse = np.unique(party_id, return_inverse=True)
+        if not set(ids.tolist()) <= self._names.keys():
+            self._names = {p.id: p.name for p in self.repo.list_parties()}
+        names = [self._names.get(int(p), str(p)) for p in ids]  # over parties (few)
+        return np.asarray(names, dtype=np.str_)[inverse]
 
     def _records(
         self, state: TrafficState, party_id: IntArray, aircraft: StrArray, advice: Advice
