@@ -190,8 +190,10 @@ def advise_state(
     geometry = pair_geometry(kin, a, b)
     ids = reported_id if reported_id is not None else state.id
     party = state.party if state.party is not None else np.full(len(state), "", dtype=np.str_)
-    tie_a, tie_b = tie_hashes(ids[a], ids[b], party[a], party[b], ag.fingerprint)
-    options = pair_options(kin, state.track_deg, a, b, geometry, win, tie_a, tie_b, ag)
+    tie_a, tie_b = tie_hashes(ids, party, a, b, ag.fingerprint)
+    # Senses can be held only from a previous snapshot: this call's or the tracker's.
+    held = kin.times.size > 1 or (tracker is not None and bool((tracker.sense >= 0).any()))
+    options = pair_options(kin, state.track_deg, a, b, geometry, win, tie_a, tie_b, ag, held=held)
     a_first = state.id[a] <= state.id[b]  # the tracker's sense is that of the key's first id
 
     level = np.zeros(a.size, dtype=np.int64)

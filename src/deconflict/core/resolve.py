@@ -219,6 +219,8 @@ class PairOptions:
     clears: BoolArray
     holds: BoolArray
     feasible: BoolArray
+    #: False: the held rows were not computed (every conflict is new).
+    held: bool = True
 
 
 def pair_options(
@@ -231,12 +233,15 @@ def pair_options(
     tie_a: U64,
     tie_b: U64,
     ag: Agreement,
+    *,
+    held: bool = True,
 ) -> PairOptions:
     """The fresh decision for conflicting pairs ``(a, b)`` and every manoeuvre they may hold.
 
     ``tie_a``/``tie_b`` come from :func:`tie_hashes`: on a vertical tie the top bit
     of their order-free combination says whether the aircraft with the smaller hash
     climbs, so the rule never depends on the order in which the pair is given.
+    ``held=False`` skips the held manoeuvres (no conflict holds one: all new).
     """
     # Preferred sense: no crossing. The aircraft above now climbs; level now, the one
     # above at closest approach; level then too, the tie hash decides.
@@ -283,6 +288,12 @@ def pair_options(
         reversed=np.zeros(n, dtype=bool),
     )
 
+    if not held:
+        never = np.zeros((4, n), dtype=bool)
+        unused = np.full((4, n), np.nan)
+        return PairOptions(
+            fresh, track_deg[a], track_deg[b], unused, unused, unused, never, never, never, False
+        )
     # Each manoeuvre held: with the margin (targets), and against the bare minima.
     b_up0 = _vertical(g, win, np.ones(n, dtype=bool), kin, a, b, ag, margin=0.0)
     a_up0 = _vertical(g, win, np.zeros(n, dtype=bool), kin, a, b, ag, margin=0.0)
@@ -337,6 +348,8 @@ def choose(opts: PairOptions, held_a: IntArray, sel: slice | IntArray = slice(No
     c = np.clip(held_a, 0, 3)
     col = np.arange(opts.holds.shape[1])[sel]
     has = held_a >= 0
+    if has.any() and not opts.held:
+        raise ValueError("options made with held=False cannot hold a manoeuvre")
     holds = opts.holds[c, col]
     feasible = opts.feasible[c, col]
     fresh_man_a = f.man_a[sel]
@@ -385,22 +398,21 @@ def pair_advice(
 
 
 def tie_hashes(
-    id_a: StrArray, id_b: StrArray, party_a: StrArray, party_b: StrArray, key: str
+    ids: StrArray, party: StrArray, a: IntArray, b: IntArray, key: str
 ) -> tuple[U64, U64]:
-    """The vertical tie-break hashes of pairs: of the aircraft ids, of the parties if equal.
+    """The vertical tie-break hashes of pairs ``(a, b)``: of the ids, of the parties if equal.
 
-    The ids are those the parties report (never an internal key) and the parties
-    their names, so every side computes the same hashes from the same picture;
-    ``key`` is the agreement fingerprint.
+    ``ids`` are the aircraft ids as the parties report them (never an internal key)
+    and ``party`` the party names, per aircraft, so every side computes the same
+    hashes from the same picture; ``key`` is the agreement fingerprint.
     """
-    h_a = hash_strings(id_a, key=key)
-    h_b = hash_strings(id_b, key=key)
+    involved, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    h = hash_strings(ids[involved], key=key)[inverse]
+    h_a, h_b = h[: a.size], h[a.size :]
     same = h_a == h_b
     if same.any():
-        h_a = h_a.copy()
-        h_b = h_b.copy()
-        h_a[same] = hash_strings(party_a[same], key=key)
-        h_b[same] = hash_strings(party_b[same], key=key)
+        h_a[same] = hash_strings(party[a[same]], key=key)
+        h_b[same] = hash_strings(party[b[same]], key=key)
     return h_a, h_b
 
 
