@@ -116,6 +116,11 @@ def summary_table(f_off: Figures, f_on: Figures, off: Run, on: Run, n_pairs: int
             f"{f_on.no_safe_aircraft:,} / {f_on.reversal_aircraft:,} / {f_on.changing_aircraft:,}",
         ),
         (
+            "advisory reversals (held manoeuvre replaced, counted)",
+            "-",
+            f"{f_on.advisory_reversals:,}",
+        ),
+        (
             "pilot releases: resumed plan / vertical only",
             "-",
             f"{f_on.returns:,} / {f_on.level_offs:,}",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from deconflict.core.agreement import Agreement
@@ -17,8 +18,15 @@ from deconflict.core.detect import (
     pair_geometry,
     windows,
 )
-from deconflict.core.hashing import hash_strings
-from deconflict.core.resolve import MANOEUVRES, pair_advice, per_aircraft
+from deconflict.core.resolve import (
+    MANOEUVRES,
+    PairAdvice,
+    choose,
+    other_half,
+    pair_options,
+    per_aircraft,
+    tie_hashes,
+)
 from deconflict.core.state import TrafficState
 from deconflict.units import NM
 
@@ -119,8 +127,14 @@ class Advice:
     advisories: pd.DataFrame
     events: pd.DataFrame
     tracker: AlertTracker
-    #: Conflicting pairs: ``a``/``b`` index the states; ``conflict_id``, ``level``, ``t_in_s``.
+    #: Conflicting pairs: ``a``/``b`` index the states; ``conflict_id``, ``level``, ``t_in_s``,
+    #: ``reversed`` (the pair's held manoeuvre was replaced now: a counted reversal).
     pairs: pd.DataFrame
+
+    @property
+    def reversals(self) -> int:
+        """Number of advisory reversals in these snapshots (see :func:`advise_state`)."""
+        return int(self.pairs["reversed"].sum())
 
 
 def advise(
@@ -150,11 +164,17 @@ def advise_state(
     all_pairs: bool = False,
     tracker: AlertTracker | None = None,
     salt: str = "",
+    reported_id: npt.NDArray[np.str_] | None = None,
 ) -> Advice:
     """Detection, alert tracking and advisories over the snapshots of ``state``, in time order.
 
-    Pass the returned ``tracker`` to the next call to keep conflict ids and levels
-    across calls (a live feed); ``salt`` is mixed into the opaque conflict ids.
+    Pass the returned ``tracker`` to the next call to keep conflict ids, levels and
+    issued senses across calls (a live feed): a conflict keeps its manoeuvre while
+    that still restores the minima, and a replacement is a counted reversal
+    (``pairs.reversed``). ``salt`` is mixed into the opaque conflict ids. The
+    vertical tie-break uses the aircraft ids as reported and the party names
+    (``state.party``); where ``state.id`` is an internal key (the broker's), give
+    the reported ids as ``reported_id``.
     """
     ag = agreement
     kin = Kinematics.from_state(state)
@@ -166,26 +186,52 @@ def advise_state(
     a, b, keys, snap = a[order], b[order], keys[order], snap[order]
     t_in = conflicts.t_in_s[order]
 
+    win = windows(kin, a, b, ag)
+    geometry = pair_geometry(kin, a, b)
+    ids = reported_id if reported_id is not None else state.id
+    party = state.party if state.party is not None else np.full(len(state), "", dtype=np.str_)
+    tie_a, tie_b = tie_hashes(ids, party, a, b, ag.fingerprint)
+    # Senses can be held only from a previous snapshot: this call's or the tracker's.
+    held = kin.times.size > 1 or (tracker is not None and bool((tracker.sense >= 0).any()))
+    options = pair_options(kin, state.track_deg, a, b, geometry, win, tie_a, tie_b, ag, held=held)
+    a_first = state.id[a] <= state.id[b]  # the tracker's sense is that of the key's first id
+
     level = np.zeros(a.size, dtype=np.int64)
     cid = np.zeros(a.size, dtype="<U17")
     event_parts: list[pd.DataFrame] = []
+    advice_parts: list[PairAdvice] = []
     current = tracker if tracker is not None else AlertTracker.empty()
     bounds = np.searchsorted(snap, np.arange(kin.times.size + 1))
     for k, t in enumerate(kin.times):
         lo, hi = bounds[k], bounds[k + 1]
-        step = track(current, float(t), keys[lo:hi], t_in[lo:hi], ag.alerts, salt + ag.fingerprint)
+        held = current.held_sense(keys[lo:hi])
+        first = a_first[lo:hi]
+        chosen = choose(options, np.where(first, held, other_half(held)), slice(lo, hi))
+        sense = np.where(first, chosen.man_a, chosen.man_b)
+        step = track(
+            current,
+            float(t),
+            keys[lo:hi],
+            t_in[lo:hi],
+            ag.alerts,
+            salt + ag.fingerprint,
+            sense=sense,
+        )
         current = step.tracker
         level[lo:hi] = step.level
         cid[lo:hi] = step.conflict_id
+        advice_parts.append(chosen)
         if step.events.key.size:
             event_parts.append(_events_frame(float(t), step))
+    if not advice_parts:
+        advice_parts.append(choose(options, np.zeros(0, dtype=np.int64), slice(0, 0)))
+    advice = PairAdvice(
+        **{
+            f.name: np.concatenate([getattr(p, f.name) for p in advice_parts])
+            for f in fields(PairAdvice)
+        }
+    )
 
-    win = windows(kin, a, b, ag)
-    geometry = pair_geometry(kin, a, b)
-    involved = np.unique(np.concatenate([a, b]))
-    h = np.zeros(len(state), dtype=np.uint64)
-    h[involved] = hash_strings(state.id[involved], key=ag.fingerprint)
-    advice = pair_advice(kin, state.track_deg, a, b, geometry, win, h[a], h[b], ag)
     per = per_aircraft(advice, t_in, state.track_deg)
     worst_level = np.zeros(len(state), dtype=np.int64)
     np.maximum.at(worst_level, a, level)
@@ -218,6 +264,7 @@ def advise_state(
             "conflict_id": cid.astype(object),
             "level": np.asarray(LEVELS, dtype=object)[level],
             "t_in_s": t_in,
+            "reversed": advice.reversed,
         }
     )
     return Advice(advisories=frame, events=events, tracker=current, pairs=pairs)

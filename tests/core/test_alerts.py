@@ -73,3 +73,27 @@ def test_ids_depend_on_the_salt():
     a = track(AlertTracker.empty(), 0.0, KEY, np.array([100.0]), TH, salt="x").conflict_id
     b = track(AlertTracker.empty(), 0.0, KEY, np.array([100.0]), TH, salt="y").conflict_id
     assert a[0] != b[0]
+
+
+def test_the_issued_sense_is_kept_with_the_conflict_and_dropped_when_it_clears():
+    old_style = AlertTracker(
+        key=KEY,
+        conflict_id=np.array(["C1"]),
+        level=np.array([1]),
+        first_seen=np.array([0.0]),
+        last_seen=np.array([0.0]),
+    )
+    assert old_style.sense.tolist() == [-1], "left out, no sense has been issued"
+    assert AlertTracker.empty().sense.size == 0
+    tracker = track(AlertTracker.empty(), 0.0, KEY, np.array([100.0]), TH, sense=np.array([1]))
+    tracker = tracker.tracker
+    assert tracker.held_sense(KEY).tolist() == [1]
+    # Not given: a known conflict keeps its sense, through a short gap too.
+    tracker = track(tracker, 1.0, KEY, np.array([99.0]), TH).tracker
+    tracker = track(tracker, 2.0, np.zeros(0, dtype=np.str_), np.zeros(0), TH).tracker
+    assert tracker.held_sense(np.array([KEY[0], "other"])).tolist() == [1, -1]
+    # Cleared, then seen again: a new episode with no sense.
+    tracker = track(tracker, 10.0, np.zeros(0, dtype=np.str_), np.zeros(0), TH).tracker
+    assert len(tracker) == 0
+    tracker = track(tracker, 11.0, KEY, np.array([50.0]), TH).tracker
+    assert tracker.held_sense(KEY).tolist() == [-1]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -10,9 +12,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from deconflict import Agreement, advise, detect
+from deconflict import Agreement, TrafficState, advise, detect
+from deconflict.core.alerts import AlertTracker, pair_keys
 from deconflict.core.geo import geodetic_from_enu
-from deconflict.frames import ADVICE_COLUMNS
+from deconflict.core.relative import extrapolate
+from deconflict.core.resolve import MANOEUVRES, tie_hashes
+from deconflict.frames import ADVICE_COLUMNS, advise_state
 
 AG = Agreement()
 #: Sees every pair within 50 NM / 20,000 ft over 10 min: to measure miss distances.
@@ -196,3 +201,133 @@ def test_multi_threat_is_consistent_or_flagged():
     assert adv["A1"][0] == "descend"
     solo = by_id(advise(one, AG))["A1"][1]
     assert adv["A1"][1] <= solo
+
+
+# --- issue 11, item 4: one tie-break rule, on what every side sees -------------------
+
+#: The issue's head-on at one level: B1 (blue) eastbound, R1 (red) westbound, FL300, 450 kt.
+ISSUE_PAIR = pd.DataFrame(
+    {
+        "time": [0.0, 0.0],
+        "id": ["B1", "R1"],
+        "party": ["blue", "red"],
+        "lat": [48.0, 48.0],
+        "lon": [2.0, 2.3],
+        "alt_ft": [30000.0, 30000.0],
+        "gs_kt": [450.0, 450.0],
+        "track_deg": [90.0, 270.0],
+        "vs_fpm": [0.0, 0.0],
+    }
+)
+
+
+def test_tie_break_ignores_internal_keys():
+    """The broker keys aircraft internally; the tie-break uses the ids as reported."""
+    state = TrafficState.from_frame(ISSUE_PAIR)
+    plain = advise(state, AG)
+    assert set(plain.manoeuvre) == {"climb", "descend"}  # an exact tie
+    for keys in (["1\x1fB1", "2\x1fR1"], ["9\x1fB1", "3\x1fR1"], ["2\x1fB1", "1\x1fR1"]):
+        keyed = dataclasses.replace(state, id=np.array(keys))
+        got = advise_state(keyed, AG, reported_id=state.id).advisories
+        reported = got.id.str.split("\x1f").str[1]
+        assert dict(zip(reported, got.manoeuvre, strict=True)) == dict(
+            zip(plain.id, plain.manoeuvre, strict=True)
+        )
+
+
+def test_equal_ids_are_told_apart_by_party_names():
+    s = planted_pair(45, 5, 120, 0, 0, 180, 400, 400, 30000, 0, 0, 0)
+    state = dataclasses.replace(TrafficState.from_frame(s), id=np.array(["X1", "X1"]))
+    first = advise_state(state, AG).advisories
+    assert set(first.manoeuvre) == {"climb", "descend"}
+    # The same two aircraft given in the other order: the same decision per party.
+    flipped = TrafficState(**{f.name: getattr(state, f.name)[::-1] for f in fields(TrafficState)})
+    again = advise_state(flipped, AG).advisories
+    assert dict(zip(again.party, again.manoeuvre, strict=True)) == dict(
+        zip(first.party, first.manoeuvre, strict=True)
+    )
+    h_a, h_b = tie_hashes(state.id, state.party, np.array([0]), np.array([1]), AG.fingerprint)
+    assert h_a[0] != h_b[0]
+
+
+# --- issue 11, item 5: a conflict keeps its sense; reversals are counted ---------------
+
+
+def dead_reckoned(frame: pd.DataFrame, step_s: float, until_s: float) -> pd.DataFrame:
+    """The pair flown straight on, one snapshot every ``step_s`` seconds, in one frame."""
+    state = TrafficState.from_frame(frame)
+    snaps = [extrapolate(state, t) for t in np.arange(0.0, until_s + step_s / 2, step_s)]
+    return pd.concat(
+        [pd.DataFrame({f.name: getattr(s, f.name) for f in fields(TrafficState)}) for s in snaps],
+        ignore_index=True,
+    )
+
+
+def test_the_issue_pair_keeps_its_sense_through_the_whole_encounter():
+    frames = dead_reckoned(ISSUE_PAIR, 0.1, 75.0)
+    advice = advise_state(TrafficState.from_frame(frames), AG)
+    adv = advice.advisories
+    assert adv.time.nunique() > 600, "advised through the encounter, until they pass"
+    # Snapshots with a counted reversal (one pair per snapshot here, in time order).
+    reversed_at = set(np.unique(adv.time)[advice.pairs.reversed.to_numpy()])
+    for _, own in adv.groupby("id"):
+        changed = own.time[own.manoeuvre.ne(own.manoeuvre.shift())].iloc[1:]
+        assert set(changed) <= reversed_at, "a manoeuvre changed without a counted reversal"
+    assert advice.reversals == 0
+    assert set(adv[adv.id == "B1"].manoeuvre) == {"climb"}
+    assert set(adv[adv.id == "R1"].manoeuvre) == {"descend"}
+    # Fed one snapshot at a time (a live feed, the tracker passed on): the same answers.
+    tracker = None
+    for t in (0.0, 8.4, 9.0, 30.0):
+        now = TrafficState.from_frame(frames[np.isclose(frames.time, t)])
+        live = advise_state(now, AG, tracker=tracker)
+        tracker = live.tracker
+        assert list(live.advisories.manoeuvre) == ["climb", "descend"]
+
+
+def held(frame: pd.DataFrame, sense: str) -> AlertTracker:
+    """A tracker in which the pair's conflict was given ``sense`` for its first id."""
+    ids = frame.id.to_numpy(dtype=str)
+    return AlertTracker(
+        key=pair_keys(ids[:1], ids[1:2]),
+        conflict_id=np.array(["C0000000000000000"]),
+        level=np.array([1]),
+        first_seen=np.array([-1.0]),
+        last_seen=np.array([-1.0]),
+        sense=np.array([MANOEUVRES.index(sense)]),
+    )
+
+
+def test_a_held_sense_is_kept_while_it_restores_the_minima():
+    # B1 is 300 ft above at closest approach, 200 s away: fresh, A1 would descend.
+    s = planted_pair(45, 5, 200, 0, 0, 180, 400, 400, 30000, 300, 0, 0)
+    assert by_id(advise(s, AG))["A1"][0] == "descend"
+    kept = advise_state(TrafficState.from_frame(s), AG, tracker=held(s, "climb"))
+    got = by_id(kept.advisories)
+    assert got["A1"][0] == "climb" and got["B1"][0] == "descend"
+    assert kept.reversals == 0 and not kept.pairs.reversed.any()
+    assert kept.pairs.conflict_id.iloc[0] == "C0000000000000000"
+    assert kept.tracker.sense.tolist() == [MANOEUVRES.index("climb")]
+
+
+def test_a_held_sense_that_no_longer_clears_is_reversed_and_counted():
+    # B1 900 ft above at closest approach 40 s away: A1 cannot climb through it in time.
+    s = planted_pair(45, 5, 40, 0, 0, 180, 400, 400, 30000, 900, 0, 0)
+    fresh = advise_state(TrafficState.from_frame(s), AG)
+    assert by_id(fresh.advisories)["A1"][0] == "descend" and fresh.reversals == 0
+    rev = advise_state(TrafficState.from_frame(s), AG, tracker=held(s, "climb"))
+    got = by_id(rev.advisories)
+    assert got["A1"][0] == "descend" and got["B1"][0] == "climb"
+    assert rev.reversals == 1 and rev.pairs.reversed.tolist() == [True]
+    assert rev.tracker.sense.tolist() == [MANOEUVRES.index("descend")]
+
+
+def test_a_held_turn_keeps_its_side():
+    high = Agreement(resolution={"max_alt_ft": 30500, "min_alt_ft": 29500})
+    s = planted_pair(45, 5, 150, 0, 0, 180, 400, 400, 30000, 0, 0, 0)
+    assert by_id(advise(s, high))["A1"][0] == "turn_right"
+    kept = advise_state(TrafficState.from_frame(s), high, tracker=held(s, "turn_left"))
+    got = by_id(kept.advisories)
+    assert got["A1"][0] == got["B1"][0] == "turn_left" and kept.reversals == 0
+    assert 0 < (0.0 - got["A1"][2]) % 360 <= 90  # a left turn of at most 90°
+    assert separation_after(s, kept.advisories) >= 5.0

@@ -1,11 +1,13 @@
 """Closed-loop simulation: kinematics, planted encounters, and the resolution targets.
 
-The last test is the acceptance item: on 300 planted encounters (seed 0, the
-benchmark's seed; bench/resolve.py runs 2,000) at least 99 % of the conflicts
-first detected 60 s or more before loss are resolved and at most 0.5 % of losses
-are induced. It checks one fixed sample of ~390 conflicts: when written, seeds
-0-9 at this size gave 98.2-100 % resolved (99.1 % pooled), so the benchmark, not
-this test, is the evidence for the rate.
+The last tests are the acceptance item: for each of seeds 0, 1 and 2 (100 planted
+encounters each, ~130 conflicts; flown together in one run, so the test costs what
+one 300-encounter run does; bench/resolve.py runs 2,000), at least 99 % of the
+conflicts first detected 60 s or more before loss are resolved and at most 0.5 %
+of losses are induced; advisory reversals are counted and reported. A sample this
+small allows one failure per seed: when written, seeds 0-7 at this size gave
+98.5-100 % resolved (seed 7: 98.5 %), so the benchmark, not this test, is the
+evidence for the rate.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pyproj import Geod
 
 from deconflict import Agreement
 from deconflict.core.detect import detect_state
-from deconflict.sim.closed_loop import Run, figures, pair_table, simulate
+from deconflict.sim.closed_loop import Run, conflict_mask, figures, pair_table, simulate
 from deconflict.sim.encounters import (
     KINDS,
     encounter_pairs,
+    encounters_of_seeds,
     lattice_centres,
     make_encounters,
     min_centre_spacing_nm,
@@ -151,13 +154,28 @@ def test_advisory_flown_after_the_reaction_delay():
 
 # --- closed loop: the acceptance targets ---------------------------------------------
 
+SEEDS = (0, 1, 2)
+PER_SEED = 100
+
 
 @pytest.fixture(scope="module")
 def runs() -> tuple:
-    enc = make_encounters(300, seed=0)
+    enc = encounters_of_seeds(PER_SEED, SEEDS)
     off = simulate(enc, AG, advisories=False)
     on = simulate(enc, AG, advisories=True)
     return enc, encounter_pairs(enc), off, on
+
+
+def test_seeds_fly_as_designed_together():
+    """Encounters of several seeds flown together are each seed's own designs."""
+    both = encounters_of_seeds(20, (3, 4))
+    alone = make_encounters(20, seed=4)
+    second = both.select(np.arange(20, 40))
+    assert np.array_equal(second.kind, alone.kind)
+    assert np.allclose(second.t_loss_s, alone.t_loss_s)
+    assert np.array_equal(second.alt_ft, alone.alt_ft)
+    assert len(set(both.id)) == len(both)
+    assert min_centre_spacing_nm(both.center_lat, both.center_lon) > 230.0
 
 
 def test_simulation_is_consistent(runs: tuple):
@@ -172,11 +190,26 @@ def test_simulation_is_consistent(runs: tuple):
     assert len(pair_table(enc, pairs, off_, on_)) == len(pairs)
 
 
-def test_resolution_targets(runs: tuple):
+@pytest.mark.parametrize("k", range(len(SEEDS)))
+def test_resolution_targets(runs: tuple, k: int):
     enc, pairs, off, on = runs
-    f = figures(off, on, pairs)
     tab = pair_table(enc, pairs, off, on)
-    failed = tab[tab.cross_party & tab.lost_on & (tab.t_in_det_off_s >= 60.0)]
-    detail = failed[["group", "id_a", "id_b", "kind", "first_man_a", "first_man_b", "crossing"]]
-    assert f.resolved_early >= 0.99, f"{f.resolved_early:.4f} resolved; failed:\n{detail}"
-    assert f.induced_share <= 0.005, f"{f.induced} induced of {f.conflicts}"
+    seed = (tab.group // PER_SEED).to_numpy() == k
+    conflict = conflict_mask(off, pairs) & seed
+    early = conflict & (tab.t_in_det_off_s >= 60.0).to_numpy()
+    lost = (tab.cross_party & tab.lost_on).to_numpy()
+    induced = lost & seed & ~tab.predicted_off.to_numpy() & ~tab.lost_off.to_numpy()
+    resolved = (early & ~lost).sum() / early.sum()
+    detail = tab[early & lost][["group", "id_a", "id_b", "kind", "first_man_a", "first_man_b"]]
+    assert early.sum() > 100
+    assert resolved >= 0.99, f"seed {SEEDS[k]}: {resolved:.4f} resolved; failed:\n{detail}"
+    assert induced.sum() <= 0.005 * conflict.sum(), f"seed {SEEDS[k]}: {induced.sum()} induced"
+
+
+def test_reversals_are_counted_and_reported(runs: tuple):
+    _, pairs, off, on = runs
+    assert off.advisory_reversals == 0  # no advisories, nothing to reverse
+    f = figures(off, on, pairs)
+    assert f.advisory_reversals == on.advisory_reversals
+    # Senses are held: counted reversals are rare (none when written).
+    assert on.advisory_reversals <= 0.01 * f.conflicts

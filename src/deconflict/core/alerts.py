@@ -51,13 +51,24 @@ def raw_levels(t_in_s: FloatArray, thresholds: AlertThresholds, slack_s: float =
 
 @dataclass(frozen=True)
 class AlertTracker:
-    """Open conflicts, sorted by ``key``: id, level, first and last time seen (s)."""
+    """Open conflicts, sorted by ``key``: id, level, first and last time seen (s), sense.
+
+    ``sense`` is the manoeuvre issued for each conflict (the code, in
+    :data:`deconflict.core.resolve.MANOEUVRES`, of the aircraft whose id sorts
+    first in the key), −1 for none; left out, it is −1 for every conflict.
+    """
 
     key: StrArray
     conflict_id: StrArray
     level: IntArray
     first_seen: FloatArray
     last_seen: FloatArray
+    sense: IntArray = None  # type: ignore[assignment]  # None: filled with −1
+
+    def __post_init__(self) -> None:
+        """Fill a left-out ``sense`` with −1 (no sense issued)."""
+        if self.sense is None:
+            object.__setattr__(self, "sense", np.full(self.key.size, -1, dtype=np.int64))
 
     @classmethod
     def empty(cls) -> AlertTracker:
@@ -68,7 +79,16 @@ class AlertTracker:
             level=np.zeros(0, dtype=np.int64),
             first_seen=np.zeros(0),
             last_seen=np.zeros(0),
+            sense=np.zeros(0, dtype=np.int64),
         )
+
+    def held_sense(self, keys: StrArray) -> IntArray:
+        """The sense held for each conflict key (−1 where none is open or issued)."""
+        keys = np.asarray(keys, dtype=np.str_)
+        if len(self) == 0:
+            return np.full(keys.size, -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.key, keys), len(self) - 1)
+        return np.where(self.key[pos] == keys, self.sense[pos], -1).astype(np.int64)
 
     def __len__(self) -> int:
         """Number of open conflicts."""
@@ -102,16 +122,21 @@ def track(
     t_in_s: FloatArray,
     thresholds: AlertThresholds,
     salt: str = "",
+    sense: IntArray | None = None,
 ) -> Tracked:
     """Advance the tracker to one snapshot at ``time_s`` with its conflicts.
 
     ``keys`` (from :func:`pair_keys`, unique) and ``t_in_s`` describe the conflicts
-    detected now. Opaque ids are keyed hashes of the pair and the time it was first
-    seen, so a pair gets a new id for each separate episode; ``salt`` (e.g. the
-    agreement fingerprint plus a broker secret) keeps them unguessable.
+    detected now, ``sense`` the manoeuvre issued for each now (see
+    :class:`AlertTracker`; default: the one held, −1 for new conflicts). Opaque ids
+    are keyed hashes of the pair and the time it was first seen, so a pair gets a
+    new id for each separate episode; ``salt`` (e.g. the agreement fingerprint plus
+    a broker secret) keeps them unguessable.
     """
     keys = np.asarray(keys, dtype=np.str_)
     t_in_s = np.asarray(t_in_s, dtype=np.float64)
+    if sense is None:
+        sense = tracker.held_sense(keys)
     pos = np.searchsorted(tracker.key, keys)
     pos_c = np.minimum(pos, len(tracker) - 1).clip(0)
     if len(tracker):
@@ -150,6 +175,7 @@ def track(
         level=np.concatenate([level, tracker.level[kept]])[order],
         first_seen=np.concatenate([first_seen, tracker.first_seen[kept]])[order],
         last_seen=np.concatenate([np.full(keys.size, time_s), tracker.last_seen[kept]])[order],
+        sense=np.concatenate([np.asarray(sense, dtype=np.int64), tracker.sense[kept]])[order],
     )
     changed = known & (level != prev_level)
     events = AlertEvents(

@@ -11,6 +11,7 @@ An alert clears, with its ``reason``: ``resolved`` when the conflict has not bee
 predicted for the tracker's ``clear_after_s``; ``stale`` at once, in the cycle
 where one of its aircraft went stale (no report for ``stale_after_s``), zone
 alerts too; ``left_zone`` when a zone entry or violation is no longer predicted.
+An ``updated`` event whose conflict's held sense was replaced says ``reversal``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,7 @@ from deconflict.core.alerts import LEVELS, AlertTracker, pair_keys
 from deconflict.core.detect import Kinematics
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.relative import extrapolate, relative_geometry
+from deconflict.core.resolve import manoeuvre_codes, sense_from_halves
 from deconflict.core.state import TrafficState
 from deconflict.core.zones import Zones, zone_entries
 from deconflict.frames import Advice, advise_state
@@ -44,6 +46,8 @@ StrArray = npt.NDArray[np.str_]
 _SEP = "\x1f"
 _FIELDS = ("time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 
+#: ``AlertRecord.reason`` of an ``updated`` event whose conflict's sense was reversed.
+REVERSAL = "reversal"
 #: ``AlertRecord.reason`` of a ``cleared`` event: no longer predicted (after clear_after_s).
 RESOLVED = "resolved"
 #: ``AlertRecord.reason`` of a ``cleared`` event: an aircraft's track went stale.
@@ -229,6 +233,7 @@ class DetectionEngine:
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
         self.sent: dict[tuple[str, str], _Sent] = {}
+        self._names: dict[int, str] = {}  # party names by id, for the advisory tie-break
         #: Opaque id of each open zone alert, by (zone, aircraft).
         self.zone_ids: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
@@ -275,6 +280,12 @@ class DetectionEngine:
             ids_b = np.array([f"{rs[1].party_id}{_SEP}{rs[1].own_id}" for _, rs in pairs])
             keys = pair_keys(ids_a, ids_b)
             order = np.argsort(keys, kind="stable")
+            # The sense held: the advised manoeuvre of the aircraft whose key sorts first.
+            man = manoeuvre_codes([[r.manoeuvre for r in rs] for _, rs in pairs]).reshape(-1, 2)
+            first = ids_a <= ids_b
+            sense = sense_from_halves(
+                np.where(first, man[:, 0], man[:, 1]), np.where(first, man[:, 1], man[:, 0])
+            )
             self.tracker = AlertTracker(
                 key=keys[order],
                 conflict_id=np.array([cid for cid, _ in pairs], dtype=np.str_)[order],
@@ -283,6 +294,7 @@ class DetectionEngine:
                 )[order],
                 first_seen=np.array([min(r.time for r in rs) for _, rs in pairs])[order],
                 last_seen=np.full(len(pairs), now),
+                sense=sense[order],
             )
 
     def ingest(self, batch: TrackBatch) -> None:
@@ -334,7 +346,15 @@ class DetectionEngine:
         records = self._stale_records(live, now)
         if snap is not None:
             state, party_id, aircraft = snap
-            advice = advise_state(state, self.agreement, tracker=self.tracker, salt=self.id_secret)
+            # The tie-break sees what every side sees: party names and reported aircraft ids.
+            state = replace(state, party=self._party_names(party_id))
+            advice = advise_state(
+                state,
+                self.agreement,
+                tracker=self.tracker,
+                salt=self.id_secret,
+                reported_id=aircraft,
+            )
             self.tracker = advice.tracker
             records += self._records(state, party_id, aircraft, advice)
             if self.zones is not None and len(self.zones):
@@ -402,6 +422,14 @@ class DetectionEngine:
             reason=reason,
         )
 
+    def _party_names(self, party_id: IntArray) -> StrArray:
+        """Each party id's name (parties are never renamed; new ones are looked up once)."""
+        ids, inverse = np.unique(party_id, return_inverse=True)
+        if not set(ids.tolist()) <= self._names.keys():
+            self._names = {p.id: p.name for p in self.repo.list_parties()}
+        names = [self._names.get(int(p), str(p)) for p in ids]  # over parties (few)
+        return np.asarray(names, dtype=np.str_)[inverse]
+
     def _records(
         self, state: TrafficState, party_id: IntArray, aircraft: StrArray, advice: Advice
     ) -> list[AlertRecord]:
@@ -434,6 +462,7 @@ class DetectionEngine:
             closure_kt = disclosed(rel.closure_kt, "closure_kt")
             cids = np.concatenate([pairs["conflict_id"].to_numpy()] * 2)
             levels = np.concatenate([pairs["level"].to_numpy()] * 2)
+            reversed_ = np.concatenate([pairs["reversed"].to_numpy(dtype=bool)] * 2)
             t_ins = disclosed(
                 np.concatenate([pairs["t_in_s"].to_numpy(dtype=np.float64)] * 2), "t_in_s"
             )
@@ -464,6 +493,7 @@ class DetectionEngine:
                         intruder_bearing_deg=_num(bearing_deg[k]),
                         intruder_rel_alt_ft=_num(rel_alt_ft[k]),
                         intruder_closure_kt=_num(closure_kt[k]),
+                        reason=REVERSAL if previous is not None and reversed_[k] else None,
                     )
                 )
         cleared = set(advice.events.loc[advice.events["event"] == "cleared", "conflict_id"])

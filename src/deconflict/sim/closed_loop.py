@@ -166,6 +166,8 @@ class Run:
     ``stray``: predicted conflicts seen between aircraft of different encounters
     (advisories off; must be 0); ``mismatched``: aircraft-steps where advisories
     and predictions among encounter pairs disagreed (advisories on; must be 0).
+    ``advisory_reversals``: conflicts whose held manoeuvre the advisories replaced
+    (counted reversals, :attr:`deconflict.frames.Advice.reversals`, summed over steps).
     ``trace``: per-step rows of the traced aircraft (:data:`TRACE_COLUMNS`) or None.
     """
 
@@ -178,6 +180,7 @@ class Run:
     stray: int
     mismatched: int
     trace: pd.DataFrame | None
+    advisory_reversals: int = 0
 
 
 #: Pairs of advised manoeuvres (before, after) that reverse the sense.
@@ -354,7 +357,7 @@ def simulate(
     holding = np.zeros(n, dtype=bool)
     level_offs = np.zeros(n, dtype=np.int64)
     tracker: AlertTracker | None = None
-    stray = mismatched = 0
+    stray = mismatched = advisory_reversals = 0
     trace_parts: list[pd.DataFrame] = []
 
     started = time.perf_counter()
@@ -390,6 +393,7 @@ def simulate(
         if advisories:
             advice = advise_state(state, ag, tracker=tracker)
             tracker = advice.tracker
+            advisory_reversals += advice.reversals
             rows = advice.advisories
             adv_idx = np.searchsorted(enc.id, rows["id"].to_numpy(dtype=str)).astype(np.int64)
             adv_man = _codes(rows["manoeuvre"].to_numpy(dtype=str))
@@ -482,6 +486,7 @@ def simulate(
         stray=stray,
         mismatched=mismatched,
         trace=pd.concat(trace_parts, ignore_index=True) if trace_parts else None,
+        advisory_reversals=advisory_reversals,
     )
 
 
@@ -542,7 +547,8 @@ class Figures:
     (``*_aircraft``: advised at all, ever ``no_safe_manoeuvre``, ever told the
     opposite sense, ever told a different manoeuvre); ``level_offs`` and
     ``returns`` count the pilots' releases (see the pilot model);
-    ``null_vertical_steps`` the climb/descend advisories asking for no change.
+    ``null_vertical_steps`` the climb/descend advisories asking for no change;
+    ``advisory_reversals`` the counted reversals (a conflict's held manoeuvre replaced).
     """
 
     conflicts: int
@@ -568,6 +574,7 @@ class Figures:
     null_vertical_steps: int
     returns: int
     runtime_s: float
+    advisory_reversals: int = 0
 
 
 def conflict_mask(off: Run, pairs: EncounterPairs, tail_s: float = 60.0) -> BoolArray:
@@ -612,6 +619,7 @@ def figures(
         null_vertical_steps=int(on.aircraft.null_vertical_steps.sum()),
         returns=int(on.aircraft.returns.sum()),
         runtime_s=on.runtime_s,
+        advisory_reversals=on.advisory_reversals,
     )
 
 

@@ -38,7 +38,9 @@ that no other pair ever does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -367,17 +369,19 @@ def make_encounters(
     horizontal_nm: float = 5.0,
     vertical_ft: float = 1000.0,
     duration_s: float = 480.0,
+    centres: tuple[FloatArray, FloatArray] | None = None,
 ) -> Encounters:
     """``n`` planted encounters with ``background`` (min, max) extra aircraft each.
 
     ``horizontal_nm``/``vertical_ft`` are the minima the conflicts are designed
     against; ``duration_s`` the run length over which climbers must stay within
-    2,000–44,000 ft. Deterministic for a given ``seed``.
+    2,000–44,000 ft. Deterministic for a given ``seed``. ``centres`` (deg; default
+    :func:`lattice_centres` of ``n``) places the encounters.
     """
     rng = np.random.default_rng(seed)
     H = horizontal_nm * NM
     V = vertical_ft
-    c_lat, c_lon = lattice_centres(n)
+    c_lat, c_lon = lattice_centres(n) if centres is None else centres
     p = _planted(rng, n, H, V, duration_s)
 
     # Background aircraft: members 2.. of each encounter.
@@ -459,6 +463,39 @@ def make_encounters(
         d_cpa_nm=np.asarray(p["d_cpa_nm"]),
         dz_cpa_ft=np.asarray(p["dz_cpa_ft"]),
     )
+
+
+def encounters_of_seeds(n: int, seeds: Sequence[int], **kw: Any) -> Encounters:
+    """``n`` encounters of each seed (as :func:`make_encounters` designs them), flown together.
+
+    Seed ``seeds[k]`` gives encounters ``k·n`` to ``(k + 1)·n − 1``, placed on one
+    lattice of ``n·len(seeds)`` centres so no two encounters interact; ``kw`` go
+    to :func:`make_encounters`. One run then measures every seed at the cost of one
+    step loop.
+    """
+    c_lat, c_lon = lattice_centres(n * len(seeds))
+    parts = [
+        make_encounters(
+            n, seed=s, centres=(c_lat[k * n : (k + 1) * n], c_lon[k * n : (k + 1) * n]), **kw
+        )
+        for k, s in enumerate(seeds)
+    ]
+    offsets = np.cumsum([0] + [len(p) for p in parts[:-1]])
+    group = np.concatenate([p.group + k * n for k, p in enumerate(parts)])
+    member = np.concatenate([np.char.partition(p.id, "-")[:, 2] for p in parts])
+    ids = np.char.add(
+        np.char.add("E", np.char.zfill(group.astype(str), 5)), np.char.add("-", member)
+    )
+    cat = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _PER_AIRCRAFT}
+    cat.update({name: np.concatenate([getattr(p, name) for p in parts]) for name in _PER_ENCOUNTER})
+    cat["id"] = ids.astype(np.str_)
+    cat["planted_a"] = np.concatenate(
+        [p.planted_a + o for p, o in zip(parts, offsets, strict=True)]
+    )
+    cat["planted_b"] = np.concatenate(
+        [p.planted_b + o for p, o in zip(parts, offsets, strict=True)]
+    )
+    return Encounters(group=group.astype(np.int64), **cat)
 
 
 def _crowded(
