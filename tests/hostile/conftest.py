@@ -85,9 +85,12 @@ class Deployment:
     admin: Client
 
 
-def start_broker(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Deployment:
-    """A migrated SQLite broker with blue (agreement acknowledged), red and an admin."""
-    db = f"sqlite:///{tmp / 'broker.db'}"
+def start_broker(
+    tmp: Path, *extra: str, env: dict[str, str] | None = None, db: str | None = None
+) -> Deployment:
+    """A migrated broker (SQLite in ``tmp`` unless ``db``) with blue (agreement
+    acknowledged), red and an admin; it runs in ``tmp``."""
+    db = db or f"sqlite:///{tmp / 'broker.db'}"
     upgrade(db)
     server = Server(["serve", "--db", db, *extra], cwd=tmp, port=free_port(), env=env or {})
     server.start()
