@@ -104,8 +104,8 @@ def start_broker(
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """One broker per module, body limit :data:`CORPUS_LIMIT_MIB`."""
+    """One broker per module, body limit :data:`CORPUS_LIMIT_MIB` (set by its variable)."""
     tmp = tmp_path_factory.mktemp("hostile")
-    d = start_broker(tmp, "--max-body-mib", str(CORPUS_LIMIT_MIB))
+    d = start_broker(tmp, env={"DECONFLICT_MAX_BODY_BYTES": str(CORPUS_LIMIT_MIB * 1024 * 1024)})
     yield d
     d.broker.stop()
