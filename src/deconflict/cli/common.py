@@ -32,22 +32,47 @@ EXIT_BAD_INPUT = 2
 
 
 def one_line_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn :class:`DeconflictError` (and unreadable files) into ``error: …`` and exit 2."""
+    """Turn :class:`DeconflictError` (and unreadable files) into ``error: …`` and exit 2.
+
+    As a last line of defence for a reader that missed them, an unreadable file
+    (``OSError``), text that is not UTF-8, input nested too deeply (``RecursionError``)
+    or too big (``MemoryError``) are one line and exit 2 too: never a traceback.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except DeconflictError as err:
-            # The message may quote ids: printed literally (no rich markup), escaped.
-            line = Text.assemble(("error:", "bold red"), " ", terminal_text(str(err)))
-            err_console.print(line, highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
             err_console.print("interrupted", highlight=False)
             raise typer.Exit(130) from None
+        except Exception as err:
+            line = _one_line(err)
+            if line is None:
+                raise
+            # Printed literally (no rich markup) and escaped: a file name, an id or a value
+            # in the message can neither restyle nor rewrite the terminal.
+            text = Text.assemble(("error:", "bold red"), " ", terminal_text(line))
+            err_console.print(text, highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
+
+
+def _one_line(err: Exception) -> str | None:
+    """The line to print for an error the user must fix; None for a bug (re-raised)."""
+    if isinstance(err, DeconflictError):
+        return str(err)
+    if isinstance(err, OSError):  # a file a reader did not expect to be unreadable
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror or err}"
+    if isinstance(err, UnicodeDecodeError):
+        return f"input is not UTF-8 text ({err.reason} at byte {err.start})"
+    if isinstance(err, RecursionError):  # the readers refuse deep nesting before this
+        return "input nested too deeply"
+    if isinstance(err, MemoryError):
+        return "input too large for memory"
+    return None
 
 
 HorizontalOpt = Annotated[

@@ -24,6 +24,7 @@ from deconflict.cli.common import (
     resolve_agreement,
 )
 from deconflict.errors import InputError
+from deconflict.io.json_file import check_depth
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,9 +129,10 @@ def load_state(path: Path) -> Party:
         ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read state: {err}") from None
+    check_depth(text, f"{path}: state")  # before json.loads can recurse
     try:
         data: Any = json.loads(text)
-    except json.JSONDecodeError as err:
+    except ValueError as err:  # bad syntax, or an integer over 4300 digits
         raise InputError(f"{path}: state is not valid JSON: {err}") from None
     return Party.from_state(data, source=str(path))
 

@@ -29,13 +29,25 @@ def settings_from(cls: type[S], given: dict[str, Any]) -> S:
 
 
 def run_server(app: Any, host: str, port: int) -> None:
-    """Serve ``app`` with uvicorn until interrupted (open connections get 3 s to finish)."""
+    """Serve ``app`` with uvicorn until interrupted (open connections get 3 s to finish).
+
+    WebSocket frames are limited to the app's ``max_body_bytes`` (bigger: close 1009).
+    """
     import uvicorn
+
+    from deconflict.service.limits import DEFAULT_MAX_BODY_BYTES
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+        ws_max_size=getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+    )
 
 
 @one_line_errors
@@ -63,6 +75,14 @@ def serve_command(
         float | None,
         typer.Option("--stale-after-s", help="Drop tracks not updated for this long (s) [30]"),
     ] = None,
+    max_body_mib: Annotated[
+        float | None,
+        typer.Option(
+            "--max-body-mib",
+            help="Refuse request bodies and WebSocket frames over this (MiB) "
+            "[$DECONFLICT_MAX_BODY_BYTES or 32 MiB]",
+        ),
+    ] = None,
 ) -> None:
     """Run the deconfliction broker (FastAPI under uvicorn)."""
     from deconflict.cli.party_cmd import open_repository
@@ -71,6 +91,8 @@ def serve_command(
 
     given = {"db": db, "host": host, "port": port, "agreement": agreement}
     given["stale_after_s"] = stale_after_s
+    if max_body_mib is not None:
+        given["max_body_bytes"] = int(max_body_mib * 1024 * 1024)
     settings = settings_from(Settings, given)
     open_repository(settings.db, create=True).close()  # migrate; one line if it cannot open
     app = create_app(settings)

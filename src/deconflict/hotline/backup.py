@@ -23,7 +23,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import open_audit
-from deconflict.service.auth import party_for_token
+from deconflict.service.auth import authenticate
+from deconflict.service.limits import install_limits
 from deconflict.service.problems import install_error_handlers
 from deconflict.store.sql import SqlRepository
 
@@ -45,13 +46,16 @@ class BackupSettings(BaseSettings):
     key_file: Path | None = None
     #: Seconds between two registry refreshes.
     sync_interval_s: float = Field(2.0, gt=0, le=3600)
+    #: Largest request body and WebSocket frame (bytes), as the broker's.
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    #: Failed authentications per client address per window, then 429 (as the broker's).
+    auth_max_failures: int = Field(20, ge=1)
+    auth_window_s: float = Field(60.0, gt=0)
 
 
 def create_backup_app(settings: BackupSettings) -> FastAPI:
     """The backup relay's application."""
-    relay = Relay(
-        lambda token: party_for_token(app.state.repo, token), name="backup", can_register_keys=False
-    )
+    relay = Relay(authenticate, name="backup", can_register_keys=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +96,7 @@ def create_backup_app(settings: BackupSettings) -> FastAPI:
     app.state.relay = relay
 
     install_error_handlers(app)
+    install_limits(app, settings.max_body_bytes, settings.auth_max_failures, settings.auth_window_s)
 
     @app.get("/health", operation_id="health")
     def health() -> dict[str, str]:

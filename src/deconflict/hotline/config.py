@@ -52,8 +52,12 @@ def load_config(flags: dict[str, Any], config_file: Path | None = None) -> Clien
             from_file = tomllib.loads(target.read_text())
         except OSError as err:
             raise InputError(f"config file {target}: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise InputError(f"config file {target}: not UTF-8 text ({err.reason})") from None
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"config file {target}: not valid TOML ({err})") from None
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise InputError(f"config file {target}: not valid TOML (nested too deeply)") from None
         unknown = sorted(set(from_file) - set(FIELDS))
         if unknown:
             raise InputError(

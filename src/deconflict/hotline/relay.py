@@ -31,6 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
+from starlette.requests import HTTPConnection
 
 from deconflict.errors import InputError
 from deconflict.hotline.audit import AuditLog, entries
@@ -42,6 +43,9 @@ from deconflict.hotline.relay_store import (
     Rejected,
     key_fingerprint,
 )
+from deconflict.io.json_file import parse_json
+from deconflict.service.auth import refuse_websocket
+from deconflict.service.limits import receive_text
 from deconflict.store.records import PartyRecord
 
 log = logging.getLogger(__name__)
@@ -141,7 +145,7 @@ class Relay:
 
     def __init__(
         self,
-        authenticate: Callable[[str | None], PartyRecord],
+        authenticate: Callable[[HTTPConnection, str | None], PartyRecord],
         *,
         name: str,
         can_register_keys: bool,
@@ -297,7 +301,7 @@ def _caller(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> PartyRecord:
     relay: Relay = request.app.state.relay
-    return relay.authenticate(creds.credentials if creds else None)
+    return relay.authenticate(request, creds.credentials if creds else None)
 
 
 Caller = Annotated[PartyRecord, Depends(_caller)]
@@ -391,9 +395,9 @@ def relay_router(relay: Relay) -> APIRouter:
         ``pong``, ``escalation``, ``error``.
         """
         try:
-            party = relay.authenticate(_ws_token(websocket))
-        except HTTPException:
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="unauthorized")
+            party = relay.authenticate(websocket, _ws_token(websocket))
+        except HTTPException as err:
+            await refuse_websocket(websocket, err)  # 429 where over the failed-auth limit
             return
         await websocket.accept()
         pusher = asyncio.create_task(_push(relay, websocket, party))
@@ -405,7 +409,11 @@ def relay_router(relay: Relay) -> APIRouter:
         relay.escalation_listeners.append(listener)
         try:
             while True:
-                frame = await websocket.receive_text()
+                try:
+                    frame = await receive_text(websocket)
+                except InputError as err:  # a binary frame
+                    await websocket.send_text(_error_frame(422, str(err)))
+                    continue
                 if frame.startswith('{"type":"ping"') or frame.startswith('{"type": "ping"'):
                     await websocket.send_text(frame.replace("ping", "pong", 1))
                 else:
@@ -437,7 +445,7 @@ async def _work(
 
 async def _handle_frame(relay: Relay, websocket: WebSocket, party: PartyRecord, frame: str) -> None:
     try:
-        data = json.loads(frame)
+        data = parse_json(frame, "frame")  # nesting deeper than MAX_DEPTH: InputError
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "ping":
             await websocket.send_text(json.dumps({"type": "pong", "t": data.get("t")}))
@@ -456,7 +464,7 @@ async def _handle_frame(relay: Relay, websocket: WebSocket, party: PartyRecord, 
             raise InputError("type: expected 'send', 'ack' or 'ping'")
     except (ValueError, TypeError, InputError) as err:
         detail = str(err).splitlines()[0] if str(err) else "bad frame"
-        await websocket.send_text(json.dumps({"type": "error", "status": 422, "detail": detail}))
+        await websocket.send_text(_error_frame(422, detail))
     except SQLAlchemyError as err:  # the connection survives a database hiccup
         log.warning("hotline frame failed: %s", err)
         await websocket.send_text(
@@ -494,6 +502,10 @@ def _escalation_pusher(websocket: WebSocket, party: PartyRecord) -> Callable[[li
 async def _send_quietly(websocket: WebSocket, frame: dict[str, Any]) -> None:
     with contextlib.suppress(Exception):
         await websocket.send_text(json.dumps(frame))
+
+
+def _error_frame(status_code: int, detail: str) -> str:
+    return json.dumps({"type": "error", "status": status_code, "detail": detail})
 
 
 def _ws_token(websocket: WebSocket) -> str | None:

@@ -17,7 +17,10 @@ def load_agreement(path: str | Path) -> Agreement:
         raise AgreementError(f"{p}: no such agreement file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise AgreementError(f"{p}: cannot read agreement: {err}") from None
-    return Agreement.from_toml(text, source=str(p))
+    try:
+        return Agreement.from_toml(text, source=str(p))
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise AgreementError(f"{p}: not valid TOML: nested too deeply") from None
 
 
 def save_agreement(agreement: Agreement, path: str | Path) -> None:

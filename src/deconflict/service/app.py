@@ -20,10 +20,11 @@ from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import open_audit
 from deconflict.io.agreement_file import load_agreement
-from deconflict.service.auth import Admin, Party, party_for_token
+from deconflict.service.auth import Admin, Party, authenticate, party_for_token, refuse_websocket
 from deconflict.service.batches import decode
 from deconflict.service.engine import DetectionEngine
 from deconflict.service.hub import Hub
+from deconflict.service.limits import install_limits, receive_text
 from deconflict.service.operations import router as operations_router
 from deconflict.service.problems import install_error_handlers
 from deconflict.service.schemas import (
@@ -61,9 +62,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         else None
     )
     hub = Hub()
-    relay = Relay(
-        lambda token: party_for_token(app.state.repo, token), name="primary", can_register_keys=True
-    )
+    relay = Relay(authenticate, name="primary", can_register_keys=True)
 
     def publish(records: list[AlertRecord]) -> None:
         hub.publish(records)
@@ -133,6 +132,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     app.state.relay = relay
 
     install_error_handlers(app)
+    install_limits(app, settings.max_body_bytes, settings.auth_max_failures, settings.auth_window_s)
 
     @app.get(
         "/health", operation_id="health", response_model=Health, responses={503: {"model": Problem}}
@@ -265,17 +265,17 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         """
         token = _ws_token(websocket)
         try:
-            party = party_for_token(websocket.app.state.repo, token)
-        except HTTPException:
-            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="unauthorized")
+            party = authenticate(websocket, token)
+        except HTTPException as err:
+            await refuse_websocket(websocket, err)
             return
         await websocket.accept()
         sub = hub.subscribe(party.id, party.is_admin)
         pusher = asyncio.create_task(_push(websocket, sub.queue))
         try:
             while True:
-                text = await websocket.receive_text()
                 try:
+                    text = await receive_text(websocket)  # a binary frame: InputError
                     # Re-read the party each batch: an ack or a revocation takes effect at once.
                     party = party_for_token(websocket.app.state.repo, token)
                     batch = decode(text.encode(), "application/json", party.id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from deconflict.core.state import TrafficState
 from deconflict.errors import InputError
+from deconflict.io.json_file import parse_json
 from deconflict.service.schemas import TrackColumns, TrackIn
 from deconflict.store.records import TrackBatch
 
@@ -40,10 +40,7 @@ def decode(body: bytes, content_type: str, party_id: int) -> TrackBatch:
         except Exception as err:  # pyarrow raises many types for bad bytes
             raise InputError(f"body: not a Parquet file ({type(err).__name__})") from None
         return _from_frame(frame, party_id)
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"body: not valid JSON ({err})") from None
+    data = parse_json(body, "body")  # refuses nesting deeper than MAX_DEPTH first
     if isinstance(data, list):
         if len(data) > MAX_BATCH:
             raise InputError(f"body: {len(data)} states in one batch; at most {MAX_BATCH}")

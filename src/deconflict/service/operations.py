@@ -25,6 +25,7 @@ from deconflict.core.agreement import Agreement
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.volumes import Volume, Volumes, overlaps
 from deconflict.errors import InputError
+from deconflict.io.json_file import parse_json
 from deconflict.service.auth import current_party
 from deconflict.store.records import OverlapRecord, PartyRecord, PlanVolumeRecord
 from deconflict.store.repository import Repository
@@ -163,10 +164,7 @@ async def post_operations(request: Request, party: Party) -> OperationsAccepted:
             status.HTTP_403_FORBIDDEN,
             detail="acknowledge the agreement (POST /agreement/ack) before submitting plans",
         )
-    try:
-        obj = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"body: not valid JSON ({err})") from None
+    obj = parse_json(await request.body(), "body")
     mine = parse(obj, source="body")
     if len(mine) > MAX_VOLUMES:
         raise InputError(f"body: {len(mine)} volumes; at most {MAX_VOLUMES} per request")

@@ -21,3 +21,9 @@ def install_error_handlers(app: FastAPI) -> None:
         first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
         loc = ".".join(str(p) for p in first["loc"])
         return JSONResponse({"detail": f"{loc}: {first['msg']}"}, status_code=422)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, err: RecursionError) -> JSONResponse:
+        # The JSON readers refuse deep nesting first (io.json_file.MAX_DEPTH); this is
+        # the last line of defence for any other reader.
+        return JSONResponse({"detail": "input nested too deeply"}, status_code=400)

@@ -30,3 +30,9 @@ class Settings(BaseSettings):
     key_file: Path | None = None
     #: Secret mixed into opaque conflict ids; generated at start when empty.
     id_secret: str = ""
+    #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    #: Failed authentications one client address may make per window; then 429.
+    auth_max_failures: int = Field(20, ge=1)
+    #: The failed-authentication window (s).
+    auth_window_s: float = Field(60.0, gt=0)
