@@ -87,10 +87,10 @@ def test_guessed_tokens_get_429_after_20_failures(guarded: Deployment):
     blue, red = guarded.blue, guarded.red
     assert red.get("/alerts").status_code == 200  # red worked from here before the guessing
     codes = []
-    for k in range(25):
+    for k in range(25):  # a forged X-Forwarded-For does not change the address counted
         r = httpx.get(
             guarded.broker.url + "/alerts",
-            headers={"Authorization": f"Bearer guess-{k}"},
+            headers={"Authorization": f"Bearer guess-{k}", "X-Forwarded-For": f"10.0.0.{k}"},
             timeout=10,
         )
         codes.append(r.status_code)

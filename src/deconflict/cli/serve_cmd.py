@@ -47,6 +47,9 @@ def run_server(app: Any, host: str, port: int) -> None:
         log_level="warning",
         timeout_graceful_shutdown=3,
         ws_max_size=getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES),
+        # The client address is the peer's: no X-Forwarded-For, which any local process
+        # could set to dodge the failed-authentication limit.
+        proxy_headers=False,
     )
 
 
