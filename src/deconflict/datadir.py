@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from deconflict.errors import InputError
+
 #: Environment variable naming the data directory.
 DATA_DIR_ENV = "DECONFLICT_DATA_DIR"
 #: File stem of the broker's files in the data directory (``deconflict.db``, …).
@@ -84,11 +86,14 @@ def relay_file(url: str, suffix: str, data_dir: Path | str | None, stem: str) ->
 def make_private_dir(path: Path) -> Path:
     """Create ``path`` (and its parents) if missing, the last one mode 0700; returns it.
 
-    An existing directory is left as it is.
+    An existing directory is left as it is. :class:`InputError` if it cannot be made.
     """
     if not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(path, 0o700)  # mkdir's mode is cut by the umask
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path, 0o700)  # mkdir's mode is cut by the umask
+        except OSError as err:
+            raise InputError(f"cannot create folder {path}: {err.strerror or err}") from None
     return path
 
 

@@ -3,6 +3,7 @@ directory unless named) and with which modes (owner only); a relay key others ca
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -143,3 +144,19 @@ def test_audit_logs_are_private(tmp_path: Path):
     with AuditLog.open(old, key):
         pass
     assert mode(old) == 0o600
+
+
+@pytest.mark.usefixtures("no_paths")
+def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = subprocess.run(
+        [sys.executable, "-m", "deconflict", "party", "add", "blue"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "DECONFLICT_DATA_DIR": str(blocker / "data")},
+    )
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == f"error: cannot create folder {blocker / 'data'}: Not a directory"
