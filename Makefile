@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/advise.py
 	$(BIN)/python bench/resolve.py
 	$(BIN)/python bench/broker.py
+	$(BIN)/python bench/store.py
 	$(BIN)/python bench/volumes.py
 	$(BIN)/python bench/private.py
 	$(BIN)/python bench/hotline.py

@@ -23,6 +23,12 @@ from tests.service.conftest import free_port, quick_party
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def python_path() -> str:
+    """``PYTHONPATH`` for child processes: the checkout (for ``tests.…``), then the inherited."""
+    inherited = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([str(ROOT), *([inherited] if inherited else [])])
+
+
 @dataclass
 class Proc:
     """A process we can start, kill -9, freeze, thaw and restart."""
@@ -39,8 +45,8 @@ class Proc:
                 [sys.executable, *self.args],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), **self.env},
+                cwd=self.log.parent,  # the test's temporary folder, never the checkout
+                env={**os.environ, "PYTHONPATH": python_path(), **self.env},
             )
         if self.health_url:
             deadline = time.monotonic() + timeout_s

@@ -37,6 +37,25 @@ def count_lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
+#: A distress call reaches the recipient within this long of the primary failing (s).
+FAILOVER_TARGET_S = 2.0
+
+
+def undelivered(db: Path, party: str) -> int:
+    """Deliveries to ``party`` that a relay's database holds unacknowledged."""
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return int(
+            conn.execute(
+                "SELECT COUNT(*) FROM hotline_deliveries d JOIN parties p ON p.id = d.party_id "
+                "WHERE p.name = ? AND d.delivered_at IS NULL",
+                (party,),
+            ).fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
 def test_ten_thousand_messages_survive_kills_freezes_and_restarts(hotline: Hotline):
     total = 10_000
     out = hotline.tmp / "red.jsonl"
@@ -50,14 +69,15 @@ def test_ten_thousand_messages_survive_kills_freezes_and_restarts(hotline: Hotli
     hotline.broker.start()  # and comes back: traffic returns to it
     wait_until(lambda: got() > 3000, what="messages after the broker restart")
     listener.kill9()  # the receiving party crashes
-    time.sleep(0.5)
     listener.start()
     wait_until(lambda: got() > 4500, what="messages after the receiver restart")
     sender.kill9()  # the sending party crashes
     sender.start()
     wait_until(lambda: got() > 6000, what="messages after the sender restart")
     hotline.broker.freeze()  # a hung primary: connections open, nothing answers
-    time.sleep(2.0)
+    frozen_at = got()
+    more = min(frozen_at + 500, total)
+    wait_until(lambda: got() >= more, what="messages over the backup while frozen")
     hotline.broker.thaw()  # frames queued in it are processed late: duplicates
     wait_until(lambda: got() > 7500, what="messages after the freeze")
     hotline.backup.kill9()  # the backup dies too, and comes back
@@ -72,7 +92,10 @@ def test_ten_thousand_messages_survive_kills_freezes_and_restarts(hotline: Hotli
         raise AssertionError(f"sender unfinished: outbox {counts}, red got {got()}") from None
     assert code == 0, (hotline.tmp / "send-blue.log").read_text()[-3000:]
     wait_until(lambda: got() >= total, what="every message")
-    time.sleep(1.0)  # anything extra (a duplicate) would show up now
+    # Every copy either relay holds for red has reached red's inbox and been acknowledged:
+    # a duplicate could only have come from one of those, so none is still on its way.
+    relays = (hotline.tmp / "broker.db", hotline.tmp / "backup.db")
+    wait_until(lambda: all(undelivered(db, "red") == 0 for db in relays), what="red's acks")
     listener.stop()
 
     rows = [r for r in read_jsonl(out) if r["sender"] == "blue"]
@@ -146,10 +169,12 @@ def test_a_distress_call_fails_over_to_the_backup(hotline: Hotline):
     listener.stop()
     print(
         f"\ndistress delivered after the primary was frozen: {measured['freeze']:.2f} s, "
-        f"killed: {measured['kill']:.2f} s (target 2 s)"
+        f"killed: {measured['kill']:.2f} s (target {FAILOVER_TARGET_S:.0f} s)"
     )
     rows = read_jsonl(out)
     assert [r["kind"] for r in rows if r["sender"] == "blue"] == ["notice", "distress", "distress"]
+    assert measured["freeze"] <= FAILOVER_TARGET_S, measured
+    assert measured["kill"] <= FAILOVER_TARGET_S, measured
 
 
 def test_messages_stranded_in_a_dead_primary_are_sent_again_over_the_backup(hotline: Hotline):

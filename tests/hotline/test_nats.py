@@ -1,7 +1,9 @@
 """NATS JetStream as the primary transport (the machine's server on 127.0.0.1:4222).
 
-These tests use the server when it answers and skip with the reason otherwise. Each
-run uses its own stream and subject prefix, and deletes them afterwards.
+The server comes from the ``nats_server`` fixture (tests/conftest.py): the one named in
+``$DECONFLICT_TEST_NATS`` must answer (CI names it), else the one on 127.0.0.1:4222 is
+used when it answers and the tests skip with the reason otherwise. Each run uses its own
+stream and subject prefix, and deletes them afterwards.
 """
 
 from __future__ import annotations
@@ -23,33 +25,14 @@ from deconflict.hotline.nats_channel import subject_for
 from tests.hotline.conftest import Hotline, Party, until
 from tests.service.conftest import free_port
 
-NATS_URL = "nats://127.0.0.1:4222"
-
-
-async def _probe() -> str | None:
-    try:
-        nc = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=0)
-    except Exception as err:
-        return f"no NATS server on {NATS_URL} ({err.__class__.__name__})"
-    try:
-        await nc.jetstream().account_info()
-    except Exception as err:
-        return f"NATS on {NATS_URL} has no JetStream ({err.__class__.__name__})"
-    finally:
-        await nc.close()
-    return None
-
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    reason = asyncio.run(_probe())
-    if reason:
-        pytest.skip(reason)
+def prefix(nats_server: str) -> Iterator[str]:
     name = f"hltest{uuid.uuid4().hex[:10]}"
     yield name
 
     async def drop() -> None:
-        nc = await nats.connect(NATS_URL, connect_timeout=2)
+        nc = await nats.connect(nats_server, connect_timeout=2)
         with contextlib.suppress(Exception):
             await nc.jetstream().delete_stream(name.upper())
         await nc.close()
@@ -70,13 +53,15 @@ def client_of(h: Hotline, party: Party, nats_url: str, prefix: str, **kw: Any) -
     )
 
 
-def test_jetstream_carries_messages_exactly_once_in_order(hotline: Hotline, prefix: str):
+def test_jetstream_carries_messages_exactly_once_in_order(
+    nats_server: str, prefix: str, hotline: Hotline
+):
     total = 2000
     got: list[Message] = []
 
-    async def run() -> tuple[dict[str, int], int]:
-        blue = client_of(hotline, hotline.blue, NATS_URL, prefix)
-        red = client_of(hotline, hotline.red, NATS_URL, prefix, on_message=got.extend)
+    async def run() -> tuple[dict[str, int], int, int]:
+        blue = client_of(hotline, hotline.blue, nats_server, prefix)
+        red = client_of(hotline, hotline.red, nats_server, prefix, on_message=got.extend)
         await blue.start()
         await red.start()
         try:
@@ -88,7 +73,7 @@ def test_jetstream_carries_messages_exactly_once_in_order(hotline: Hotline, pref
                 )
             await until(lambda: blue.store.outbox_counts()["acked"] == total, 60)
             # Re-publish copies of the first 100 with their ids: the stream drops them.
-            nc = await nats.connect(NATS_URL)
+            nc = await nats.connect(nats_server)
             js = nc.jetstream()
             dups = 0
             for m in sent[:100]:
@@ -102,23 +87,26 @@ def test_jetstream_carries_messages_exactly_once_in_order(hotline: Hotline, pref
             forged = sent[0].model_copy(update={"body": "forged", "seq": total + 1})
             await js.publish(subject_for(prefix, "red"), forged.to_json().encode())
             await nc.close()
-            await asyncio.sleep(1.5)
+            # Red reads the stream in order: once it has dropped the forged message, which
+            # came last, it has seen everything the stream holds (the copies never got in).
+            await until(lambda: red.stats.bad_signatures >= 1, 20)
             db = blue.store._db
             vias = dict(db.execute("SELECT relayed_via, COUNT(*) FROM outbox GROUP BY 1"))
-            return vias, dups
+            return vias, dups, red.stats.bad_signatures
         finally:
             await blue.stop()
             await red.stop()
 
-    vias, dups = asyncio.run(run())
+    vias, dups, dropped = asyncio.run(run())
     assert vias == {"nats": total}
     assert dups == 100
+    assert dropped == 1
     from_blue = [m for m in got if m.sender == "blue"]
     assert [m.seq for m in from_blue] == list(range(1, total + 1))
     assert [m.body for m in from_blue] == [f"m{k}" for k in range(1, total + 1)]
 
 
-def test_without_nats_the_backup_carries_the_traffic(hotline: Hotline, prefix: str):
+def test_without_nats_the_backup_carries_the_traffic(prefix: str, hotline: Hotline):
     dead = f"nats://127.0.0.1:{free_port()}"  # nothing listens there
     got: list[Message] = []
 

@@ -34,11 +34,15 @@ def client_of(h: Hotline, party: Party, **kw: Any) -> HotlineClient:
     )
 
 
+def is_escalation(event: dict[str, Any], msg_id: str) -> bool:
+    return event["type"] == "escalation" and event.get("id") == msg_id
+
+
 def test_an_unanswered_request_is_escalated_once_and_listed_overdue(hotline: Hotline):
     events: list[dict[str, Any]] = []
     got: list[Message] = []
 
-    async def run() -> str:
+    async def run() -> tuple[str, str]:
         blue = client_of(hotline, hotline.blue, on_event=events.append)
         red = client_of(hotline, hotline.red, on_message=got.extend)
         await blue.start()
@@ -60,19 +64,23 @@ def test_an_unanswered_request_is_escalated_once_and_listed_overdue(hotline: Hot
             await until(lambda: bool(blue.store.outbox_row(req.id)["answered_at"]))  # type: ignore[index]
             assert answer.in_reply_to == req.id
             assert blue.store.owed(time.time()) == []
-            await asyncio.sleep(1.5)  # another deadline check passes: no second escalation
-            return req.id
+            # A probe request that falls due later: its escalation shows that a deadline
+            # check ran after the answer; that check must not have escalated the first again.
+            probe = await blue.send("request", "red", "Radio check?", deadline_s=1)
+            await until(lambda: any(is_escalation(e, probe.id) for e in events), 15)
+            return req.id, probe.id
         finally:
             await blue.stop()
             await red.stop()
 
-    req_id = asyncio.run(run())
+    req_id, probe_id = asyncio.run(run())
     escalations = [e for e in events if e["type"] == "escalation"]
-    assert len(escalations) == 1 and escalations[0]["id"] == req_id
+    assert [e["id"] for e in escalations] == [req_id, probe_id]
     hotline.stop()
     log = hotline.tmp / "broker.audit.jsonl"
     assert verify_log(log).ok
-    assert [e["data"]["id"] for e in entries(log) if e["type"] == "escalation"] == [req_id]
+    escalated = [e["data"]["id"] for e in entries(log) if e["type"] == "escalation"]
+    assert escalated == [req_id, probe_id]
 
 
 def test_forged_and_misaddressed_messages_are_refused_and_recorded(hotline: Hotline):

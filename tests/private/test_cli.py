@@ -110,3 +110,26 @@ def test_errors_are_one_line(tmp_path: Path):
     assert res.exit_code == 2 and "state is not valid JSON" in res.stderr
     res = invoke("finish", tmp_path / "1.bin", "-s", tmp_path / "a.json")
     assert res.exit_code == 2 and "add --send FILE" in res.stderr
+
+
+def test_a_new_exchange_refuses_to_overwrite_a_state_without_force(tmp_path: Path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert invoke("offer", A, "-s", a, "-o", tmp_path / "1.bin").exit_code == 0
+    assert invoke("answer", B, tmp_path / "1.bin", "-s", b, "-o", tmp_path / "2.bin").exit_code == 0
+    for args, state in (
+        (("offer", A, "-s", a, "-o", tmp_path / "x.bin"), a),
+        (("answer", B, tmp_path / "1.bin", "-s", b, "-o", tmp_path / "x.bin"), b),
+    ):
+        secret = state.read_bytes()
+        res = invoke(*args)
+        assert res.exit_code == 2
+        assert res.stderr.strip() == (
+            f"error: {state} exists and holds the secret of another exchange; refusing to "
+            "overwrite it: pass --force, or choose another --state"
+        )
+        assert state.read_bytes() == secret and not (tmp_path / "x.bin").exists()
+        res = invoke(*args, "--force")
+        assert res.exit_code == 0, res.output
+        assert state.read_bytes() != secret  # a fresh secret
+        assert stat.S_IMODE(os.stat(state).st_mode) == 0o600
+        (tmp_path / "x.bin").unlink()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``deconflict ARGS`` in ``cwd`` (default: the test's own temporary directory)."""
     res = subprocess.run(
         [sys.executable, "-m", "deconflict", *args],
         capture_output=True,
@@ -35,6 +38,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         timeout=60,
         check=False,
         env={**os.environ, **(env or {})},
+        cwd=cwd or Path.cwd(),
     )
     assert res.returncode == 0, res.stderr
     return res
@@ -47,12 +51,19 @@ def add_party(db: str, name: str, admin: bool = False) -> str:
 
 @dataclass
 class Broker:
-    db: str
+    """``deconflict serve`` on 127.0.0.1, run in ``cwd`` (default: the log's folder).
+
+    ``db`` None: no ``--db`` (the default database in the data directory).
+    """
+
+    db: str | None
     port: int
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     #: More ``serve`` flags (e.g. ``("--stale-after-s", "3")``).
     args: tuple[str, ...] = ()
+    cwd: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -67,15 +78,15 @@ class Broker:
                     "-m",
                     "deconflict",
                     "serve",
-                    "--db",
-                    self.db,
+                    *(["--db", self.db] if self.db else []),
                     "--port",
                     str(self.port),
                     *self.args,
                 ],
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                cwd=self.log.parent,  # its own temporary working directory
+                cwd=self.cwd or self.log.parent,
+                env={**os.environ, **self.env},
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -130,10 +141,13 @@ class Client:
         assert self.post("/agreement/ack", json={"fingerprint": fp}).status_code == 200
 
 
-def start_broker(db: str, tmp_path: Path, *args: str) -> Broker:
-    """A broker on ``db`` in ``tmp_path`` (its working directory and log), with ``args``."""
+def start_broker(
+    db: str | None, tmp_path: Path, *args: str, cwd: Path | None = None
+) -> Broker:
+    """A broker on ``db`` logging into ``tmp_path``, run in ``cwd`` (default ``tmp_path``),
+    with more ``serve`` flags ``args``."""
     log = tmp_path / f"broker-{time.monotonic_ns()}.log"
-    broker = Broker(db=db, port=free_port(), log=log, args=args)
+    broker = Broker(db=db, port=free_port(), log=log, args=args, cwd=cwd)
     broker.start()
     return broker
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
+
+import pytest
 
 from deconflict.store.migrate import upgrade
 from tests.service.conftest import start_broker
@@ -31,3 +34,22 @@ def test_broker_on_postgresql_survives_kill_9(pg_url: str, tmp_path: Path):
         assert b.name not in str(a.get("/tracks").json())
     finally:
         broker.stop()
+
+
+def test_serve_on_postgresql_with_no_paths_writes_nothing_in_its_working_directory(
+    pg_url: str, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The relay's key and audit log go to the data directory (0700), owner-only."""
+    for name in ("DECONFLICT_AUDIT_LOG", "DECONFLICT_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    upgrade(pg_url)
+    here = tmp_path / "here"
+    here.mkdir()
+    broker = start_broker(pg_url, tmp_path, cwd=here)
+    broker.stop()
+    assert list(here.iterdir()) == []
+    files = sorted(p.name for p in data_dir.iterdir())
+    assert files == ["deconflict.audit.jsonl", "deconflict.relay.key"]
+    modes = {name: stat.S_IMODE((data_dir / name).stat().st_mode) for name in files}
+    assert modes == dict.fromkeys(files, 0o600)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

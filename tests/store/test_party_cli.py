@@ -14,13 +14,14 @@ from typer.testing import CliRunner
 
 from deconflict.cli import party_cmd
 from deconflict.cli.party_cmd import party_app
-from deconflict.store.sql import DEFAULT_URL, SqlRepository
+from deconflict.datadir import default_db_url
+from deconflict.store.sql import SqlRepository
 from deconflict.store.tokens import hash_token
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "deconflict", "party", *args],
         capture_output=True,
@@ -44,17 +45,18 @@ def stored_party(url: str, token: str):
         repo.close()
 
 
-def test_add_prints_the_token_alone_on_the_last_line(tmp_path: Path):
-    res = run("add", "blue", cwd=tmp_path)  # default database: ./deconflict.db
+def test_add_prints_the_token_alone_on_the_last_line(tmp_path: Path, data_dir: Path):
+    res = run("add", "blue", cwd=tmp_path)  # default database: DATA_DIR/deconflict.db
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert len(lines) >= 2 and "blue" in lines[0]
     token = lines[-1]
     assert TOKEN.fullmatch(token), token
-    party = stored_party(f"sqlite:///{tmp_path / 'deconflict.db'}", token)
+    assert list(tmp_path.iterdir()) == []  # nothing in the working directory
+    party = stored_party(f"sqlite:///{data_dir / 'deconflict.db'}", token)
     assert party is not None and party.name == "blue" and not party.is_admin
     # only the hash is stored
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob("deconflict.db*"))
+    stored = b"".join(p.read_bytes() for p in data_dir.glob("deconflict.db*"))
     assert token.encode() not in stored and hash_token(token).encode() in stored
     # a second add of the same name: one line on stderr, exit 2, nothing on stdout
     res = run("add", "blue", cwd=tmp_path)
@@ -115,9 +117,12 @@ def test_database_from_the_environment_and_list_creates_no_file(tmp_path: Path):
     assert "blue" in invoke("list", env=env).stdout
 
 
-def test_default_database_matches_the_store():
-    assert party_cmd.DEFAULT_URL == DEFAULT_URL
-    assert party_cmd.database(None) in (DEFAULT_URL, os.environ.get("DECONFLICT_DB"))
+def test_default_database_is_the_brokers(monkeypatch: pytest.MonkeyPatch, data_dir: Path):
+    from deconflict.service.settings import Settings
+
+    monkeypatch.delenv("DECONFLICT_DB", raising=False)
+    assert party_cmd.database(None) == default_db_url() == Settings().db
+    assert default_db_url() == f"sqlite:///{data_dir / 'deconflict.db'}"
 
 
 @pytest.mark.parametrize(

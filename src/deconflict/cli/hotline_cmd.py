@@ -370,13 +370,20 @@ def overdue_command(
 def backup_command(
     db: Annotated[
         str | None,
-        typer.Option("--db", help="The backup's own database [sqlite:///deconflict-backup.db]"),
+        typer.Option("--db", help="The backup's own database [DATA_DIR/deconflict-backup.db]"),
     ] = None,
     registry_db: Annotated[
         str | None,
         typer.Option(
             "--registry-db",
-            help="The broker's database, for parties and keys [sqlite:///deconflict.db]",
+            help="The broker's database, for parties and keys [DATA_DIR/deconflict.db]",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder for the files not named otherwise [$DECONFLICT_DATA_DIR, state folder]",
         ),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address [127.0.0.1]")] = None,
@@ -384,11 +391,15 @@ def backup_command(
 ) -> None:
     """Run the backup relay: its own port, database and audit log."""
     from deconflict.cli.serve_cmd import run_server, settings_from
+    from deconflict.datadir import prepare_for
     from deconflict.hotline.backup import BackupSettings, create_backup_app
+    from deconflict.hotline.setup import check_relay_key
     from deconflict.store.sql import SqlRepository
 
     given = {"db": db, "registry_db": registry_db, "host": host, "port": port}
-    settings = settings_from(BackupSettings, given)
+    settings = settings_from(BackupSettings, {**given, "data_dir": data_dir})
+    check_relay_key(settings.key_file)
+    prepare_for(settings.db, settings.data_dir)
     SqlRepository(settings.db, migrate=True).close()
     app = create_backup_app(settings)
     console.print(

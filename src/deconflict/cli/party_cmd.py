@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deconflict.cli.common import console, format_time, one_line_errors
+from deconflict.datadir import default_db_url, prepare_for
 from deconflict.errors import InputError
 from deconflict.names import check_party_name, terminal_text
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 #: Environment variable naming the broker database when ``--db`` is not given.
 DB_ENV = "DECONFLICT_DB"
 
-#: The database used when neither ``--db`` nor ``$DECONFLICT_DB`` names one
-#: (same as :data:`deconflict.store.sql.DEFAULT_URL`; a test checks).
-DEFAULT_URL = "sqlite:///deconflict.db"
 
 party_app = typer.Typer(
     name="party",
@@ -43,7 +41,7 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help=f"Database URL [default: ${DB_ENV}, else {DEFAULT_URL}]",
+        help=f"Database URL [default: ${DB_ENV}, else DATA_DIR/deconflict.db]",
         show_default=False,
     ),
 ]
@@ -57,8 +55,11 @@ NameArg = Annotated[
 
 
 def database(db: str | None) -> str:
-    """The database URL: ``--db``, else ``$DECONFLICT_DB``, else the default SQLite file."""
-    return db or os.environ.get(DB_ENV) or DEFAULT_URL
+    """The database URL: ``--db``, else ``$DECONFLICT_DB``, else the broker's default.
+
+    The default is :func:`deconflict.datadir.default_db_url`, the one ``serve`` uses.
+    """
+    return db or os.environ.get(DB_ENV) or default_db_url()
 
 
 def shown(url: str) -> str:
@@ -72,11 +73,12 @@ def shown(url: str) -> str:
         return url
 
 
-def open_repository(url: str, *, create: bool) -> SqlRepository:
+def open_repository(url: str, *, create: bool, data_dir: Path | None = None) -> SqlRepository:
     """Migrate the database at ``url`` and open it; errors become one-line InputErrors.
 
     Without ``create``, a SQLite file that does not exist is an error rather than
-    being created empty.
+    being created empty. With it, the data directory (``data_dir``, else the default)
+    is created (0700) when the database file is to live in it.
     """
     from sqlalchemy.exc import OperationalError
 
@@ -91,6 +93,8 @@ def open_repository(url: str, *, create: bool) -> SqlRepository:
                 f"--db: no database at {path}; create it by adding a party "
                 "(deconflict party add NAME)"
             )
+    if create:
+        prepare_for(url, data_dir)
     try:
         upgrade(url)
         return SqlRepository(url)

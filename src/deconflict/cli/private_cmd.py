@@ -71,6 +71,10 @@ StateOpt = Annotated[
 MessageOutOpt = Annotated[
     Path, typer.Option("--output", "-o", help="Message file to send to the other side")
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Overwrite an existing state file (its secret is lost)"),
+]
 TimeBufferOpt = Annotated[
     float,
     typer.Option("--time-buffer-s", help="Time buffer between windows, s (both sides alike)"),
@@ -109,6 +113,15 @@ def read_bytes(path: Path, what: str = "message") -> bytes:
         return path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read {what}: {err.strerror or err}") from None
+
+
+def refuse_existing_state(path: Path, force: bool) -> None:
+    """:class:`InputError` when a new exchange would overwrite the state at ``path``."""
+    if path.exists() and not force:
+        raise InputError(
+            f"{path} exists and holds the secret of another exchange; refusing to overwrite "
+            "it: pass --force, or choose another --state"
+        )
 
 
 def save_state(party: Party, path: Path) -> None:
@@ -156,11 +169,13 @@ def offer_command(
     horizontal_nm: HorizontalOpt = None,
     vertical_ft: VerticalOpt = None,
     time_buffer_s: TimeBufferOpt = 0.0,
+    force: ForceOpt = False,
 ) -> None:
     """Step 1 (side A): start an exchange; writes the offer and A's state."""
     from deconflict.private import Party
     from deconflict.volumes import read
 
+    refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
     party = Party.initiator(read(plan), ag, time_buffer_s)
     data = party.offer()
@@ -180,11 +195,13 @@ def answer_command(
     horizontal_nm: HorizontalOpt = None,
     vertical_ft: VerticalOpt = None,
     time_buffer_s: TimeBufferOpt = 0.0,
+    force: ForceOpt = False,
 ) -> None:
     """Step 2 (side B): answer A's offer; writes the answer and B's state."""
     from deconflict.private import Party
     from deconflict.volumes import read
 
+    refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
     data_in = read_bytes(offer, "offer")
     party = Party.responder(read(plan), ag, time_buffer_s)

@@ -58,7 +58,15 @@ def serve_command(
     db: Annotated[
         str | None,
         typer.Option(
-            "--db", help="Database URL [default: $DECONFLICT_DB or sqlite:///deconflict.db]"
+            "--db", help="Database URL [default: $DECONFLICT_DB or DATA_DIR/deconflict.db]"
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Folder for the files not named otherwise: database, relay key, audit log "
+            "[default: $DECONFLICT_DATA_DIR or the per-user state folder]",
         ),
     ] = None,
     host: Annotated[
@@ -89,6 +97,7 @@ def serve_command(
 ) -> None:
     """Run the deconfliction broker (FastAPI under uvicorn)."""
     from deconflict.cli.party_cmd import open_repository
+    from deconflict.hotline.setup import check_relay_key
     from deconflict.service.app import create_app
     from deconflict.service.settings import Settings
 
@@ -96,8 +105,11 @@ def serve_command(
     given["stale_after_s"] = stale_after_s
     if max_body_mib is not None:
         given["max_body_bytes"] = int(max_body_mib * 1024 * 1024)
+    given["data_dir"] = data_dir
     settings = settings_from(Settings, given)
-    open_repository(settings.db, create=True).close()  # migrate; one line if it cannot open
+    check_relay_key(settings.key_file)
+    # Migrate; one line if it cannot open. Creates the data directory if the db lives there.
+    open_repository(settings.db, create=True, data_dir=settings.data_dir).close()
     app = create_app(settings)
     fingerprint = app.state.agreement.fingerprint
     console.print(

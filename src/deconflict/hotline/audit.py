@@ -127,7 +127,7 @@ class AuditLog:
 
     @classmethod
     def open(cls, path: Path, key: SigningKey) -> AuditLog:
-        """Open the log at ``path``, creating it (with its genesis) if missing.
+        """Open the log at ``path``, creating it (with its genesis) if missing; mode 0600.
 
         A torn last line (a crash mid-write, never acknowledged) is truncated away. Only the
         first and last entries are read (fast at any size; :func:`verify_log` checks the rest).
@@ -137,11 +137,14 @@ class AuditLog:
         path = Path(path)
         created = not path.exists()
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as err:
             raise InputError(f"audit log {path}: {err.strerror}") from None
         try:
             _lock_exclusive(fd, path)
+            if os.fstat(fd).st_mode & 0o077:  # a log from before logs were private
+                with contextlib.suppress(PermissionError):  # another owner's file
+                    os.fchmod(fd, 0o600)
             if created:
                 _fsync_dir(path.parent)
             size = os.fstat(fd).st_size

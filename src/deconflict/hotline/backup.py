@@ -15,34 +15,46 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deconflict.datadir import BACKUP, default_data_dir
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import open_audit
 from deconflict.service.auth import authenticate
 from deconflict.service.limits import install_limits
 from deconflict.service.problems import install_error_handlers
+from deconflict.service.settings import with_default_paths
 from deconflict.store.sql import SqlRepository
 
 log = logging.getLogger(__name__)
 
 
 class BackupSettings(BaseSettings):
-    """Backup relay settings: flags, then ``DECONFLICT_BACKUP_*`` variables, then defaults."""
+    """Backup relay settings: flags, then ``DECONFLICT_BACKUP_*`` variables, then defaults.
+
+    The data directory also comes from ``$DECONFLICT_DATA_DIR``, as the broker's does.
+    """
 
     model_config = SettingsConfigDict(env_prefix="DECONFLICT_BACKUP_", extra="ignore", frozen=True)
 
-    #: The backup's own database (messages and its copy of the registry).
-    db: str = "sqlite:///deconflict-backup.db"
-    #: The broker's database, read for the registry (parties, tokens, keys).
-    registry_db: str = "sqlite:///deconflict.db"
+    #: Folder of every file nobody named (created 0700 when first used).
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: The backup's own database (messages and its copy of the registry)
+    #: [default: DATA_DIR/deconflict-backup.db].
+    db: str = ""
+    #: The broker's database, read for the registry (parties, tokens, keys)
+    #: [default: DATA_DIR/deconflict.db, the broker's default].
+    registry_db: str = ""
     host: str = "127.0.0.1"
     port: int = Field(8001, ge=0, le=65535)
+    #: [default: beside an SQLite X.db, X.audit.jsonl; else DATA_DIR/deconflict-backup.audit.jsonl]
     audit_log: Path | None = None
+    #: [default: X.relay.key; else DATA_DIR/deconflict-backup.relay.key]
     key_file: Path | None = None
     #: Seconds between two registry refreshes.
     sync_interval_s: float = Field(2.0, gt=0, le=3600)
@@ -51,6 +63,11 @@ class BackupSettings(BaseSettings):
     #: Failed authentications per client address per window, then 429 (as the broker's).
     auth_max_failures: int = Field(20, ge=1)
     auth_window_s: float = Field(60.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_paths(cls, values: Any) -> Any:
+        return with_default_paths(values, BACKUP, ("db", "registry_db"))
 
 
 def create_backup_app(settings: BackupSettings) -> FastAPI:
@@ -62,7 +79,10 @@ def create_backup_app(settings: BackupSettings) -> FastAPI:
         repo = SqlRepository(settings.db, migrate=True)
         store = HotlineStore(repo.engine)
         registry = HotlineStore(settings.registry_db)
-        relay.bind(store, open_audit(settings.db, settings.audit_log, settings.key_file))
+        audit = open_audit(
+            settings.db, settings.audit_log, settings.key_file, settings.data_dir, BACKUP
+        )
+        relay.bind(store, audit)
         app.state.repo = repo
         relay.refresh_registry = lambda: store.copy_registry_from(registry)
         try:

@@ -15,7 +15,7 @@ def new_key_file(path: Path, *, overwrite: bool = False) -> SigningKey:
     if path.exists() and not overwrite:
         raise InputError(f"{path} exists; refusing to overwrite a signing key")
     key = SigningKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: make it private
     with os.fdopen(fd, "w") as fh:
@@ -23,9 +23,14 @@ def new_key_file(path: Path, *, overwrite: bool = False) -> SigningKey:
     return key
 
 
-def load_key_file(path: Path) -> SigningKey:
-    """The signing key in ``path``; :class:`InputError` if missing or malformed."""
+def load_key_file(path: Path, *, private: bool = False) -> SigningKey:
+    """The signing key in ``path``; :class:`InputError` if missing or malformed.
+
+    ``private``: also refuse a file that group or others may read (a relay's key).
+    """
     try:
+        if private:
+            check_private(path)
         text = path.read_text().strip()
     except OSError as err:
         raise InputError(f"signing key file {path}: {err.strerror}") from None
@@ -36,6 +41,16 @@ def load_key_file(path: Path) -> SigningKey:
     if len(seed) != 32:
         raise InputError(f"signing key file {path}: expected 64 hex digits (a 32-byte seed)")
     return SigningKey(seed)
+
+
+def check_private(path: Path) -> None:
+    """:class:`InputError` unless only its owner may read the file at ``path``."""
+    mode = os.stat(path).st_mode & 0o777
+    if mode & 0o077:
+        raise InputError(
+            f"signing key file {path}: group or others have access (mode {mode:04o}); "
+            f"run `chmod 600 {path}`"
+        )
 
 
 def public_hex(key: SigningKey) -> str:

@@ -1,36 +1,44 @@
-"""Wiring a relay: its store, its signing key and audit log beside the database."""
+"""Wiring a relay: its signing key and audit log, beside its database or in the data dir."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine
 
+from deconflict.datadir import BROKER, make_private_dir, relay_file
 from deconflict.hotline.audit import AuditLog
 from deconflict.hotline.keys import load_key_file, new_key_file
 
 
-def beside_database(url: str, suffix: str) -> Path | None:
-    """``X.db`` → ``X<suffix>`` next to an SQLite file; the working directory otherwise.
+def open_audit(
+    db_url: str,
+    audit_log: Path | None,
+    key_file: Path | None,
+    data_dir: Path | None = None,
+    stem: str = BROKER,
+) -> AuditLog | None:
+    """The relay's audit log (0600), signed with its own key (made 0600 on first start).
 
-    None for an in-memory database (nothing is written).
+    Unless given, both lie beside an SQLite database ``X.db`` (``X.audit.jsonl``,
+    ``X.relay.key``), else in the data directory (``<stem>.audit.jsonl``, …); None for an
+    in-memory database. A key file that group or others can read is refused
+    (:class:`InputError`).
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if not parsed.database or parsed.database == ":memory:":
-            return None
-        return Path(parsed.database).with_suffix(suffix)
-    return Path(f"deconflict{suffix}")
-
-
-def open_audit(db_url: str, audit_log: Path | None, key_file: Path | None) -> AuditLog | None:
-    """The relay's audit log, signed with its own key (made on first start)."""
-    log_path = audit_log or beside_database(db_url, ".audit.jsonl")
-    key_path = key_file or beside_database(db_url, ".relay.key")
+    log_path = audit_log or relay_file(db_url, ".audit.jsonl", data_dir, stem)
+    key_path = key_file or relay_file(db_url, ".relay.key", data_dir, stem)
     if log_path is None or key_path is None:
         return None
-    key = load_key_file(key_path) if key_path.exists() else new_key_file(key_path)
+    for path in (log_path, key_path):
+        make_private_dir(path.parent)
+    key = load_key_file(key_path, private=True) if key_path.exists() else new_key_file(key_path)
     return AuditLog.open(log_path, key)
+
+
+def check_relay_key(key_file: Path | None) -> None:
+    """Refuse (:class:`InputError`) an existing relay key file that others can access."""
+    if key_file is not None and key_file.exists():
+        load_key_file(key_file, private=True)
 
 
 def sqlite_memory(engine: Engine) -> bool:

@@ -3,11 +3,12 @@
 One code path serves both backends through SQLAlchemy 2 Core; only the engine set-up
 and the bulk load of track states differ:
 
-- **SQLite** (the default, ``sqlite:///deconflict.db``): WAL journal, ``synchronous=FULL``
+- **SQLite** (the default, ``DATA_DIR/deconflict.db``): WAL journal, ``synchronous=FULL``
   (a commit survives power loss), foreign keys on, a busy timeout so concurrent
   writers wait instead of failing, and ``check_same_thread=False`` because the
   service is threaded. SQLAlchemy, not the driver, opens transactions, so DDL in
-  migrations is transactional too.
+  migrations is transactional too. A new database file is created mode 0600 (SQLite
+  gives its ``-wal`` and ``-shm`` files the mode of the database file).
 - **PostgreSQL**: ``postgresql://`` URLs use the psycopg 3 driver; track states are
   bulk-loaded with ``COPY``.
 
@@ -19,9 +20,10 @@ up-to-date schema (pass ``migrate=True`` to run the migrations itself).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time as _time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 import numpy as np
@@ -51,9 +53,6 @@ from deconflict.store.records import (
     PlanVolumeRecord,
     TrackBatch,
 )
-
-#: The database used when none is named (a file in the working directory).
-DEFAULT_URL = "sqlite:///deconflict.db"
 
 #: How long an SQLite writer waits for another writer's lock before failing, s.
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -155,11 +154,21 @@ def make_engine(url: str) -> Engine:
         ) from None
 
 
+def _create_private(url: URL) -> None:
+    """Create a missing SQLite database file empty and 0600, before SQLite opens it."""
+    if url.query.get("uri") or not url.database:
+        return
+    # It may exist, or its folder may not: SQLite says so when it opens it.
+    with suppress(OSError):
+        os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _sqlite_engine(url: URL) -> Engine:
     connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
     if _is_memory_sqlite(url):
         engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
     else:
+        _create_private(url)
         engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
