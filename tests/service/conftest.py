@@ -141,9 +141,7 @@ class Client:
         assert self.post("/agreement/ack", json={"fingerprint": fp}).status_code == 200
 
 
-def start_broker(
-    db: str | None, tmp_path: Path, *args: str, cwd: Path | None = None
-) -> Broker:
+def start_broker(db: str | None, tmp_path: Path, *args: str, cwd: Path | None = None) -> Broker:
     """A broker on ``db`` logging into ``tmp_path``, run in ``cwd`` (default ``tmp_path``),
     with more ``serve`` flags ``args``."""
     log = tmp_path / f"broker-{time.monotonic_ns()}.log"
