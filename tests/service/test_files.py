@@ -76,9 +76,25 @@ def test_data_dir_flag_and_defaults(tmp_path: Path, data_dir: Path):
     settings = Settings(data_dir=chosen)
     assert settings.db == f"sqlite:///{chosen / 'deconflict.db'}"
     assert settings.audit_log == chosen / "deconflict.audit.jsonl"
-    assert Settings(db="postgresql://u@h/x").key_file == data_dir / "deconflict.relay.key"
-    assert Settings(db=f"sqlite:///{tmp_path / 'b.db'}").key_file == tmp_path / "b.relay.key"
+    assert Settings(db="postgresql://u@h/x").relay_key_file == data_dir / "deconflict.relay.key"
+    assert Settings(db=f"sqlite:///{tmp_path / 'b.db'}").relay_key_file == tmp_path / "b.relay.key"
     assert Settings(db="sqlite://").audit_log is None  # in memory: nothing written
+
+
+def test_a_partys_key_variable_never_reaches_the_relay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from deconflict.hotline.backup import BackupSettings
+    from deconflict.service.settings import Settings
+
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    monkeypatch.setenv("DECONFLICT_KEY_FILE", str(tmp_path / "blue.key"))  # the client's
+    assert Settings(db=db).relay_key_file == tmp_path / "b.relay.key"
+    assert BackupSettings(db=db).relay_key_file == tmp_path / "b.relay.key"
+    monkeypatch.setenv("DECONFLICT_RELAY_KEY_FILE", str(tmp_path / "relay.key"))
+    monkeypatch.setenv("DECONFLICT_BACKUP_RELAY_KEY_FILE", str(tmp_path / "backup.key"))
+    assert Settings(db=db).relay_key_file == tmp_path / "relay.key"
+    assert BackupSettings(db=db).relay_key_file == tmp_path / "backup.key"
 
 
 def relay_command(which: str, tmp_path: Path) -> tuple[list[str], Path]:

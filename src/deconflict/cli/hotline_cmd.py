@@ -398,7 +398,7 @@ def backup_command(
 
     given = {"db": db, "registry_db": registry_db, "host": host, "port": port}
     settings = settings_from(BackupSettings, {**given, "data_dir": data_dir})
-    check_relay_key(settings.key_file)
+    check_relay_key(settings.relay_key_file)
     prepare_for(settings.db, settings.data_dir)
     SqlRepository(settings.db, migrate=True).close()
     app = create_backup_app(settings)

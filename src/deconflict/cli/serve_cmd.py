@@ -107,7 +107,7 @@ def serve_command(
         given["max_body_bytes"] = int(max_body_mib * 1024 * 1024)
     given["data_dir"] = data_dir
     settings = settings_from(Settings, given)
-    check_relay_key(settings.key_file)
+    check_relay_key(settings.relay_key_file)
     # Migrate; one line if it cannot open. Creates the data directory if the db lives there.
     open_repository(settings.db, create=True, data_dir=settings.data_dir).close()
     app = create_app(settings)

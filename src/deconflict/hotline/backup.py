@@ -55,7 +55,7 @@ class BackupSettings(BaseSettings):
     #: [default: beside an SQLite X.db, X.audit.jsonl; else DATA_DIR/deconflict-backup.audit.jsonl]
     audit_log: Path | None = None
     #: [default: X.relay.key; else DATA_DIR/deconflict-backup.relay.key]
-    key_file: Path | None = None
+    relay_key_file: Path | None = None
     #: Seconds between two registry refreshes.
     sync_interval_s: float = Field(2.0, gt=0, le=3600)
     #: Largest request body and WebSocket frame (bytes), as the broker's.
@@ -80,7 +80,7 @@ def create_backup_app(settings: BackupSettings) -> FastAPI:
         store = HotlineStore(repo.engine)
         registry = HotlineStore(settings.registry_db)
         audit = open_audit(
-            settings.db, settings.audit_log, settings.key_file, settings.data_dir, BACKUP
+            settings.db, settings.audit_log, settings.relay_key_file, settings.data_dir, BACKUP
         )
         relay.bind(store, audit)
         app.state.repo = repo

@@ -82,7 +82,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         if isinstance(store, SqlRepository):
             relay.bind(
                 HotlineStore(store.engine),
-                open_audit(settings.db, settings.audit_log, settings.key_file),
+                open_audit(settings.db, settings.audit_log, settings.relay_key_file),
             )
         else:  # an in-memory repository (tests): the hotline runs on in-memory SQLite
             relay.bind(HotlineStore(_memory_hotline_engine(store)), None)

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     audit_log: Path | None = None
     #: The relay's Ed25519 signing key file, made on first start [default: X.relay.key,
     #: else DATA_DIR/deconflict.relay.key].
-    key_file: Path | None = None
+    relay_key_file: Path | None = None
     #: Secret mixed into opaque conflict ids; generated at start when empty.
     id_secret: str = ""
     #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
@@ -56,7 +56,7 @@ def with_default_paths(values: Any, stem: str, db_fields: tuple[str, ...] = ("db
     """Fill the paths nobody gave from the data directory (a settings class's raw input).
 
     Each of ``db_fields`` defaults to ``DATA_DIR/<stem>.db`` (the first) or the broker's
-    database (the others); ``audit_log`` and ``key_file`` to :func:`relay_file` of the first.
+    database (the others); ``audit_log`` and ``relay_key_file`` to :func:`relay_file` of the first.
     """
     if not isinstance(values, dict):
         return values
@@ -67,7 +67,7 @@ def with_default_paths(values: Any, stem: str, db_fields: tuple[str, ...] = ("db
         if not out.get(name):
             out[name] = default_db_url(data_dir, stem if i == 0 else BROKER)
     db = str(out[db_fields[0]])
-    for name, suffix in (("audit_log", ".audit.jsonl"), ("key_file", ".relay.key")):
+    for name, suffix in (("audit_log", ".audit.jsonl"), ("relay_key_file", ".relay.key")):
         if not out.get(name):
             out[name] = relay_file(db, suffix, data_dir, stem)
     return out
