@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from deconflict import Agreement
 from deconflict.core.alerts import AlertTracker
-from deconflict.service.engine import DetectionEngine, LivePicture
+from deconflict.service.engine import DetectionEngine, LivePicture, disclosed_targets
 from deconflict.store.memory import MemoryRepository
 from deconflict.store.records import AlertRecord, TrackBatch
 
@@ -401,6 +401,23 @@ def test_alert_records_are_quantised_to_display_precision():
         assert on_grid(r.intruder_rel_alt_ft, 100.0), r.intruder_rel_alt_ft
         assert on_grid(r.intruder_closure_kt, 10.0), r.intruder_closure_kt
         assert on_grid(r.t_in_s, 1.0), r.t_in_s
+    for r in raised:  # the advisory's targets are derived from the intruder too
+        if r.manoeuvre in ("climb", "descend"):
+            assert on_grid(r.target_vs_fpm, 100.0), r.target_vs_fpm
     assert repo.alerts(None) == raised, "stored as published"
     by_own = {r.own_id: r for r in raised}
     assert by_own["A1"].intruder_rel_alt_ft == 400.0 and by_own["B1"].intruder_rel_alt_ft == -400.0
+
+
+def test_disclosed_targets_never_ask_for_less_and_hide_the_exact_geometry():
+    man = np.array(["climb", "descend", "turn_right", "turn_left", "no_safe_manoeuvre", ""])
+    own_vs = np.array([0.0, -500.0, 120.0, 0.0, 0.0, 0.0])
+    vs = np.array([1234.5, -1750.2, 120.0, 0.0, np.nan, np.nan])
+    own_trk = np.array([90.0, 10.0, 359.3, 5.2, 7.0, 8.0])
+    trk = np.array([90.0, 10.0, 359.3 + 23.42 - 360.0, 5.2 - 17.01 + 360.0, np.nan, np.nan])
+    out_vs, out_trk = disclosed_targets(man, own_vs, vs, own_trk, trk)
+    assert out_vs[:3].tolist() == [1300.0, -1800.0, 120.0]  # climb up, descent down, own rate
+    assert np.isnan(out_vs[4:]).all() and np.isnan(out_trk[4:]).all()
+    assert out_trk[:2].tolist() == [90.0, 10.0]
+    assert np.isclose(out_trk[2], (359.3 + 24.0) % 360.0)  # right: 23.42 deg -> 24
+    assert np.isclose(out_trk[3], 5.2 - 18.0 + 360.0)  # left: 17.01 deg -> 18

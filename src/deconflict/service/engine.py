@@ -75,6 +75,46 @@ def disclosed(values: FloatArray, field: str) -> FloatArray:
     return out + 0.0  # no negative zero
 
 
+#: An advisory's target vertical speed is disclosed in steps of this (ft/min), rounded
+#: away from the own rate in the manoeuvre's sense, so it never asks for less.
+TARGET_VS_STEP_FPM = 100.0
+#: A turn's angle is disclosed in whole degrees, rounded up.
+TURN_STEP_DEG = 1.0
+
+
+def disclosed_targets(
+    manoeuvre: npt.NDArray[np.object_],
+    own_vs_fpm: FloatArray,
+    target_vs_fpm: FloatArray,
+    own_track_deg: FloatArray,
+    target_track_deg: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """An advisory's targets at the disclosed precision (they are derived from the intruder).
+
+    A climb's target rate is rounded up and a descent's down to 100 ft/min, a turn's angle
+    up to whole degrees: never less than the manoeuvre needs, and not a precise range or
+    vertical offset that the exact numbers would give away. Other targets are the
+    aircraft's own current values and are left as they are.
+    """
+    step = TARGET_VS_STEP_FPM
+    vs = np.select(
+        [manoeuvre == "climb", manoeuvre == "descend"],
+        [np.ceil(target_vs_fpm / step) * step, np.floor(target_vs_fpm / step) * step],
+        default=target_vs_fpm,
+    )
+    right = np.ceil(np.mod(target_track_deg - own_track_deg, 360.0) / TURN_STEP_DEG)
+    left = np.ceil(np.mod(own_track_deg - target_track_deg, 360.0) / TURN_STEP_DEG)
+    trk = np.select(
+        [manoeuvre == "turn_right", manoeuvre == "turn_left"],
+        [
+            np.mod(own_track_deg + right * TURN_STEP_DEG, 360.0),
+            np.mod(own_track_deg - left * TURN_STEP_DEG, 360.0),
+        ],
+        default=target_track_deg,
+    )
+    return vs + 0.0, trk + 0.0
+
+
 def _keys(party_id: IntArray, ids: StrArray) -> StrArray:
     return np.char.add(np.char.add(party_id.astype(np.str_), _SEP), ids.astype(np.str_))
 
@@ -449,6 +489,9 @@ class DetectionEngine:
             manoeuvre[at] = adv["manoeuvre"].to_numpy()
             target_vs[at] = adv["target_vs_fpm"].to_numpy(dtype=np.float64)
             target_trk[at] = adv["target_track_deg"].to_numpy(dtype=np.float64)
+            target_vs, target_trk = disclosed_targets(
+                manoeuvre, state.vs_fpm, target_vs, state.track_deg, target_trk
+            )
 
             a = pairs["a"].to_numpy(dtype=np.int64)
             b = pairs["b"].to_numpy(dtype=np.int64)
