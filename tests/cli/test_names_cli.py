@@ -166,16 +166,17 @@ def test_ids_are_printed_literally(tmp_path: Path):
 
 def test_party_list_prints_an_old_bad_name_literally(tmp_path: Path):
     """A name stored before the rule (straight into the database) is shown escaped."""
+    import sqlite3
+
     from deconflict.store.migrate import upgrade
-    from deconflict.store.sql import SqlRepository
 
     db = f"sqlite:///{tmp_path / 'p.db'}"
     upgrade(db)
-    repo = SqlRepository(db)
-    try:
-        repo.add_party("[red]x\x1b[31m", "0" * 64)
-    finally:
-        repo.close()
+    with sqlite3.connect(tmp_path / "p.db") as conn:  # the repository would refuse it
+        conn.execute(
+            "INSERT INTO parties (name, is_admin, token_hash, created_at) VALUES (?, 0, ?, 0)",
+            ("[red]x\x1b[31m", "0" * 64),
+        )
     res = CliRunner().invoke(party_app, ["list", "--db", db], env={"DECONFLICT_DB": ""})
     assert res.exit_code == 0, res.output
     assert "[red]x\\x1b[31m" in res.stdout and "\x1b" not in res.stdout

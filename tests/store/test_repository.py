@@ -357,3 +357,10 @@ def test_plan_volumes_and_overlaps(repo):
 
     with pytest.raises(InputError):
         repo.add_plan_volumes([PlanVolumeRecord(999, "x", "{}", 0.0)])
+
+
+def test_the_repository_refuses_names_the_hotline_would(repo: Repository):
+    for bad in ("all", "红", 'a"b', "a b", "", "x" * 65):
+        with pytest.raises(InputError, match="party name"):
+            repo.add_party(bad, f"h-{bad}")
+    assert [p.name for p in repo.list_parties()] == []

@@ -14,6 +14,7 @@ import time as _time
 import numpy as np
 
 from deconflict.errors import InputError
+from deconflict.names import check_party_name
 from deconflict.store.records import (
     AlertRecord,
     OverlapRecord,
@@ -89,7 +90,12 @@ class MemoryRepository:
     # -- parties ---------------------------------------------------------------------
 
     def add_party(self, name: str, token_hash: str, *, is_admin: bool = False) -> PartyRecord:
-        """Create a party; raises :class:`~deconflict.errors.InputError` if the name exists."""
+        """Create a party.
+
+        :class:`~deconflict.errors.InputError` if the name exists or breaks the
+        party-name rule (:func:`deconflict.names.check_party_name`).
+        """
+        check_party_name(name)
         with self._lock:
             if any(p.name == name for p in self._parties):
                 raise InputError(f"party {name!r} already exists")

@@ -45,6 +45,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, SQL
 from sqlalchemy.pool import StaticPool
 
 from deconflict.errors import InputError
+from deconflict.names import check_party_name
 from deconflict.store.models import Alert, Party, PlanOverlap, PlanVolume, TrackState
 from deconflict.store.records import (
     AlertRecord,
@@ -371,7 +372,12 @@ class SqlRepository:
     # -- parties ---------------------------------------------------------------------
 
     def add_party(self, name: str, token_hash: str, *, is_admin: bool = False) -> PartyRecord:
-        """Create a party; raises :class:`~deconflict.errors.InputError` if the name exists."""
+        """Create a party.
+
+        :class:`~deconflict.errors.InputError` if the name exists or breaks the
+        party-name rule (:func:`deconflict.names.check_party_name`).
+        """
+        check_party_name(name)
         now = _time.time()
         values = {
             "name": name,
