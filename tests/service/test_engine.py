@@ -10,7 +10,12 @@ import numpy.typing as npt
 
 from deconflict import Agreement
 from deconflict.core.alerts import AlertTracker
-from deconflict.service.engine import DetectionEngine, LivePicture, disclosed_targets
+from deconflict.service.engine import (
+    REORDER_WINDOW_S,
+    DetectionEngine,
+    LivePicture,
+    disclosed_targets,
+)
 from deconflict.store.memory import MemoryRepository
 from deconflict.store.records import AlertRecord, TrackBatch
 
@@ -83,10 +88,10 @@ def test_a_party_clock_in_the_future_silences_no_one():
     pic.update(batch([2], ["B"], [1e15], [45.2], [180.0]), 1000.0, 30.0)  # a wild clock
     state, party, _ = pic.snapshot(stale_after_s=30.0, now=1001.0)
     assert sorted(party.tolist()) == [1, 2]
-    # A reset clock (older times) is taken once the held report is stale.
-    pic.update(batch([2], ["B"], [50.0], [46.0], [180.0]), 1040.0, 30.0)
-    pic.update(batch([1], ["A"], [140.0], [45.0], [0.0]), 1040.0, 30.0)
-    state, party, _ = pic.snapshot(stale_after_s=30.0, now=1040.0)
+    # A reset clock (older times) is taken once the held report is no longer recent.
+    pic.update(batch([2], ["B"], [50.0], [46.0], [180.0]), 1006.0, 30.0)
+    pic.update(batch([1], ["A"], [106.0], [45.0], [0.0]), 1006.0, 30.0)
+    state, party, _ = pic.snapshot(stale_after_s=30.0, now=1006.0)
     assert dict(zip(party.tolist(), state.lat.round(3).tolist(), strict=True))[2] == 46.0
 
 
@@ -421,3 +426,52 @@ def test_disclosed_targets_never_ask_for_less_and_hide_the_exact_geometry():
     assert out_trk[:2].tolist() == [90.0, 10.0]
     assert np.isclose(out_trk[2], (359.3 + 24.0) % 360.0)  # right: 23.42 deg -> 24
     assert np.isclose(out_trk[3], 5.2 - 18.0 + 360.0)  # left: 17.01 deg -> 18
+
+
+def test_a_party_that_corrects_a_fast_clock_is_heard_again_within_the_reorder_window():
+    """A report an hour ahead, then correct ones every second: taken within 5 s, no stale."""
+    repo, blue, red = two_parties()
+    published: list[AlertRecord] = []
+    clock = Clock()
+    eng = engine(repo, published, stale_after_s=10.0, clock=clock)
+    eng.ingest(batch([blue, red], ["A1", "B1"], [3600.0, 0.0], [45.0, 45.2], [0.0, 180.0]))
+    eng.cycle()
+    first = {r.own_id: r.conflict_id for r in published}
+    assert set(first) == {"A1", "B1"}
+    taken_at = None
+    for k in range(1, 20):  # blue's clock is right again; both report every second
+        clock.now += 1.0
+        lat = 45.0 + k * 0.002
+        eng.ingest(batch([blue, red], ["A1", "B1"], [float(k), float(k)], [lat, 45.2], [0, 180]))
+        eng.cycle()
+        i = int(np.flatnonzero(eng.picture.id == "A1")[0])
+        if taken_at is None and eng.picture.cols["time"][i] == float(k):
+            taken_at = k
+    assert taken_at is not None and taken_at <= REORDER_WINDOW_S + 1
+    assert not [r for r in published if r.event == "cleared"], "no stale clear of a live track"
+    assert {r.conflict_id for r in published} == set(first.values()), "one conflict throughout"
+
+
+def test_the_first_cycle_runs_at_start():
+    repo, blue, red = two_parties()
+    published: list[AlertRecord] = []
+    eng = DetectionEngine(
+        repo,
+        Agreement(),
+        stale_after_s=30.0,
+        detect_interval_s=0.01,
+        idle_interval_s=60.0,  # without the start-up cycle, nothing would run for a minute
+        id_secret="test",
+        publish=published.extend,
+    )
+    eng.picture.update(
+        batch([blue, red], ["A1", "B1"], [0.0, 0.0], [45.0, 45.2], [0.0, 180.0]), time.time(), 30
+    )
+    eng.start()
+    try:
+        deadline = time.monotonic() + 10.0
+        while not published and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        eng.stop()
+    assert {r.own_id for r in published} == {"A1", "B1"}

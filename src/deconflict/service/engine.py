@@ -119,6 +119,20 @@ def _keys(party_id: IntArray, ids: StrArray) -> StrArray:
     return np.char.add(np.char.add(party_id.astype(np.str_), _SEP), ids.astype(np.str_))
 
 
+#: Longest time (s, broker clock) over which a report older than the one held is taken
+#: for a late delivery and ignored; see :func:`reorder_window_s`.
+REORDER_WINDOW_S = 5.0
+
+
+def reorder_window_s(stale_after_s: float) -> float:
+    """How long a held report outranks an incoming one with an older party time (s).
+
+    :data:`REORDER_WINDOW_S`, or half the staleness limit if that is shorter, so a
+    party whose clock was set back is heard again well before its tracks go stale.
+    """
+    return min(REORDER_WINDOW_S, stale_after_s / 2.0)
+
+
 class LivePicture:
     """Latest state per (party, aircraft), sorted by key; updated batch by batch.
 
@@ -128,8 +142,10 @@ class LivePicture:
     freeze its own. States read back from storage (``received_at`` set, after a
     restart) are placed the same way at the time the broker received them, not
     now. Within a party, a report with an older ``time`` than the one held is
-    ignored (late delivery), unless the one held is itself stale (a clock that was
-    reset).
+    ignored as a late delivery only while the one held is recent — received less than
+    :func:`reorder_window_s` ago on the broker's clock; later, the party's clock was
+    set back (say, corrected after running fast), and the report is taken, so a wrong
+    clock can freeze its own tracks for a few seconds at most, never until they go stale.
     """
 
     def __init__(self) -> None:
@@ -169,8 +185,10 @@ class LivePicture:
         pos_c = np.minimum(pos, max(len(self) - 1, 0))
         if len(self):
             known = (pos < len(self)) & (self.key[pos_c] == keys)
-            held_stale = incoming["t_broker"] - self.cols["t_broker"][pos_c] > stale_after_s
-            newer = known & ((incoming["time"] >= self.cols["time"][pos_c]) | held_stale)
+            held_old = incoming["t_broker"] - self.cols["t_broker"][pos_c] > reorder_window_s(
+                stale_after_s
+            )
+            newer = known & ((incoming["time"] >= self.cols["time"][pos_c]) | held_old)
         else:
             known = newer = np.zeros(keys.size, dtype=bool)
         for f, values in incoming.items():
@@ -348,6 +366,7 @@ class DetectionEngine:
     def start(self) -> None:
         """Run the detection loop in a background thread."""
         self._thread = threading.Thread(target=self._run, name="detection", daemon=True)
+        self._wake.set()  # the first cycle at once: what a restart found stale clears now
         self._thread.start()
 
     def stop(self) -> None:
