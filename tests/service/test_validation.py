@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 from websockets.sync.client import connect
 
+from deconflict.errors import InputError
+from deconflict.service.batches import decode
 from deconflict.store.migrate import upgrade
 from tests.service.conftest import Broker, Client, clients, start_broker
 from tests.service.test_broker import A1
@@ -151,3 +153,25 @@ def test_out_of_range_values_are_refused_and_tracks_normalised(blue: Client):
     assert blue.post("/tracks", json=rows).json() == {"accepted": 3}
     tracks = {t["id"]: t["track_deg"] for t in blue.get("/tracks").json()}
     assert tracks == {"T-0": 0.0, "T-1": 350.0, "T-2": 0.0}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [{**A1, "lat": True}],
+        [{**A1, "alt_ft": False}],
+        [{**A1, "lon": "20"}],
+        [{**A1, "id": 12}],
+        {k: [v] for k, v in {**A1, "lat": True}.items()},
+        {k: [v] for k, v in {**A1, "gs_kt": "450"}.items()},
+    ],
+)
+def test_wrong_types_are_refused_not_coerced(body: object):
+    with pytest.raises(InputError):
+        decode(json.dumps(body).encode(), "application/json", 1)
+
+
+@pytest.mark.parametrize("bad", ["A\t", "\nA", "\x1fA", "\x85A", "A\xa0", "\u3000A", "A\u2029"])
+def test_control_and_odd_spaces_at_either_end_of_an_id_are_refused_not_stripped(bad: str):
+    with pytest.raises(InputError, match="column 'id'"):
+        decode(json.dumps([{**A1, "id": bad}]).encode(), "application/json", 1)

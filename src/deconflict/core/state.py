@@ -162,7 +162,9 @@ def _strings(series: pd.Series, col: str, first_row: int, where: str) -> StrArra
     if missing.any():
         i = _first_bad(missing)
         raise InputError(f"{where} {i + first_row}, column '{col}': missing value")
-    text = series.astype(str).str.strip()
+    # Only plain spaces around a field are stripped (CSV padding); any other character at
+    # either end — tab, line break, no-break space — is checked, and refused, by the id rule.
+    text = series.astype(str).str.strip(" ")
     bad = first_bad_id(text.to_numpy(dtype=object))  # before numpy drops trailing NULs
     if bad is not None:
         i, problem = bad

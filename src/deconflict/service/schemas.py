@@ -23,9 +23,12 @@ def _hi(col: str) -> float:
 
 
 class TrackIn(BaseModel):
-    """One aircraft state; the party is the authenticated one (units in the names)."""
+    """One aircraft state; the party is the authenticated one (units in the names).
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: a number is a JSON number (not ``true`` or ``"20"``), an id a JSON string.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     time: float = Field(ge=_lo("time"), le=_hi("time"), allow_inf_nan=False, description="s")
     id: str = Field(
@@ -47,9 +50,9 @@ class TrackIn(BaseModel):
 
 
 class TrackColumns(BaseModel):
-    """The compact columnar form of a batch: one equal-length list per column."""
+    """The compact columnar form of a batch: one equal-length list per column (strict types)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     time: list[float]
     id: list[str]
