@@ -19,7 +19,7 @@ from deconflict.hotline.setup import open_audit
 from tests.service.conftest import cli, free_port, start_broker
 
 #: Variables that would name the files this module wants defaulted.
-PATH_VARIABLES = ("DECONFLICT_DB", "DECONFLICT_AUDIT_LOG", "DECONFLICT_KEY_FILE")
+PATH_VARIABLES = ("DECONFLICT_DB", "DECONFLICT_AUDIT_LOG", "DECONFLICT_RELAY_KEY_FILE")
 
 
 def mode(path: Path) -> int:
@@ -176,3 +176,40 @@ def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path):
     )
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip() == f"error: cannot create folder {blocker / 'data'}: Not a directory"
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deconflict", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.usefixtures("no_paths")
+def test_a_relay_that_cannot_start_says_why_in_one_line_and_makes_nothing(
+    tmp_path: Path, data_dir: Path
+):
+    here = tmp_path / "here"
+    here.mkdir()
+    broker = start_broker(None, tmp_path, cwd=here)
+    try:
+        # A second broker on the same data directory: the audit log is taken.
+        second = run_cli("serve", "--port", str(free_port()), cwd=here)
+        assert second.returncode == 2, second.stderr
+        assert second.stderr.count("\n") == 1 and "open for writing elsewhere" in second.stderr
+        assert "Traceback" not in second.stderr and "broker on" not in second.stdout
+        # Its port is taken: refused before any file is made.
+        other = tmp_path / "other"
+        for args in (["serve"], ["hotline", "backup"]):
+            res = run_cli(*args, "--data-dir", str(other), "--port", str(broker.port), cwd=here)
+            assert res.returncode == 2, res.stderr
+            assert res.stderr.startswith(f"error: cannot listen on 127.0.0.1:{broker.port}")
+            assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+            assert not other.exists()
+        assert list(here.iterdir()) == []
+    finally:
+        broker.stop()

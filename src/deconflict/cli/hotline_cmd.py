@@ -390,15 +390,16 @@ def backup_command(
     port: Annotated[int | None, typer.Option("--port", help="Port [8001]")] = None,
 ) -> None:
     """Run the backup relay: its own port, database and audit log."""
-    from deconflict.cli.serve_cmd import run_server, settings_from
+    from deconflict.cli.serve_cmd import check_listen, run_server, settings_from
     from deconflict.datadir import prepare_for
     from deconflict.hotline.backup import BackupSettings, create_backup_app
-    from deconflict.hotline.setup import check_relay_key
+    from deconflict.hotline.setup import check_relay_files
     from deconflict.store.sql import SqlRepository
 
     given = {"db": db, "registry_db": registry_db, "host": host, "port": port}
     settings = settings_from(BackupSettings, {**given, "data_dir": data_dir})
-    check_relay_key(settings.relay_key_file)
+    check_listen(settings.host, settings.port)
+    check_relay_files(settings.relay_key_file, settings.audit_log)
     prepare_for(settings.db, settings.data_dir)
     SqlRepository(settings.db, migrate=True).close()
     app = create_backup_app(settings)

@@ -28,6 +28,27 @@ def settings_from(cls: type[S], given: dict[str, Any]) -> S:
         raise InputError(f"setting '{name}': {first['msg']}, got {first.get('input')!r}") from None
 
 
+def check_listen(host: str, port: int) -> None:
+    """:class:`InputError` if ``host:port`` cannot be listened on.
+
+    Checked before any file is made, so a relay that cannot start leaves nothing
+    behind and says why in one line.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise InputError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(address)
+        except OSError as err:
+            raise InputError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+
+
 def run_server(app: Any, host: str, port: int) -> None:
     """Serve ``app`` with uvicorn until interrupted (open connections get 3 s to finish).
 
@@ -97,7 +118,7 @@ def serve_command(
 ) -> None:
     """Run the deconfliction broker (FastAPI under uvicorn)."""
     from deconflict.cli.party_cmd import open_repository
-    from deconflict.hotline.setup import check_relay_key
+    from deconflict.hotline.setup import check_relay_files
     from deconflict.service.app import create_app
     from deconflict.service.settings import Settings
 
@@ -107,7 +128,8 @@ def serve_command(
         given["max_body_bytes"] = int(max_body_mib * 1024 * 1024)
     given["data_dir"] = data_dir
     settings = settings_from(Settings, given)
-    check_relay_key(settings.relay_key_file)
+    check_listen(settings.host, settings.port)
+    check_relay_files(settings.relay_key_file, settings.audit_log)
     # Migrate; one line if it cannot open. Creates the data directory if the db lives there.
     open_repository(settings.db, create=True, data_dir=settings.data_dir).close()
     app = create_app(settings)

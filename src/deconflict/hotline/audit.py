@@ -577,6 +577,21 @@ def _lock_exclusive(fd: int, path: Path) -> None:
         raise InputError(f"audit log {path} is open for writing elsewhere") from None
 
 
+def check_log_free(path: Path) -> None:
+    """:class:`InputError` if another process holds ``path``'s writer lock (before start-up)."""
+    if fcntl is None or not path.exists():  # pragma: no cover - not POSIX
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        raise InputError(f"audit log {path}: {err.strerror or err}") from None
+    try:
+        _lock_exclusive(fd, path)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make a new file's directory entry durable (best effort where unsupported)."""
     with contextlib.suppress(OSError):

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from deconflict.datadir import BROKER, make_private_dir, relay_file
-from deconflict.hotline.audit import AuditLog
+from deconflict.hotline.audit import AuditLog, check_log_free
 from deconflict.hotline.keys import load_key_file, new_key_file
 
 
@@ -35,10 +35,16 @@ def open_audit(
     return AuditLog.open(log_path, key)
 
 
-def check_relay_key(key_file: Path | None) -> None:
-    """Refuse (:class:`InputError`) an existing relay key file that others can access."""
+def check_relay_files(key_file: Path | None, audit_log: Path | None) -> None:
+    """Before start-up: :class:`InputError` for a bad relay key or a busy audit log.
+
+    A key file that others can access is refused, and so is an audit log that another
+    relay is writing (say, a second broker on one data directory).
+    """
     if key_file is not None and key_file.exists():
         load_key_file(key_file, private=True)
+    if audit_log is not None:
+        check_log_free(audit_log)
 
 
 def sqlite_memory(engine: Engine) -> bool:
