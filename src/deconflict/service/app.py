@@ -65,7 +65,8 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     relay = Relay(authenticate, name="primary", can_register_keys=True)
 
     def publish(records: list[AlertRecord]) -> None:
-        hub.publish(records)
+        # Stored by the engine, then signed into the record, then pushed: a crash in
+        # between can cost a push (the alert is still in GET /alerts), never the record.
         audit = relay.audit
         if audit is not None:  # incidents go to the signed record as they open
             audit.append_many(
@@ -75,6 +76,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
                     if r.event == "new"
                 ]
             )
+        hub.publish(records)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
