@@ -291,28 +291,34 @@ def test_overdue_lists_an_unanswered_request_from_the_local_store(tmp_path: Path
         store.set_meta("party", "blue")
         (req,) = store.enqueue_many(
             [
-                lambda seq: new_message(
-                    key,
-                    kind="request",
-                    sender="blue",
-                    to="red",
-                    seq=seq,
-                    body="please hold at FL310",
-                    ts=now - 120,
-                    deadline_s=30.0,
+                (
+                    "red",
+                    lambda seq: new_message(
+                        key,
+                        kind="request",
+                        sender="blue",
+                        to="red",
+                        seq=seq,
+                        body="please hold at FL310",
+                        ts=now - 120,
+                        deadline_s=30.0,
+                    ),
                 )
             ]
         )
         store.enqueue(
-            lambda seq: new_message(
-                key,
-                kind="request",
-                sender="blue",
-                to="green",
-                seq=seq,
-                body="not yet due",
-                ts=now,
-                deadline_s=3600.0,
+            (
+                "green",
+                lambda seq: new_message(
+                    key,
+                    kind="request",
+                    sender="blue",
+                    to="green",
+                    seq=seq,
+                    body="not yet due",
+                    ts=now,
+                    deadline_s=3600.0,
+                ),
             )
         )
     finally:
@@ -354,7 +360,7 @@ MESSAGE_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 @dataclass
 class Flow:
-    """A broker on 127.0.0.1 and the parties blue and red, each run as a new user would."""
+    """A broker on 127.0.0.1 and the parties blue, red and green, run as a new user would."""
 
     tmp: Path
     broker_url: str
@@ -396,8 +402,10 @@ class Flow:
         res = self.ok("hotline", "send", *args, *self.flags(name))
         return MESSAGE_ID.findall(res.stdout)[0]
 
-    def listen(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.ok("hotline", "listen", *args, *self.flags(name), timeout_s=60)
+    def listen(
+        self, name: str, *args: str, timeout_s: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        return self.ok("hotline", "listen", *args, *self.flags(name), timeout_s=timeout_s)
 
     def audit_entries(self, kind: str) -> list[dict[str, object]]:
         """Entries of ``kind`` in the audit logs the relays wrote under the flow's directory."""
@@ -410,7 +418,7 @@ class Flow:
 def flow(tmp_path: Path) -> Iterator[Flow]:
     db = f"sqlite:///{tmp_path / 'broker.db'}"
     upgrade(db)
-    for name in ("blue", "red"):
+    for name in ("blue", "red", "green"):
         (tmp_path / f"{name}.token").write_text(quick_party(db, name) + "\n")
         new_key_file(tmp_path / f"{name}.key")
     port = free_port()
@@ -616,3 +624,36 @@ def test_listen_refuses_a_jsonl_file_written_from_another_store(tmp_path: Path) 
     assert_one_line_error(res, "other.jsonl", "delivery 5", "another store")
     jsonl.write_text("not json\n")
     assert_one_line_error(invoke("hotline", "listen", "--jsonl", jsonl, *flags), "other.jsonl")
+
+
+# -- streams: a message to one party never holds back another's ---------------------------
+
+
+def test_a_message_to_a_third_party_never_holds_back_a_distress_call(flow: Flow) -> None:
+    """Red sends to green, then a distress to blue: blue shows it (numbers are per stream)."""
+    for_green = flow.send("red", "--to", "green", "for green only")
+    distress = flow.send("red", "--to", "blue", "--kind", "distress", "MAYDAY RED1 engine fire")
+    heard = flow.listen("blue", "--count", "1", timeout_s=30)
+    assert shown(heard.stdout) == [(distress, "MAYDAY RED1 engine fire")]
+    (line,) = message_lines(heard.stdout)
+    assert "DISTRESS from red #1 " in line  # the first of red's messages to blue
+    shout = flow.send("red", "--to", "all", "to everyone")  # broadcasts: a stream of their own
+    green = flow.listen("green", "--count", "2", timeout_s=30)
+    assert shown(green.stdout) == [(for_green, "for green only"), (shout, "to everyone")]
+
+
+def test_a_refused_recipient_uses_no_number_and_blocks_nothing(flow: Flow) -> None:
+    res = flow.run("hotline", "send", "--to", "nobody", "lost", *flow.flags("blue"))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and "unknown recipient 'nobody'" in line, line
+    after = flow.send("blue", "--to", "red", "after the refusal")
+    heard = flow.listen("red", "--count", "1", timeout_s=30)
+    assert shown(heard.stdout) == [(after, "after the refusal")]
+    assert "NOTICE from blue #1 " in message_lines(heard.stdout)[0]
+    store = ClientStore(flow.tmp / "blue.db")
+    try:
+        counts = store.outbox_counts()
+        assert counts["total"] == 1 and counts["rejected"] == 1  # the refusal is kept aside
+    finally:
+        store.close()
