@@ -159,12 +159,19 @@ class HotlineClient:
             self._tasks.append(asyncio.create_task(self._backup_poll_loop()))
 
     async def stop(self) -> None:
-        """Stop every task and close connections (the stores stay as they are)."""
+        """Stop every task and close connections (the stores stay as they are).
+
+        A cancellation can be lost when it meets a finishing ``asyncio.wait_for`` (Python
+        3.11), so a task still running after 1 s is cancelled again.
+        """
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("hotline task ended: %r", task.exception())
         self._tasks.clear()
         await self._http.aclose()
 
@@ -181,7 +188,7 @@ class HotlineClient:
                     raise InputError(f"{base}: the token was refused (unknown or revoked)")
                 who.raise_for_status()
                 self.party = str(who.json()["party"])
-                await asyncio.to_thread(self.store.bind_party, self.party)  # or InputError
+                await asyncio.to_thread(self.store.bind_party, self.party, me)  # or InputError
                 if base == self.broker_url:
                     mine = {"name": [self.party]}
                     keys = (await self._http.get(f"{base}/hotline/keys", params=mine)).json()

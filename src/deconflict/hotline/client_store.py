@@ -409,12 +409,14 @@ class ClientStore:
             row = self._db.execute("SELECT COALESCE(MAX(delivered_no), 0) FROM inbox").fetchone()
         return int(row[0])
 
-    def bind_party(self, party: str) -> None:
+    def bind_party(self, party: str, public_key: str | None = None) -> None:
         """Record that this store is ``party``'s; :class:`InputError` if it is another's.
 
         Sequence numbers, the inbox and the read cursor belong to one party: a store
         used by a second party would number its messages after the first's, and show
-        neither party everything meant for it.
+        neither party everything meant for it. ``public_key`` (hex), when given, is
+        recorded as the party's current key, so that commands that work offline can
+        tell the store's party from the key file (a new key of the same party replaces it).
         """
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'party'").fetchone()
@@ -424,6 +426,12 @@ class ClientStore:
                 raise InputError(
                     f"hotline store {self.path} belongs to party {row[0]!r}, not {party!r};"
                     " use a store of your own (--store)"
+                )
+            if public_key is not None:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('public_key', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (public_key,),
                 )
 
     def resolve_id(self, prefix: str) -> str:
