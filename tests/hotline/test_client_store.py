@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import sqlite3
 import stat
 import tempfile
 import time
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from deconflict.errors import InputError
-from deconflict.hotline.client_store import ClientStore, OwedRequest
+from deconflict.hotline.client_store import ClientStore, Draft, OwedRequest
 from deconflict.hotline.messages import Message, new_message, sign
 
 ME = "blue"
@@ -41,8 +42,9 @@ def ours(seq: int, kind: str = "notice", to: str = "red", **fields: object) -> M
     return new_message(KEYS[ME], kind=kind, sender=ME, to=to, seq=seq, **args)  # type: ignore[arg-type]
 
 
-def builder(kind: str = "notice", to: str = "red", **fields: object):
-    return lambda seq: ours(seq, kind, to, **fields)
+def builder(kind: str = "notice", to: str = "red", **fields: object) -> Draft:
+    """A draft of ours to ``to``: its stream and its builder."""
+    return to, lambda seq: ours(seq, kind, to, **fields)
 
 
 class InboxModel:
@@ -224,7 +226,7 @@ def test_enqueue_numbers_consecutively_and_continues_after_reopen(tmp_path: Path
         seen.append(seq)
         return ours(seq)
 
-    msgs = store.enqueue_many([recording] * 5)
+    msgs = store.enqueue_many([("red", recording)] * 5)
     assert [m.seq for m in msgs] == seen == [1, 2, 3, 4, 5]
     assert store.enqueue(builder()).seq == 6
     assert store.enqueue_many([]) == []
@@ -245,7 +247,7 @@ def test_enqueue_many_is_all_or_nothing(store: ClientStore) -> None:
         raise InputError("bad body")
 
     with pytest.raises(InputError):
-        store.enqueue_many([builder(), broken])
+        store.enqueue_many([builder(), ("red", broken)])
     assert store.outbox_counts()["total"] == 1
     assert store.enqueue(builder()).seq == 2
 
@@ -429,7 +431,7 @@ def test_resolve_id_takes_any_unique_prefix(store: ClientStore) -> None:
     a = with_id(from_("red", 1, "request", deadline_s=60), "abc1" + "0" * 28)
     b = with_id(from_("red", 2), "abc2" + "0" * 28)
     store.receive([a, b], "primary")
-    (mine,) = store.enqueue_many([lambda seq: with_id(ours(seq), "abd" + "1" * 29)])
+    (mine,) = store.enqueue_many([("red", lambda seq: with_id(ours(seq), "abd" + "1" * 29))])
     assert store.resolve_id("abc1") == a.id
     assert store.resolve_id("ABC2") == b.id  # ids are lower-case hex; any case is accepted
     assert store.resolve_id(a.id) == a.id
@@ -492,3 +494,136 @@ def test_small_interleavings_release_exactly_once_in_order(data: st.DataObject) 
             check_exactly_once_in_order(store, originals, released)
         finally:
             store.close()
+
+
+# -- streams: one sequence per (sender, recipient field) --------------------------------
+
+
+def test_each_stream_is_numbered_from_one(store: ClientStore) -> None:
+    drafts = [builder(to="red"), builder(to="green"), builder(to="all"), builder(to="red")]
+    assert [(m.to, m.seq) for m in store.enqueue_many(drafts)] == [
+        ("red", 1),
+        ("green", 1),
+        ("all", 1),
+        ("red", 2),
+    ]
+    assert store.enqueue(builder(to="green")).seq == 2
+    with pytest.raises(ValueError, match="draft"):  # a builder must keep to its stream
+        store.enqueue(("red", lambda seq: ours(seq, to="green")))
+
+
+def test_a_message_to_another_party_leaves_no_gap(store: ClientStore) -> None:
+    """Red sent #1 to green (not ours to see), then #1 of its stream to us: shown at once."""
+    distress = from_("red", 1, "distress", body="MAYDAY")
+    assert store.receive([distress], "primary") == [distress]
+    # broadcasts are their own stream: the first is #1 whatever red sent us directly
+    shout = from_("red", 1, to="all", body="to everyone")
+    assert store.receive([shout], "backup") == [shout]
+    # a gap in one stream holds that stream only
+    assert store.receive([from_("red", 3, to="all")], "primary") == []
+    later = from_("red", 2)
+    assert store.receive([later], "primary") == [later]
+    assert store.held_back() == 1
+    assert [m.seq for m in store.receive([from_("red", 2, to="all")], "primary")] == [2, 3]
+    assert store.held_back() == 0
+
+
+def test_streams_released_together_interleave_by_send_time(store: ClientStore) -> None:
+    direct = [from_("red", i, ts=1e9 + 2 * i) for i in (1, 2)]
+    broadcast = [from_("red", i, to="all", ts=1e9 + 2 * i + 1) for i in (1, 2)]
+    out = store.receive([*broadcast, *direct], "primary")
+    assert [(m.to, m.seq) for m in out] == [("blue", 1), ("all", 1), ("blue", 2), ("all", 2)]
+
+
+def test_a_refused_message_at_the_end_of_its_stream_gives_its_number_back(
+    store: ClientStore,
+) -> None:
+    to_red = store.enqueue(builder(to="red"))
+    first, second = store.enqueue_many([builder(to="nobody"), builder(to="nobody")])
+    assert store.refuse([(first.id, "unknown recipient"), (second.id, "unknown recipient")]) == []
+    assert store.outbox_row(first.id) is None and store.outbox_row(second.id) is None
+    assert store.refusal(first.id) == "unknown recipient"
+    assert store.refusal(to_red.id) is None
+    assert [m.id for m in store.unrelayed()] == [to_red.id]
+    assert store.enqueue(builder(to="nobody")).seq == 1  # the number is used again
+    assert store.enqueue(builder(to="red")).seq == 2  # other streams never noticed
+    assert store.outbox_counts()["rejected"] == 2
+
+
+def test_a_refused_message_with_later_ones_after_it_keeps_its_number(store: ClientStore) -> None:
+    refused, after = store.enqueue_many([builder(to="red"), builder(to="red")])
+    assert store.refuse([(refused.id, "bad signature")]) == [refused.id]
+    assert store.outbox_row(refused.id)["rejected"] == "bad signature"  # type: ignore[index]
+    assert store.refusal(refused.id) == "bad signature"
+    assert [m.id for m in store.unrelayed()] == [after.id]
+    # a message a relay already stored keeps its number too (the recipient may have it)
+    stored = store.enqueue(builder(to="green"))
+    store.mark_relayed([stored.id], "backup")
+    assert store.refuse([(stored.id, "unknown recipient")]) == [stored.id]
+    assert store.enqueue(builder(to="green")).seq == 2
+
+
+#: The schema of a store made before per-stream numbering (one sequence per sender).
+OLD_SCHEMA = """
+CREATE TABLE outbox (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+    recipient TEXT NOT NULL, message TEXT NOT NULL, created_at REAL NOT NULL, due_at REAL,
+    relayed_at REAL, relayed_via TEXT, rejected TEXT, acked_at REAL, answered_at REAL
+);
+CREATE INDEX ix_outbox_unrelayed ON outbox (relayed_at, rejected, seq);
+CREATE INDEX ix_outbox_created_at ON outbox (created_at);
+CREATE TABLE inbox (
+    sender TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    in_reply_to TEXT, message TEXT NOT NULL, received_at REAL NOT NULL, via TEXT NOT NULL,
+    delivered_no INTEGER UNIQUE, PRIMARY KEY (sender, id)
+);
+CREATE INDEX ix_inbox_sender_seq ON inbox (sender, seq);
+CREATE TABLE next_seq (sender TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE heads (relay TEXT PRIMARY KEY, n INTEGER NOT NULL, head TEXT NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def test_an_old_store_is_upgraded_and_releases_what_the_old_rule_held(tmp_path: Path) -> None:
+    """Blue's old store: red's #17 held behind #16 (sent to green), ours numbered 1..3."""
+    path = tmp_path / "blue.db"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    mine = [ours(1, to="red"), ours(2, to="green"), ours(3, to="red")]
+    db.executemany(
+        "INSERT INTO outbox (seq, id, kind, recipient, message, created_at, relayed_at,"
+        " relayed_via) VALUES (?, ?, ?, ?, ?, 1.0, 2.0, 'primary')",
+        [(m.seq, m.id, m.kind, m.to, m.to_json()) for m in mine],
+    )
+    shown, held = from_("red", 15), from_("red", 17, "distress", body="MAYDAY")
+    db.executemany(
+        "INSERT INTO inbox (sender, id, seq, kind, message, received_at, via, delivered_no)"
+        " VALUES (?, ?, ?, ?, ?, 1.0, 'primary', ?)",
+        [(m.sender, m.id, m.seq, m.kind, m.to_json(), n) for m, n in ((shown, 1), (held, None))],
+    )
+    db.execute("INSERT INTO next_seq VALUES ('red', 16)")
+    db.execute("INSERT INTO meta VALUES ('party', 'blue'), ('printed', '1')")
+    db.commit()
+    db.close()
+
+    store = ClientStore(path)
+    try:
+        assert store.held_back() == 0
+        assert [(n, m.id) for n, m in store.delivered()] == [(1, shown.id), (2, held.id)]
+        assert store.cursor() == 1 and store.get_meta("party") == "blue"
+        row = store.outbox_row(mine[2].id)
+        assert row is not None and row["seq"] == 3 and row["relayed_via"] == "primary"
+        # our streams continue after their highest number; a new stream starts at 1
+        assert [m.seq for m in store.enqueue_many([builder(to="red"), builder(to="green")])] == [
+            4,
+            3,
+        ]
+        assert store.enqueue(builder(to="all")).seq == 1
+        # red's direct stream goes on after #17; its first broadcast is #1
+        nxt = from_("red", 18)
+        assert store.receive([nxt], "primary") == [nxt]
+        first_all = from_("red", 1, to="all")
+        assert store.receive([first_all], "primary") == [first_all]
+    finally:
+        store.close()
+    ClientStore(path).close()  # opening an upgraded store again changes nothing

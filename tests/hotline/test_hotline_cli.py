@@ -291,28 +291,34 @@ def test_overdue_lists_an_unanswered_request_from_the_local_store(tmp_path: Path
         store.set_meta("party", "blue")
         (req,) = store.enqueue_many(
             [
-                lambda seq: new_message(
-                    key,
-                    kind="request",
-                    sender="blue",
-                    to="red",
-                    seq=seq,
-                    body="please hold at FL310",
-                    ts=now - 120,
-                    deadline_s=30.0,
+                (
+                    "red",
+                    lambda seq: new_message(
+                        key,
+                        kind="request",
+                        sender="blue",
+                        to="red",
+                        seq=seq,
+                        body="please hold at FL310",
+                        ts=now - 120,
+                        deadline_s=30.0,
+                    ),
                 )
             ]
         )
         store.enqueue(
-            lambda seq: new_message(
-                key,
-                kind="request",
-                sender="blue",
-                to="green",
-                seq=seq,
-                body="not yet due",
-                ts=now,
-                deadline_s=3600.0,
+            (
+                "green",
+                lambda seq: new_message(
+                    key,
+                    kind="request",
+                    sender="blue",
+                    to="green",
+                    seq=seq,
+                    body="not yet due",
+                    ts=now,
+                    deadline_s=3600.0,
+                ),
             )
         )
     finally:
@@ -331,11 +337,78 @@ def test_overdue_lists_an_unanswered_request_from_the_local_store(tmp_path: Path
 def test_overdue_with_nothing_overdue(tmp_path: Path) -> None:
     key_file = tmp_path / "k"
     new_key_file(key_file)
+    ClientStore(tmp_path / "s.db").close()  # a store that exists, with nothing in it
     res = invoke(
         "hotline", "overdue", "--token", "x", "--key-file", key_file, "--store", tmp_path / "s.db"
     )
     assert res.exit_code == 0, res.stderr
     assert "no overdue requests" in res.stdout
+
+
+def test_overdue_on_a_store_that_does_not_exist_says_so_and_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "k"
+    new_key_file(key_file)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)  # the default store, hotline.db, in an empty folder
+    res = invoke("hotline", "overdue", "--token", "x", "--key-file", key_file)
+    assert_one_line_error(res, "hotline.db", "does not exist")
+    assert list(empty.iterdir()) == []
+
+
+def test_overdue_refuses_a_store_of_another_party(tmp_path: Path) -> None:
+    red_key, blue_key = tmp_path / "red.key", tmp_path / "blue.key"
+    new_key_file(blue_key)
+    store = ClientStore(tmp_path / "red.db")
+    try:
+        store.bind_party("red", public_hex(new_key_file(red_key)))
+    finally:
+        store.close()
+    flags = ["--token", "x", "--store", tmp_path / "red.db"]
+    assert invoke("hotline", "overdue", "--key-file", red_key, *flags).exit_code == 0
+    res = invoke("hotline", "overdue", "--key-file", blue_key, *flags)
+    assert_one_line_error(res, "red.db", "'red'", "blue.key")
+
+
+def test_send_options_are_checked_in_their_own_words(tmp_path: Path) -> None:
+    key_file = tmp_path / "k"
+    new_key_file(key_file)
+    store = tmp_path / "s.db"
+    flags = ["--token", "t", "--key-file", key_file, "--store", store]
+    send = ["hotline", "send", "hi", *flags]
+    assert_one_line_error(invoke(*send, "--to", "red", "--kind", "response"), "--reply-to")
+    assert_one_line_error(invoke(*send, "--to", "red", "--kind", "ack"), "--reply-to")
+    res = invoke(*send, "--to", "red green")
+    assert_one_line_error(res, "--to", "ASCII letters, digits")
+    assert "^[" not in res.stderr and "Value error" not in res.stderr
+    assert_one_line_error(invoke(*send, "--to", "red", "--deadline-s", "5"), "--deadline-s")
+    res = invoke(*send, "--to", "red", "--kind", "request", "--deadline-s", "-1")
+    assert_one_line_error(res, "--deadline-s")
+    assert_one_line_error(invoke(*send, "--to", "red", "--kind", "shout"), "--kind", "distress")
+    assert not store.exists()  # refused before any store was made
+
+
+def test_listen_count_must_be_at_least_one(tmp_path: Path) -> None:
+    key_file = tmp_path / "k"
+    new_key_file(key_file)
+    store = tmp_path / "s.db"
+    for bad in ("0", "-1"):
+        res = invoke(
+            "hotline",
+            "listen",
+            "--count",
+            bad,
+            "--token",
+            "t",
+            "--key-file",
+            key_file,
+            "--store",
+            store,
+        )
+        assert_one_line_error(res, "--count", "1 or more")
+    assert not store.exists()
 
 
 def test_public_hex_is_the_verify_key() -> None:
@@ -354,7 +427,7 @@ MESSAGE_ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 @dataclass
 class Flow:
-    """A broker on 127.0.0.1 and the parties blue and red, each run as a new user would."""
+    """A broker on 127.0.0.1 and the parties blue, red and green, run as a new user would."""
 
     tmp: Path
     broker_url: str
@@ -396,8 +469,10 @@ class Flow:
         res = self.ok("hotline", "send", *args, *self.flags(name))
         return MESSAGE_ID.findall(res.stdout)[0]
 
-    def listen(self, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.ok("hotline", "listen", *args, *self.flags(name), timeout_s=60)
+    def listen(
+        self, name: str, *args: str, timeout_s: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        return self.ok("hotline", "listen", *args, *self.flags(name), timeout_s=timeout_s)
 
     def audit_entries(self, kind: str) -> list[dict[str, object]]:
         """Entries of ``kind`` in the audit logs the relays wrote under the flow's directory."""
@@ -410,7 +485,7 @@ class Flow:
 def flow(tmp_path: Path) -> Iterator[Flow]:
     db = f"sqlite:///{tmp_path / 'broker.db'}"
     upgrade(db)
-    for name in ("blue", "red"):
+    for name in ("blue", "red", "green"):
         (tmp_path / f"{name}.token").write_text(quick_party(db, name) + "\n")
         new_key_file(tmp_path / f"{name}.key")
     port = free_port()
@@ -616,3 +691,100 @@ def test_listen_refuses_a_jsonl_file_written_from_another_store(tmp_path: Path) 
     assert_one_line_error(res, "other.jsonl", "delivery 5", "another store")
     jsonl.write_text("not json\n")
     assert_one_line_error(invoke("hotline", "listen", "--jsonl", jsonl, *flags), "other.jsonl")
+
+
+# -- streams: a message to one party never holds back another's ---------------------------
+
+
+def test_a_message_to_a_third_party_never_holds_back_a_distress_call(flow: Flow) -> None:
+    """Red sends to green, then a distress to blue: blue shows it (numbers are per stream)."""
+    for_green = flow.send("red", "--to", "green", "for green only")
+    distress = flow.send("red", "--to", "blue", "--kind", "distress", "MAYDAY RED1 engine fire")
+    heard = flow.listen("blue", "--count", "1", timeout_s=30)
+    assert shown(heard.stdout) == [(distress, "MAYDAY RED1 engine fire")]
+    (line,) = message_lines(heard.stdout)
+    assert "DISTRESS from red #1 " in line  # the first of red's messages to blue
+    shout = flow.send("red", "--to", "all", "to everyone")  # broadcasts: a stream of their own
+    green = flow.listen("green", "--count", "2", timeout_s=30)
+    assert shown(green.stdout) == [(for_green, "for green only"), (shout, "to everyone")]
+
+
+def test_a_refused_recipient_uses_no_number_and_blocks_nothing(flow: Flow) -> None:
+    res = flow.run("hotline", "send", "--to", "nobody", "lost", *flow.flags("blue"))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and "unknown recipient 'nobody'" in line, line
+    after = flow.send("blue", "--to", "red", "after the refusal")
+    heard = flow.listen("red", "--count", "1", timeout_s=30)
+    assert shown(heard.stdout) == [(after, "after the refusal")]
+    assert "NOTICE from blue #1 " in message_lines(heard.stdout)[0]
+    store = ClientStore(flow.tmp / "blue.db")
+    try:
+        counts = store.outbox_counts()
+        assert counts["total"] == 1 and counts["rejected"] == 1  # the refusal is kept aside
+    finally:
+        store.close()
+
+
+# -- what a message's text can do on a terminal --------------------------------------------
+
+
+def test_listen_prints_a_body_on_one_line_with_control_characters_escaped(flow: Flow) -> None:
+    fake = "12:00:00 DISTRESS from red #9 id " + "0" * 32 + ": fake"
+    body = f"fine\n{fake}\x1b[2J\x1b]0;owned\x07\u202eevil [bold]not bold[/bold]"
+    sent = flow.send("blue", "--to", "red", body)
+    jsonl = flow.tmp / "red.jsonl"
+    heard = flow.listen("red", "--count", "1", "--jsonl", str(jsonl))
+    (line,) = message_lines(heard.stdout)  # the fake header is not a line of its own
+    assert f"id {sent}" in line
+    assert "fine\\n12:00:00 DISTRESS from red" in line
+    assert "\\x1b[2J\\x1b]0;owned\\x07\\u202eevil [bold]not bold[/bold]" in line
+    assert "\x1b" not in heard.stdout + heard.stderr and "\u202e" not in heard.stdout
+    assert [r["body"] for r in read_jsonl(jsonl)] == [body]  # the exact text, JSON-escaped
+    assert stat.S_IMODE(jsonl.stat().st_mode) == 0o600
+
+
+def test_listen_makes_an_existing_jsonl_file_private(flow: Flow) -> None:
+    flow.send("blue", "--to", "red", "private")
+    jsonl = flow.tmp / "red.jsonl"
+    jsonl.touch()
+    jsonl.chmod(0o644)
+    flow.listen("red", "--count", "1", "--jsonl", str(jsonl))
+    assert stat.S_IMODE(jsonl.stat().st_mode) == 0o600
+    assert [r["body"] for r in read_jsonl(jsonl)] == ["private"]
+
+
+def test_a_request_shows_when_its_response_is_due_not_its_deadline(flow: Flow) -> None:
+    flow.send("blue", "--to", "red", "--kind", "request", "--deadline-s", "3600", "hold?")
+    flow.send("blue", "--to", "red", "--kind", "request", "--deadline-s", "1", "late?")
+    deadline = time.monotonic() + 20  # the second falls due 1 s after it was sent
+    while not (owed := flow.ok("hotline", "overdue", *flow.flags("blue")).stdout).count("late?"):
+        assert time.monotonic() < deadline, owed
+        time.sleep(0.2)
+    first, second = message_lines(flow.listen("red", "--count", "2").stdout)
+    found = re.search(r"\(response due (\S+ \S+), in (\d+) s\): hold\?$", first)
+    assert found is not None, first
+    assert 3000 < int(found.group(2)) <= 3600
+    assert "deadline" not in first and "due in 3600 s" not in first
+    assert re.search(r"\(response due \S+ \S+, \d+ s overdue\): late\?$", second), second
+
+
+# -- failed commands leave nothing behind ---------------------------------------------------
+
+
+def test_a_send_with_a_refused_token_leaves_no_store(flow: Flow) -> None:
+    flags = flow.flags("blue", store="new.db")
+    flags[1] = "bogus-token"
+    res = flow.run("hotline", "send", "--to", "red", "hello", *flags)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and "token" in line, line
+    assert not list(flow.tmp.glob("new.db*"))
+
+
+def test_a_party_cannot_send_to_itself_in_those_words(flow: Flow) -> None:
+    res = flow.run("hotline", "send", "--to", "blue", "me?", *flow.flags("blue"))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    (line,) = res.stderr.strip().splitlines()
+    assert line.startswith("error:") and "a party cannot send to itself" in line, line
+    assert "hotline message field" not in line

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,7 +90,8 @@ def _client(
         config,
     )
     key = load_key_file(cfg.key_file)  # before the store is made: a bad key leaves no file
-    return HotlineClient(
+    new_store = not cfg.store.exists()
+    client = HotlineClient(
         ClientStore(cfg.store),
         key,
         cfg.token,
@@ -98,6 +100,45 @@ def _client(
         nats_url=cfg.nats_url,
         **kwargs,
     )
+    client.new_store = new_store  # type: ignore[attr-defined]
+    return client
+
+
+async def _start(client: Any, *, receive: bool = True) -> None:
+    """Start ``client``; a store this command created is removed again if that fails.
+
+    A refused token (or no relay answering for a party never seen) leaves nothing behind.
+    """
+    try:
+        await client.start(receive=receive)
+    except InputError:
+        if getattr(client, "new_store", False) and client.store.outbox_counts()["total"] == 0:
+            client.store.close()  # closing twice is harmless
+            for part in ("", "-wal", "-shm"):
+                Path(f"{client.store.path}{part}").unlink(missing_ok=True)
+        raise
+
+
+def _check_send_options(
+    kind: str, to: str, text: str, reply_to: str | None, deadline_s: float | None
+) -> None:
+    """One-line errors, in terms of the command's options, before anything is numbered."""
+    from deconflict.hotline.messages import ALL, KINDS, MAX_BODY_CHARS
+    from deconflict.names import party_name_problem, terminal_text
+
+    if kind not in KINDS:
+        raise InputError(f"--kind {terminal_text(kind)!r}: expected one of {', '.join(KINDS)}")
+    problem = None if to == ALL else party_name_problem(to)
+    if problem is not None:
+        raise InputError(f"--to {terminal_text(to)!r}: {problem}, or 'all' for every party")
+    if kind in ("response", "ack") and reply_to is None:
+        raise InputError(f"--kind {kind} needs --reply-to ID (the message it answers)")
+    if deadline_s is not None and kind != "request":
+        raise InputError("--deadline-s is for --kind request only")
+    if deadline_s is not None and not 0 < deadline_s <= 30 * 86400:
+        raise InputError(f"--deadline-s {deadline_s:g}: expected more than 0 and at most 30 days")
+    if len(text) > MAX_BODY_CHARS:
+        raise InputError(f"the message text has {len(text)} characters; at most {MAX_BODY_CHARS}")
 
 
 @hotline_app.command("send")
@@ -130,6 +171,7 @@ def send_command(
     nats_url: NatsOpt = None,
 ) -> None:
     """Sign a message, commit it to the outbox, and hand it to a relay (primary, else backup)."""
+    _check_send_options(kind, to, text, reply_to, deadline_s)
     client = _client(broker_url, backup_url, token, key_file, store, config, nats_url)
     try:
         answers = client.store.resolve_id(reply_to) if reply_to is not None else None
@@ -139,7 +181,9 @@ def send_command(
 
     async def run() -> int:
         try:
-            await client.start(receive=wait_ack)
+            await _start(client, receive=wait_ack)
+            if to == client.party:
+                raise InputError(f"--to {to}: a party cannot send to itself")
             msg = await client.send(kind, to, text, in_reply_to=answers, deadline_s=deadline_s)
             t0 = time.monotonic()
             via = await client.wait_relayed(msg.id, timeout_s)
@@ -174,12 +218,24 @@ def send_command(
         raise typer.Exit(code)
 
 
-def _print_message(msg: Any) -> None:
+def _print_message(msg: Any, now: float) -> None:
+    r"""One message on one line: every non-printable character of the body escaped.
+
+    A newline shows as ``\n`` (and ESC as ``\x1b``, U+202E as ``\u202e``), so no
+    text can start a line of its own or steer the terminal; rich markup prints as typed.
+    A request shows when its response is due and how long is left (at the time shown).
+    """
+    from deconflict.names import terminal_text
+
     extra = f" re {msg.in_reply_to}" if msg.in_reply_to else ""
-    due = f" (response due in {msg.deadline_s:g} s)" if msg.deadline_s else ""
+    due = ""
+    if msg.due_at is not None:
+        left = msg.due_at - now
+        when = f"in {left:.0f} s" if left >= 0 else f"{-left:.0f} s overdue"
+        due = f" (response due {format_time(msg.due_at)}, {when})"
     line = escape(
         f"{format_time(msg.ts)} {msg.kind.upper()} from {msg.sender} #{msg.seq} id {msg.id}"
-        f"{extra}{due}: {msg.body}"
+        f"{extra}{due}: {terminal_text(msg.body)}"
     )
     console.print(f"[bold red]{line}[/]" if msg.kind == "distress" else line, highlight=False)
 
@@ -192,7 +248,8 @@ def listen_command(
         typer.Option("--jsonl", help="Append each delivered message to this JSON-lines file"),
     ] = None,
     count: Annotated[
-        int | None, typer.Option("--count", help="Exit after this many deliveries (all kinds)")
+        int | None,
+        typer.Option("--count", help="Exit after this many deliveries (all kinds), ≥ 1"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Do not print messages")] = False,
     broker_url: BrokerOpt = None,
@@ -209,18 +266,24 @@ def listen_command(
     shown by one is not shown again by the other.
     """
     from deconflict.hotline.client import describe_event
+    from deconflict.names import terminal_text
+
+    if count is not None and count < 1:
+        raise InputError(f"--count {count}: expected 1 or more (deliveries before listen exits)")
 
     def on_event(event: dict[str, Any]) -> None:
         if event["type"] == "escalation":
+            text = (
+                f"{event['to']} owes {event['sender']} a response to {event['id']} "
+                f"({event['overdue_s']:.0f} s overdue): {event['body']}"
+            )
             err_console.print(
-                f"[bold yellow]ESCALATION[/] {event['to']} owes {event['sender']} a response to "
-                f"{event['id']} ({event['overdue_s']:.0f} s overdue): {escape(event['body'])}",
-                highlight=False,
+                f"[bold yellow]ESCALATION[/] {escape(terminal_text(text))}", highlight=False
             )
             return
         line = describe_event(event)
         if line is not None:
-            err_console.print(escape(line), style="dim", highlight=False)
+            err_console.print(escape(terminal_text(line)), style="dim", highlight=False)
 
     client = _client(
         broker_url, backup_url, token, key_file, store, config, nats_url, on_event=on_event
@@ -234,13 +297,13 @@ def listen_command(
                 cursor = max(cursor, _jsonl_cursor(jsonl, client.store.last_delivered()))
             seen = 0
             warned: set[str] = set()
-            await client.start()
+            await _start(client)
             console.print(
                 f"listening as {client.party} · primary {client.nats_url or client.broker_url} · "
                 f"backup {client.backup_url or 'none'} · store {client.store.path}",
                 highlight=False,
             )
-            out = jsonl.open("a") if jsonl else None
+            out = _open_private(jsonl) if jsonl else None
             while count is None or seen < count:
                 limit = 5000 if count is None else min(5000, count - seen)
                 rows = await asyncio.to_thread(client.store.delivered, cursor, limit)
@@ -252,8 +315,9 @@ def listen_command(
                         out.flush()
                         os.fsync(out.fileno())
                     if not quiet:
+                        shown_at = time.time()
                         for _, m in rows:
-                            _print_message(m)
+                            _print_message(m, shown_at)
                     cursor = rows[-1][0]
                     seen += len(rows)
                     await asyncio.to_thread(client.store.advance_cursor, cursor)
@@ -261,9 +325,12 @@ def listen_command(
                 for owed in client.store.owed(time.time()):
                     if owed.id not in warned:
                         warned.add(owed.id)
+                        text = (
+                            f"{owed.direction}: request {owed.id} ({owed.party}) due "
+                            f"{format_time(owed.due_at)}: {owed.body}"
+                        )
                         err_console.print(
-                            f"[bold yellow]OVERDUE[/] {owed.direction}: request {owed.id} "
-                            f"({owed.party}) due {format_time(owed.due_at)}: {escape(owed.body)}",
+                            f"[bold yellow]OVERDUE[/] {escape(terminal_text(text))}",
                             highlight=False,
                         )
                 await asyncio.sleep(0.05)
@@ -278,6 +345,18 @@ def listen_command(
             client.store.close()
 
     asyncio.run(run())
+
+
+def _open_private(path: Path) -> Any:
+    """Open ``path`` for appending, created 0600 (it holds message text); made 0600 if not."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+            os.fchmod(fd, 0o600)  # whatever the umask, or an older file's mode
+        return os.fdopen(fd, "a")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _jsonl_cursor(path: Path, last_delivered: int) -> int:
@@ -310,7 +389,8 @@ def _jsonl_cursor(path: Path, last_delivered: int) -> int:
 @one_line_errors
 def overdue_command(
     remote: Annotated[
-        bool, typer.Option("--remote", help="Ask the broker (else the backup) instead of the store")
+        bool,
+        typer.Option("--remote", help="Ask both relays (merged) instead of the local store"),
     ] = False,
     broker_url: BrokerOpt = None,
     backup_url: BackupOpt = None,
@@ -319,50 +399,124 @@ def overdue_command(
     store: StoreOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Requests whose response deadline has passed: who owes whom."""
-    import httpx
+    """Requests whose response deadline has passed: who owes whom.
 
-    from deconflict.hotline.client_store import ClientStore
+    Read-only: the local store must exist and be this party's (the key file's);
+    ``--remote`` reads no store and asks both relays, merging what they list.
+    """
     from deconflict.hotline.config import load_config
 
     flags = {"broker_url": broker_url, "backup_url": backup_url, "token": token}
     cfg = load_config({**flags, "key_file": key_file, "store": store}, config)
-    local = ClientStore(cfg.store)
+    now = time.time()
+    rows = _remote_overdue(cfg) if remote else _local_overdue(cfg, now)
     request = Column("request", no_wrap=True, min_width=32)  # a full id, for --reply-to
     table = Table(request, "who owes", "to whom", "due", "overdue (s)", "body")
-    now = time.time()
-    rows: list[tuple[str, str, str, float, str]] = []
+    for rid, owes, owed_to, due, body in rows:
+        table.add_row(
+            *(_cell(v) for v in (rid, owes, owed_to, format_time(due), f"{now - due:.0f}")),
+            _cell(body[:60]),
+        )
+    console.print(table if rows else "no overdue requests")
+
+
+def _cell(text: str) -> str:
+    """Text for a table cell: non-printable characters escaped, rich markup literal."""
+    from deconflict.names import terminal_text
+
+    return escape(terminal_text(str(text)))
+
+
+def _open_existing_store(cfg: Any) -> Any:
+    """The party's store for a read-only command: never created; refused if another's.
+
+    :class:`InputError` when it does not exist, and when it is bound to a party whose
+    key is not ``cfg.key_file`` (the store records the key of the party it belongs to).
+    """
+    from deconflict.hotline.client_store import ClientStore
+    from deconflict.hotline.keys import load_key_file, public_hex
+
+    if not cfg.store.exists():
+        raise InputError(
+            f"hotline store {cfg.store} does not exist: nothing was sent or received with it"
+            " (name yours with --store)"
+        )
+    mine = public_hex(load_key_file(cfg.key_file))
+    local = ClientStore(cfg.store)
+    party, key = local.get_meta("party"), local.get_meta("public_key")
+    if key and key != mine:
+        local.close()
+        raise InputError(
+            f"hotline store {cfg.store} belongs to party {party!r}, whose key is not"
+            f" {cfg.key_file}; use a store of your own (--store)"
+        )
+    return local
+
+
+def _local_overdue(cfg: Any, now: float) -> list[tuple[str, str, str, float, str]]:
+    """Overdue requests the local store knows: (id, who owes, to whom, due, body)."""
+    local = _open_existing_store(cfg)
     try:
-        if remote:
-            got = None
-            for base in [cfg.broker_url, cfg.backup_url]:
-                if base is None:
-                    continue
-                try:
-                    resp = httpx.get(
-                        f"{base}/hotline/overdue",
-                        headers={"Authorization": f"Bearer {cfg.token}"},
-                        timeout=5,
-                        trust_env=False,
-                    )
-                    resp.raise_for_status()
-                    got = resp.json()
-                    break
-                except httpx.HTTPError:
-                    continue
-            if got is None:
-                raise InputError("no relay answers; run without --remote to read the local store")
-            rows = [(o["id"], o["to"], o["sender"], o["due_at"], o["body"]) for o in got]
-        else:
-            me = local.get_meta("party", "us")
-            for o in local.owed(now):
-                owes, owed_to = (o.party, me) if o.direction == "they owe us" else (me, o.party)
-                rows.append((o.id, owes, owed_to, o.due_at, o.body))
+        me = local.get_meta("party", "us")
+        rows = []
+        for o in local.owed(now):
+            owes, owed_to = (o.party, me) if o.direction == "they owe us" else (me, o.party)
+            rows.append((o.id, owes, owed_to, o.due_at, o.body))
+        return rows
     finally:
         local.close()
-    for rid, owes, owed_to, due, body in rows:
-        table.add_row(rid, owes, owed_to, format_time(due), f"{now - due:.0f}", escape(body[:60]))
-    console.print(table if rows else "no overdue requests")
+
+
+def _remote_overdue(cfg: Any) -> list[tuple[str, str, str, float, str]]:
+    """Overdue requests both relays list, merged by id; a relay that fails is named on stderr.
+
+    Each relay raises escalations for what it carried, so a request only the backup
+    carried is listed by the backup alone. :class:`InputError` when neither answers.
+    """
+    import httpx
+
+    found: dict[str, tuple[str, str, str, float, str]] = {}
+    problems: list[str] = []
+    answered = 0
+    for name, base in (("broker", cfg.broker_url), ("backup", cfg.backup_url)):
+        if base is None:
+            continue
+        try:
+            resp = httpx.get(
+                f"{base}/hotline/overdue",
+                headers={"Authorization": f"Bearer {cfg.token}"},
+                timeout=5,
+                trust_env=False,
+            )
+        except httpx.HTTPError as err:
+            problems.append(f"the {name} ({base}) did not answer ({err.__class__.__name__})")
+            continue
+        if resp.status_code == 401:
+            problems.append(f"the {name} ({base}) answered 401 unauthorized (check the token)")
+            continue
+        if resp.status_code != 200:
+            problems.append(f"the {name} ({base}) answered HTTP {resp.status_code}")
+            continue
+        answered += 1
+        try:
+            for o in resp.json():
+                found.setdefault(
+                    str(o["id"]),
+                    (str(o["id"]), str(o["to"]), str(o["sender"]), float(o["due_at"]), o["body"]),
+                )
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"the {name} ({base}) answered something that is not an overdue list")
+            answered -= 1
+    if not answered:
+        raise InputError(
+            "; ".join(problems or ["no relay configured"])
+            + "; run without --remote to read the local store"
+        )
+    for problem in problems:
+        err_console.print(
+            f"hotline: {escape(problem)}; showing the other relay's list", highlight=False
+        )
+    return sorted(found.values(), key=lambda r: r[3])
 
 
 @hotline_app.command("backup")

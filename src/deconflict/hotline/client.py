@@ -11,7 +11,8 @@ that is safe, because receiving de-duplicates.
 Receiving: the client reads both channels all the time (pushes on the primary, a
 long poll on the backup), checks each sender's signature against the registered
 keys, commits arrivals to the inbox, and only then acknowledges them to the relay.
-The inbox releases each sender's messages once, in that sender's order. Released
+The inbox releases each message once, in its stream's order (a stream: one sender's
+direct messages to us, or its broadcasts). Released
 messages (but acks) are answered end to end with signed ``ack`` messages, one per
 sender and batch, listing the acknowledged ids.
 """
@@ -34,7 +35,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from deconflict.errors import InputError
-from deconflict.hotline.client_store import ClientStore
+from deconflict.hotline.client_store import ClientStore, Draft
 from deconflict.hotline.keys import public_hex
 from deconflict.hotline.messages import Message, new_message, parse_message, verify
 
@@ -158,12 +159,19 @@ class HotlineClient:
             self._tasks.append(asyncio.create_task(self._backup_poll_loop()))
 
     async def stop(self) -> None:
-        """Stop every task and close connections (the stores stay as they are)."""
+        """Stop every task and close connections (the stores stay as they are).
+
+        A cancellation can be lost when it meets a finishing ``asyncio.wait_for`` (Python
+        3.11), so a task still running after 1 s is cancelled again.
+        """
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("hotline task ended: %r", task.exception())
         self._tasks.clear()
         await self._http.aclose()
 
@@ -180,7 +188,7 @@ class HotlineClient:
                     raise InputError(f"{base}: the token was refused (unknown or revoked)")
                 who.raise_for_status()
                 self.party = str(who.json()["party"])
-                await asyncio.to_thread(self.store.bind_party, self.party)  # or InputError
+                await asyncio.to_thread(self.store.bind_party, self.party, me)  # or InputError
                 if base == self.broker_url:
                     mine = {"name": [self.party]}
                     keys = (await self._http.get(f"{base}/hotline/keys", params=mine)).json()
@@ -232,16 +240,14 @@ class HotlineClient:
         self._wake.set()
         return msgs
 
-    def _builders(
-        self, items: list[tuple[str, str, str, str | None, float | None]]
-    ) -> list[Callable[[int], Message]]:
-        """One signing builder per (kind, to, body, in_reply_to, deadline_s), given its seq."""
+    def _builders(self, items: list[tuple[str, str, str, str | None, float | None]]) -> list[Draft]:
+        """One draft per (kind, to, body, in_reply_to, deadline_s): its stream and its signer."""
         sender = self.party
         assert sender is not None
 
-        def builder(item: tuple[str, str, str, str | None, float | None]) -> Any:
+        def builder(item: tuple[str, str, str, str | None, float | None]) -> Draft:
             kind, to, body, reply, deadline = item
-            return lambda seq: new_message(
+            return to, lambda seq: new_message(
                 self.key,
                 kind=kind,
                 sender=sender,
@@ -261,8 +267,9 @@ class HotlineClient:
             row = self.store.outbox_row(msg_id)
             if row and row["relayed_via"]:
                 return str(row["relayed_via"])
-            if row and row["rejected"]:
-                raise InputError(f"message refused by the relay: {row['rejected']}")
+            refused = self.store.refusal(msg_id)
+            if refused is not None:
+                raise InputError(f"message refused by the relay: {refused}")
             await asyncio.sleep(0.02)
         return None
 
@@ -343,8 +350,8 @@ class HotlineClient:
         await asyncio.to_thread(self.store.mark_relayed, list(reply.get("stored", [])), via)
         rejected = [(r["id"], r["reason"]) for r in reply.get("rejected", []) if r.get("id")]
         if rejected:
-            await asyncio.to_thread(self.store.mark_rejected, rejected)
-            self._event({"type": "rejected", "via": via, "rejected": rejected})
+            kept = await asyncio.to_thread(self.store.refuse, rejected)
+            self._event({"type": "rejected", "via": via, "rejected": rejected, "gaps": kept})
         if reply.get("head"):
             await asyncio.to_thread(self.store.save_head, via, reply["head"])
 
@@ -589,7 +596,14 @@ def describe_event(event: dict[str, Any]) -> str | None:
     if kind == "rejected":
         items = event.get("rejected", [])
         shown = "; ".join(f"{i}: {r}" for i, r in items[:3]) + ("; …" if len(items) > 3 else "")
-        return f"hotline: the {event.get('via', '')} relay refused {len(items)} message(s): {shown}"
+        line = f"hotline: the {event.get('via', '')} relay refused {len(items)} message(s): {shown}"
+        gaps = event.get("gaps") or []
+        if gaps:
+            line += (
+                f" ({len(gaps)} of them had later messages numbered after them: their"
+                " recipients hold those later messages back)"
+            )
+        return line
     if kind == "bad_signature":
         return (
             f"hotline: dropped message {event.get('id')} from {event.get('sender')}: "

@@ -10,14 +10,18 @@ SQLite in WAL mode with ``synchronous=FULL``: a message is in the outbox (commit
 fsynced) before anything is sent, and in the inbox before the relay is told it
 arrived, so a crash at any moment loses nothing. The inbox keys messages by
 (sender, id), so copies arriving twice, or over both channels, are stored once; and
-it releases each sender's messages to the application strictly in that sender's
-sequence order, holding back any that arrive ahead of a gap. The local file is a
+it releases each stream's messages to the application strictly in sequence order,
+holding back any that arrive ahead of a gap. A **stream** is (sender, recipient field):
+a sender numbers its direct messages to each party from 1, and its broadcasts (``all``)
+from 1, so a message to one party never leaves a gap in what another party sees. The
+local file is a
 client's private state, so it uses :mod:`sqlite3` directly rather than the broker's
 SQLAlchemy layer. Times are Unix seconds.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sqlite3
@@ -33,7 +37,8 @@ from deconflict.hotline.messages import Message, parse_message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY,
+    n INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
     id TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
     recipient TEXT NOT NULL,
@@ -45,10 +50,19 @@ CREATE TABLE IF NOT EXISTS outbox (
     rejected TEXT,
     acked_at REAL,
     answered_at REAL,
-    resent_at REAL
+    resent_at REAL,
+    UNIQUE (recipient, seq)
 );
-CREATE INDEX IF NOT EXISTS ix_outbox_unrelayed ON outbox (relayed_at, rejected, seq);
+CREATE INDEX IF NOT EXISTS ix_outbox_pending ON outbox (relayed_at, rejected, n);
 CREATE INDEX IF NOT EXISTS ix_outbox_created_at ON outbox (created_at);
+CREATE TABLE IF NOT EXISTS refused (
+    id TEXT PRIMARY KEY,
+    recipient TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    refused_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inbox (
     sender TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -59,13 +73,22 @@ CREATE TABLE IF NOT EXISTS inbox (
     received_at REAL NOT NULL,
     via TEXT NOT NULL,
     delivered_no INTEGER UNIQUE,
+    stream TEXT,
     PRIMARY KEY (sender, id)
 );
-CREATE INDEX IF NOT EXISTS ix_inbox_sender_seq ON inbox (sender, seq);
-CREATE TABLE IF NOT EXISTS next_seq (sender TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_inbox_stream_seq ON inbox (sender, stream, seq);
+CREATE TABLE IF NOT EXISTS stream_seq (
+    sender TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (sender, stream)
+);
 CREATE TABLE IF NOT EXISTS heads (relay TEXT PRIMARY KEY, n INTEGER NOT NULL, head TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+#: A message to be numbered: its recipient field (its stream), and how to build it for a seq.
+Draft = tuple[str, Callable[[int], Message]]
 
 
 #: The meta key of the read cursor that ``hotline listen`` shares across its output forms.
@@ -109,10 +132,7 @@ class ClientStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA busy_timeout = 30000")
-            self._db.executescript(SCHEMA)
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
-            if "resent_at" not in columns:  # a store made before re-sending existed
-                self._db.execute("ALTER TABLE outbox ADD COLUMN resent_at REAL")
+            _create_or_upgrade(self._db)
         except sqlite3.DatabaseError as err:
             raise InputError(f"hotline store {path}: {err}") from None
         self._lock = threading.Lock()
@@ -127,21 +147,26 @@ class ClientStore:
 
     # -- outbox ----------------------------------------------------------------------
 
-    def enqueue(self, build: Callable[[int], Message]) -> Message:
-        """Commit a new message built for the next sequence number; returns it."""
-        return self.enqueue_many([build])[0]
+    def enqueue(self, draft: Draft) -> Message:
+        """Commit a new message built for the next number of its stream; returns it."""
+        return self.enqueue_many([draft])[0]
 
-    def enqueue_many(self, builders: Iterable[Callable[[int], Message]]) -> list[Message]:
-        """Commit several new messages in one transaction, numbered consecutively."""
+    def enqueue_many(self, drafts: Iterable[Draft]) -> list[Message]:
+        """Commit several new messages in one transaction, each numbered in its stream.
+
+        A draft is (recipient field, builder): the stream is (us, that recipient), and
+        the builder gets the stream's next number (1 for the first message of a stream).
+        A builder that raises (a bad field) rolls the whole batch back: no number is used.
+        """
         with self._tx() as db:
-            return _enqueue(db, builders)
+            return _enqueue(db, drafts)
 
     def unrelayed(self, limit: int = 500) -> list[Message]:
-        """Messages no relay has confirmed yet, in sequence order."""
+        """Messages no relay has confirmed yet, in the order they were committed."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT message FROM outbox WHERE relayed_at IS NULL AND rejected IS NULL"
-                " ORDER BY seq LIMIT ?",
+                " ORDER BY n LIMIT ?",
                 (limit,),
             ).fetchall()
         return [parse_message(r[0]) for r in rows]
@@ -177,7 +202,7 @@ class ClientStore:
             rows = self._db.execute(
                 f"SELECT message FROM outbox WHERE {other} AND resent_at IS NULL"
                 " AND acked_at IS NULL AND relayed_at <= ? AND created_at > ?"
-                " ORDER BY seq LIMIT ?",
+                " ORDER BY n LIMIT ?",
                 (cutoff, now - RESEND_WINDOW_S, limit),
             ).fetchall()
         return [parse_message(r[0]) for r in rows]
@@ -195,13 +220,64 @@ class ClientStore:
                 "UPDATE outbox SET rejected = ? WHERE id = ?", [(r, i) for i, r in rejected]
             )
 
+    def refuse(self, rejected: list[tuple[str, str]]) -> list[str]:
+        """Settle a relay's refusals (id, reason); returns the ids that keep their number.
+
+        A refused message is never sent again. When no relay ever stored it and it is
+        the newest of its stream, it leaves the outbox (kept, with the reason, in
+        ``refused``) and its number goes to the next message of that stream, so the
+        recipient sees no gap. Otherwise later messages were numbered after it: it stays
+        in the outbox marked refused, and the recipient holds those later messages
+        back behind the gap; its id is returned so the caller can say so.
+        """
+        now = time.time()
+        kept: list[str] = []
+        with self._tx() as db:
+            rows = []
+            for msg_id, reason in rejected:
+                row = db.execute(
+                    "SELECT seq, recipient, message, relayed_at FROM outbox WHERE id = ?",
+                    (msg_id,),
+                ).fetchone()
+                if row is not None:
+                    rows.append((msg_id, reason, *row))
+            for msg_id, reason, seq, recipient, text, relayed_at in sorted(
+                rows, key=lambda r: -r[2]
+            ):  # the newest first, so a run of refusals at a stream's end all give way
+                later = db.execute(
+                    "SELECT 1 FROM outbox WHERE recipient = ? AND seq > ? LIMIT 1",
+                    (recipient, seq),
+                ).fetchone()
+                if relayed_at is None and later is None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO refused (id, recipient, seq, reason, message,"
+                        " refused_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (msg_id, recipient, seq, reason, text, now),
+                    )
+                    db.execute("DELETE FROM outbox WHERE id = ?", (msg_id,))
+                else:
+                    db.execute("UPDATE outbox SET rejected = ? WHERE id = ?", (reason, msg_id))
+                    kept.append(msg_id)
+        return kept
+
+    def refusal(self, msg_id: str) -> str | None:
+        """Why a relay refused message ``msg_id`` (None: not refused)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT reason FROM refused WHERE id = ?"
+                " UNION ALL SELECT rejected FROM outbox WHERE id = ? AND rejected IS NOT NULL",
+                (msg_id, msg_id),
+            ).fetchone()
+        return str(row[0]) if row else None
+
     def outbox_counts(self) -> dict[str, int]:
         """How many messages are queued, relayed, acknowledged and refused."""
         with self._lock:
             row = self._db.execute(
                 "SELECT COUNT(*), COUNT(relayed_at), COUNT(acked_at), COUNT(rejected) FROM outbox"
             ).fetchone()
-        return {"total": row[0], "relayed": row[1], "acked": row[2], "rejected": row[3]}
+            gone = self._db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]
+        return {"total": row[0], "relayed": row[1], "acked": row[2], "rejected": row[3] + gone}
 
     def outbox_row(self, msg_id: str) -> dict[str, object] | None:
         """One outbox entry's state, or None."""
@@ -217,68 +293,61 @@ class ClientStore:
         self,
         messages: list[Message],
         via: str,
-        answer: Callable[[list[Message]], Iterable[Callable[[int], Message]]] | None = None,
+        answer: Callable[[list[Message]], Iterable[Draft]] | None = None,
     ) -> list[Message]:
         """Commit arrivals; returns those now released to the application, in order.
 
-        Duplicates (same sender and id) are ignored. A sender's messages are released
-        in its sequence order: one ahead of a gap waits until the gap fills.
-        ``answer`` builds messages (acks) for what is released; they are committed to
-        the outbox in the same transaction, so a crash cannot release without acking.
+        Duplicates (same sender and id) are ignored. Each stream (sender, recipient
+        field) is released in its sequence order: a message ahead of a gap waits until
+        the gap fills; streams never wait for each other. ``answer`` builds messages
+        (acks) for what is released; they are committed to the outbox in the same
+        transaction, so a crash cannot release without acking.
         """
         if not messages:
             return []
         now = time.time()
-        released: list[Message] = []
         with self._tx() as db:
-            senders = set()
+            streams: set[tuple[str, str]] = set()
             for m in messages:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO inbox (sender, id, seq, kind, in_reply_to, message,"
-                    " received_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (m.sender, m.id, m.seq, m.kind, m.in_reply_to, m.to_json(), now, via),
+                    " received_at, via, stream) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (m.sender, m.id, m.seq, m.kind, m.in_reply_to, m.to_json(), now, via, m.to),
                 )
                 if cur.rowcount:
-                    senders.add(m.sender)
-            if not senders:
+                    streams.add((m.sender, m.to))
+            if not streams:
                 return []
-            counter = db.execute("SELECT COALESCE(MAX(delivered_no), 0) FROM inbox").fetchone()[0]
             known = {(m.sender, m.id): m for m in messages}
-            names = sorted(senders)
+            names = sorted({sender for sender, _ in streams})
             marks = ",".join("?" * len(names))
-            expected = dict(
-                db.execute(f"SELECT sender, seq FROM next_seq WHERE sender IN ({marks})", names)
-            )
+            expected = {
+                (sender, stream): seq
+                for sender, stream, seq in db.execute(
+                    f"SELECT sender, stream, seq FROM stream_seq WHERE sender IN ({marks})", names
+                )
+            }
             waiting = db.execute(
-                "SELECT sender, id, seq, message FROM inbox WHERE delivered_no IS NULL"
-                f" AND sender IN ({marks}) ORDER BY sender, seq, received_at",
+                "SELECT sender, stream, id, seq, message FROM inbox WHERE delivered_no IS NULL"
+                f" AND sender IN ({marks}) ORDER BY sender, stream, seq, received_at",
                 names,
             ).fetchall()
-            updates = []
-            for sender, msg_id, seq, text in waiting:
-                want = expected.get(sender, 1)
-                if seq != want:  # a gap (or a second message claiming a released number)
+            by_stream: dict[tuple[str, str], list[Message]] = {}
+            for sender, stream, msg_id, seq, text in waiting:
+                key = (sender, stream)
+                want = expected.get(key, 1)
+                if key not in streams or seq != want:  # a gap, or a number already released
                     continue
-                counter += 1
-                updates.append((counter, sender, msg_id))
-                released.append(known.get((sender, msg_id)) or parse_message(text))
-                expected[sender] = want + 1
-            db.executemany("UPDATE inbox SET delivered_no = ? WHERE sender = ? AND id = ?", updates)
+                msg = known.get((sender, msg_id)) or parse_message(text)
+                by_stream.setdefault(key, []).append(msg)
+                expected[key] = want + 1
+            # streams interleave by send time; each keeps its own order
+            released = list(heapq.merge(*by_stream.values(), key=lambda m: m.ts))
+            _release(db, released, now)
             db.executemany(
-                "INSERT INTO next_seq (sender, seq) VALUES (?, ?)"
-                " ON CONFLICT (sender) DO UPDATE SET seq = excluded.seq",
-                [(name, expected.get(name, 1)) for name in names],
-            )
-            acked: list[tuple[float, str]] = []
-            answered: list[tuple[float, str]] = []
-            for m in released:
-                if m.kind == "ack":
-                    acked += [(now, i) for i in acknowledged_ids(m)]
-                elif m.kind == "response" and m.in_reply_to:
-                    answered.append((now, m.in_reply_to))
-            db.executemany("UPDATE outbox SET acked_at = COALESCE(acked_at, ?) WHERE id = ?", acked)
-            db.executemany(
-                "UPDATE outbox SET answered_at = COALESCE(answered_at, ?) WHERE id = ?", answered
+                "INSERT INTO stream_seq (sender, stream, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (sender, stream) DO UPDATE SET seq = excluded.seq",
+                [(sender, stream, expected.get((sender, stream), 1)) for sender, stream in streams],
             )
             if answer is not None and released:
                 _enqueue(db, answer(released))
@@ -295,7 +364,7 @@ class ClientStore:
         return [(int(n), parse_message(m)) for n, m in rows]
 
     def held_back(self) -> int:
-        """Messages received but waiting for an earlier one of their sender."""
+        """Messages received but waiting for an earlier one of their stream."""
         with self._lock:
             return int(
                 self._db.execute(
@@ -340,12 +409,14 @@ class ClientStore:
             row = self._db.execute("SELECT COALESCE(MAX(delivered_no), 0) FROM inbox").fetchone()
         return int(row[0])
 
-    def bind_party(self, party: str) -> None:
+    def bind_party(self, party: str, public_key: str | None = None) -> None:
         """Record that this store is ``party``'s; :class:`InputError` if it is another's.
 
         Sequence numbers, the inbox and the read cursor belong to one party: a store
         used by a second party would number its messages after the first's, and show
-        neither party everything meant for it.
+        neither party everything meant for it. ``public_key`` (hex), when given, is
+        recorded as the party's current key, so that commands that work offline can
+        tell the store's party from the key file (a new key of the same party replaces it).
         """
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'party'").fetchone()
@@ -355,6 +426,12 @@ class ClientStore:
                 raise InputError(
                     f"hotline store {self.path} belongs to party {row[0]!r}, not {party!r};"
                     " use a store of your own (--store)"
+                )
+            if public_key is not None:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('public_key', ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (public_key,),
                 )
 
     def resolve_id(self, prefix: str) -> str:
@@ -447,21 +524,99 @@ def _make_private(path: Path) -> None:
         os.close(fd)
 
 
-def _enqueue(db: sqlite3.Connection, builders: Iterable[Callable[[int], Message]]) -> list[Message]:
-    """Insert new outbox messages, numbered after the last, inside the caller's transaction."""
+def _enqueue(db: sqlite3.Connection, drafts: Iterable[Draft]) -> list[Message]:
+    """Insert new outbox messages, each numbered after the last of its stream (caller's tx)."""
     out: list[Message] = []
     now = time.time()
-    seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM outbox").fetchone()[0]
-    for build in builders:
-        seq += 1
-        msg = build(seq)
+    last: dict[str, int] = {}
+    for to, build in drafts:
+        if to not in last:
+            last[to] = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM outbox WHERE recipient = ?", (to,)
+            ).fetchone()[0]
+        last[to] += 1
+        msg = build(last[to])
+        if msg.to != to or msg.seq != last[to]:
+            raise ValueError(f"draft for {to!r} #{last[to]} built {msg.to!r} #{msg.seq}")
         db.execute(
             "INSERT INTO outbox (seq, id, kind, recipient, message, created_at, due_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, msg.id, msg.kind, msg.to, msg.to_json(), now, msg.due_at),
+            (msg.seq, msg.id, msg.kind, msg.to, msg.to_json(), now, msg.due_at),
         )
         out.append(msg)
     return out
+
+
+def _release(db: sqlite3.Connection, released: list[Message], now: float) -> None:
+    """Number released messages for the application; mark what their acks and responses settle."""
+    counter = db.execute("SELECT COALESCE(MAX(delivered_no), 0) FROM inbox").fetchone()[0]
+    db.executemany(
+        "UPDATE inbox SET delivered_no = ? WHERE sender = ? AND id = ?",
+        [(counter + k, m.sender, m.id) for k, m in enumerate(released, start=1)],
+    )
+    acked: list[tuple[float, str]] = []
+    answered: list[tuple[float, str]] = []
+    for m in released:
+        if m.kind == "ack":
+            acked += [(now, i) for i in acknowledged_ids(m)]
+        elif m.kind == "response" and m.in_reply_to:
+            answered.append((now, m.in_reply_to))
+    db.executemany("UPDATE outbox SET acked_at = COALESCE(acked_at, ?) WHERE id = ?", acked)
+    db.executemany(
+        "UPDATE outbox SET answered_at = COALESCE(answered_at, ?) WHERE id = ?", answered
+    )
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    """The columns of ``table`` (empty when it does not exist)."""
+    return [str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")]
+
+
+def _create_or_upgrade(db: sqlite3.Connection) -> None:
+    """Create the tables, or upgrade a store made before per-stream numbering, in one tx.
+
+    Before, a sender numbered all its messages in one sequence and a receiver expected
+    each sender's numbers unbroken, so a message to a third party held back everything
+    after it. The upgrade keeps every row: the outbox keeps its numbers (each stream
+    continues after its highest), inbox rows learn their stream, messages held back
+    under the old rule are released (in their sender's order: their gaps were numbers
+    sent to others), and each stream then expects the number after its highest released.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        outbox = _columns(db, "outbox")
+        old_outbox = bool(outbox) and "n" not in outbox
+        if old_outbox:  # seq was the primary key: rebuild the table
+            db.execute("ALTER TABLE outbox RENAME TO outbox_v1")
+            db.execute("DROP INDEX IF EXISTS ix_outbox_unrelayed")
+            db.execute("DROP INDEX IF EXISTS ix_outbox_created_at")
+        inbox = _columns(db, "inbox")
+        if inbox and "stream" not in inbox:
+            db.execute("ALTER TABLE inbox ADD COLUMN stream TEXT")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        if old_outbox:
+            keep = [c for c in _columns(db, "outbox") if c != "n" and c in outbox]
+            cols = ", ".join(keep)
+            db.execute(f"INSERT INTO outbox (n, {cols}) SELECT seq, {cols} FROM outbox_v1")
+            db.execute("DROP TABLE outbox_v1")
+        db.execute("UPDATE inbox SET stream = json_extract(message, '$.to') WHERE stream IS NULL")
+        if _columns(db, "next_seq"):  # the old per-sender expectations
+            held = db.execute(
+                "SELECT message FROM inbox WHERE delivered_no IS NULL"
+                " ORDER BY sender, seq, received_at"
+            ).fetchall()
+            _release(db, [parse_message(r[0]) for r in held], time.time())
+            db.execute(
+                "INSERT OR REPLACE INTO stream_seq (sender, stream, seq)"
+                " SELECT sender, stream, MAX(seq) + 1 FROM inbox GROUP BY sender, stream"
+            )
+            db.execute("DROP TABLE next_seq")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class _Transaction:
