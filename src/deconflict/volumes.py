@@ -34,6 +34,7 @@ import shapely
 import shapely.geometry
 from pyproj import Geod
 
+from deconflict._util import atomic_write
 from deconflict.core.agreement import Agreement
 from deconflict.core.volumes import (
     MAX_ABS_LAT_DEG,
@@ -495,10 +496,7 @@ def write_geojson(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write :func:`to_geojson` of ``frame`` to ``path`` atomically (a temporary file, a rename)."""
     p = Path(path)
     text = json.dumps(to_geojson(frame), indent=1, allow_nan=False)
-    tmp = p.with_name(f".{p.name}.tmp")
     try:
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, p)
+        atomic_write(p, text + "\n")
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{p}: cannot write: {err.strerror or err}") from None
