@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -126,6 +127,41 @@ def test_parse_iso_utc_refuses_naive_and_malformed_times() -> None:
 def test_clock_utc_is_the_table_format() -> None:
     assert clock_utc(1_777_629_600.0) == "2026-05-01 10:00:00"
     assert clock_utc(1_777_629_659.999) == "2026-05-01 10:00:59"
+
+
+def _plans(tmp_path: Path) -> tuple[Path, Path]:
+    """Two small plans sharing 10:00:02.5–10:00:05.5 (on a 0.5 s slot grid)."""
+
+    def plan(name: str, start: str, end: str) -> Path:
+        ring = [[2.0, 48.8], [2.01, 48.8], [2.01, 48.81], [2.0, 48.81], [2.0, 48.8]]
+        props = {"id": name, "alt_lower_ft": 1000, "alt_upper_ft": 1400}
+        props |= {"time_start": start, "time_end": end}
+        feature = {"type": "Feature", "properties": props}
+        feature["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+        return path
+
+    return (
+        plan("A", "2026-05-01T10:00:00.5Z", "2026-05-01T10:00:05.5Z"),
+        plan("B", "2026-05-01T10:00:02.5Z", "2026-05-01T10:00:08.5Z"),
+    )
+
+
+def test_plan_check_and_its_private_mode_print_times_alike(tmp_path: Path) -> None:
+    """The same window reads the same in both modes (they once differed below the second)."""
+    pytest.importorskip("deconflict.private")
+    from deconflict.core.agreement import Agreement
+    from deconflict.private import local_check
+    from deconflict.volumes import overlaps, read
+
+    a, b = _plans(tmp_path)
+    agreement = Agreement(strategic={"slot_s": 0.5})
+    exact = overlaps(read(a), read(b), agreement, 0.0)
+    private = local_check(read(a), read(b), agreement, 0.0, None)
+    window = ["2026-05-01T10:00:02.500Z", "2026-05-01T10:00:05.500Z"]
+    assert exact[["time_start", "time_end"]].values.tolist() == [window]
+    assert private[["time_start", "time_end"]].values.tolist() == [window]
 
 
 # -- one_line_error ---------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import shapely
 import shapely.geometry
 from pyproj import Geod
 
-from deconflict._util import atomic_write
+from deconflict._util import NaiveTimeError, atomic_write, iso_utc, parse_iso_utc
 from deconflict.core.agreement import Agreement
 from deconflict.core.volumes import (
     MAX_ABS_LAT_DEG,
@@ -278,12 +277,11 @@ def _time(value: object, fname: str, where: _Where) -> float:
     if not isinstance(value, str):
         raise where.error(fname, f"{value!r} is not an ISO 8601 time such as {example}")
     try:
-        t = datetime.fromisoformat(value.strip())
+        return parse_iso_utc(value)
+    except NaiveTimeError:
+        raise where.error(fname, f"{value!r} has no UTC offset (write e.g. {value}Z)") from None
     except ValueError:
         raise where.error(fname, f"{value!r} is not an ISO 8601 time such as {example}") from None
-    if t.tzinfo is None:
-        raise where.error(fname, f"{value!r} has no UTC offset (write e.g. {value}Z)")
-    return t.timestamp()
 
 
 def _volume4d(item: object, source: str, j: int) -> Volume:
@@ -436,17 +434,6 @@ def overlaps_frame(a: Volumes, b: Volumes, found: Overlaps, mode: str = "exact")
         },
         columns=list(OVERLAP_COLUMNS),
     )
-
-
-def iso_utc(t: float) -> str:
-    """Unix seconds → ISO 8601 UTC text, ``2026-05-01T10:00:00Z`` (milliseconds if any).
-
-    >>> iso_utc(0.0), iso_utc(1.25)
-    ('1970-01-01T00:00:00Z', '1970-01-01T00:00:01.250Z')
-    """
-    dt = datetime.fromtimestamp(float(t), tz=UTC)
-    spec = "seconds" if float(t).is_integer() else "milliseconds"
-    return dt.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def areas_km2(geometries: Sequence[Any] | npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:

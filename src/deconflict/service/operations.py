@@ -15,12 +15,12 @@ from collections import defaultdict
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette import status
 
+from deconflict._util import iso_utc
 from deconflict.core.agreement import Agreement
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.volumes import Volume, Volumes, overlaps
@@ -57,10 +57,6 @@ class OperationsAccepted(BaseModel):
     overlaps: list[OverlapOut]
 
 
-def _iso(t: float) -> str:
-    return pd.Timestamp(t, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
-
-
 def _feature(v: Volume) -> str:
     """A stored volume as a GeoJSON Feature (text) that :func:`parse` reads back."""
     return json.dumps(
@@ -71,8 +67,8 @@ def _feature(v: Volume) -> str:
                 "id": v.id,
                 "alt_lower_ft": v.alt_lower_ft,
                 "alt_upper_ft": v.alt_upper_ft,
-                "time_start": _iso(v.time_start_s),
-                "time_end": _iso(v.time_end_s),
+                "time_start": iso_utc(v.time_start_s),
+                "time_end": iso_utc(v.time_end_s),
             },
         }
     )
@@ -95,8 +91,8 @@ def _out(r: OverlapRecord, party: str | None = None) -> OverlapOut:
         region=json.loads(r.region),
         alt_lower_ft=r.alt_lower_ft,
         alt_upper_ft=r.alt_upper_ft,
-        time_start=_iso(r.time_start_s),
-        time_end=_iso(r.time_end_s),
+        time_start=iso_utc(r.time_start_s),
+        time_end=iso_utc(r.time_end_s),
         party=party,
     )
 
