@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette import status
 
-from deconflict._util import iso_utc
+from deconflict._util import KEY_SEP, iso_utc
 from deconflict.core.agreement import Agreement
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.volumes import Volume, Volumes, overlaps
@@ -33,7 +33,6 @@ from deconflict.volumes import parse
 
 router = APIRouter()
 Party = Annotated[PartyRecord, Depends(current_party)]
-_SEP = "\x1f"
 MAX_VOLUMES = 10_000
 
 
@@ -110,8 +109,8 @@ def submit(
         mine_ids = np.array([mine.items[i].id for i in found.a_index], dtype=np.str_)
         their_ids = np.array([theirs.items[i].id for i in found.b_index], dtype=np.str_)
         keys = np.char.add(
-            np.char.add(f"{party.id}{_SEP}", mine_ids),
-            np.char.add(f"{_SEP}{other}{_SEP}", their_ids),
+            np.char.add(f"{party.id}{KEY_SEP}", mine_ids),
+            np.char.add(f"{KEY_SEP}{other}{KEY_SEP}", their_ids),
         )
         ids = hex_ids(hash_strings(keys, key=secret + agreement.fingerprint), "O")
         for k in range(len(found)):  # over overlaps found (few)
