@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from deconflict._util import KEY_SEP
 from deconflict.core.agreement import Agreement
 from deconflict.core.alerts import EVENT_KINDS, LEVELS, AlertTracker, Tracked, pair_keys, track
 from deconflict.core.detect import (
@@ -271,7 +272,7 @@ def advise_state(
 
 
 def _events_frame(time_s: float, step: Tracked) -> pd.DataFrame:
-    ids = np.char.partition(step.events.key, "\x1f")
+    ids = np.char.partition(step.events.key, KEY_SEP)
     return pd.DataFrame(
         {
             "time": time_s,

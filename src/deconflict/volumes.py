@@ -23,7 +23,6 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import shapely
 import shapely.geometry
 from pyproj import Geod
 
+from deconflict._util import NaiveTimeError, atomic_write, iso_utc, parse_iso_utc
 from deconflict.core.agreement import Agreement
 from deconflict.core.volumes import (
     MAX_ABS_LAT_DEG,
@@ -277,12 +277,11 @@ def _time(value: object, fname: str, where: _Where) -> float:
     if not isinstance(value, str):
         raise where.error(fname, f"{value!r} is not an ISO 8601 time such as {example}")
     try:
-        t = datetime.fromisoformat(value.strip())
+        return parse_iso_utc(value)
+    except NaiveTimeError:
+        raise where.error(fname, f"{value!r} has no UTC offset (write e.g. {value}Z)") from None
     except ValueError:
         raise where.error(fname, f"{value!r} is not an ISO 8601 time such as {example}") from None
-    if t.tzinfo is None:
-        raise where.error(fname, f"{value!r} has no UTC offset (write e.g. {value}Z)")
-    return t.timestamp()
 
 
 def _volume4d(item: object, source: str, j: int) -> Volume:
@@ -437,17 +436,6 @@ def overlaps_frame(a: Volumes, b: Volumes, found: Overlaps, mode: str = "exact")
     )
 
 
-def iso_utc(t: float) -> str:
-    """Unix seconds → ISO 8601 UTC text, ``2026-05-01T10:00:00Z`` (milliseconds if any).
-
-    >>> iso_utc(0.0), iso_utc(1.25)
-    ('1970-01-01T00:00:00Z', '1970-01-01T00:00:01.250Z')
-    """
-    dt = datetime.fromtimestamp(float(t), tz=UTC)
-    spec = "seconds" if float(t).is_integer() else "milliseconds"
-    return dt.isoformat(timespec=spec).replace("+00:00", "Z")
-
-
 def areas_km2(geometries: Sequence[Any] | npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
     """Geodesic area (km², WGS84) of each lon/lat geometry."""
     return np.array(
@@ -495,10 +483,7 @@ def write_geojson(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write :func:`to_geojson` of ``frame`` to ``path`` atomically (a temporary file, a rename)."""
     p = Path(path)
     text = json.dumps(to_geojson(frame), indent=1, allow_nan=False)
-    tmp = p.with_name(f".{p.name}.tmp")
     try:
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, p)
+        atomic_write(p, text + "\n")
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{p}: cannot write: {err.strerror or err}") from None

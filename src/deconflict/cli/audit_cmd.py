@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
+from deconflict._util import atomic_write
 from deconflict.cli.common import console, err_console, one_line_errors
 from deconflict.errors import InputError
 from deconflict.hotline.audit import load_head, read_head, verify_log
@@ -80,10 +80,8 @@ def head_command(log: LogArg, key_file: HolderKeyOpt, output: HeadOutOpt = None)
     if output is None:
         print(text, end="")
         return
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, output)
+        atomic_write(output, text)
     except OSError as err:
         raise InputError(f"head output {output}: {err.strerror}") from None
     console.print(

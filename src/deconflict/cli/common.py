@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from deconflict._util import clock_utc
 from deconflict.core.agreement import Agreement
 from deconflict.errors import DeconflictError
 from deconflict.io.agreement_file import load_agreement
@@ -143,7 +144,7 @@ def rules_summary(agreement: Agreement) -> str:
 def format_time(t: float) -> str:
     """Snapshot time for people: UTC clock time for Unix epoch seconds, else seconds."""
     if 1e8 < t < 1e11:  # Unix time between 1973 and 5138
-        return pd.Timestamp(t, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+        return clock_utc(t)
     return f"{t:g}"
 
 

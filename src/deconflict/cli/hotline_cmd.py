@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
+from deconflict._util import atomic_write
 from deconflict.cli.common import console, err_console, format_time, one_line_errors
 from deconflict.errors import InputError
 
@@ -606,5 +607,5 @@ def heads_command(
     out_dir.mkdir(parents=True, exist_ok=True)
     for relay, head in sorted(heads.items()):
         target = out_dir / f"{relay}.head.json"
-        target.write_text(json.dumps(head, indent=2) + "\n")
+        atomic_write(target, json.dumps(head, indent=2) + "\n")
         console.print(f"{target}: {relay} log at entry {head['n']}", highlight=False)

@@ -8,12 +8,12 @@ shared folder, the broker): six steps, five messages.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from deconflict._util import atomic_write
 from deconflict.cli.common import (
     AgreementOpt,
     HorizontalOpt,
@@ -84,26 +84,17 @@ TimeBufferOpt = Annotated[
 # -- files ------------------------------------------------------------------------------------
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` readable by its owner only (0600), atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        atomic_write(path, text, mode=0o600)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write state: {err.strerror or err}") from None
 
 
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a message file atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic_write(path, data)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write message: {err.strerror or err}") from None
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from deconflict._util import one_line_error
 from deconflict.cli.common import console, one_line_errors
 from deconflict.errors import InputError
 
@@ -23,9 +24,7 @@ def settings_from(cls: type[S], given: dict[str, Any]) -> S:
     try:
         return cls(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as err:
-        first = err.errors()[0]
-        name = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"setting '{name}': {first['msg']}, got {first.get('input')!r}") from None
+        raise InputError(one_line_error(err, "setting", got=True)) from None
 
 
 def check_listen(host: str, port: int) -> None:

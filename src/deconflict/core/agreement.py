@@ -23,22 +23,11 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from deconflict._util import one_line_error
 from deconflict.errors import AgreementError
 
 #: Version of the canonical form hashed by :attr:`Agreement.fingerprint`.
 CANONICAL_FORM_VERSION = 1
-
-
-def _describe(err: ValidationError, prefix: str = "agreement") -> str:
-    """One line naming the first bad field, its value and what was expected."""
-    first = err.errors()[0]
-    msg = first["msg"].removeprefix("Value error, ")
-    if not first["loc"]:  # a check across fields: its message names them
-        return f"{prefix}: {msg}"
-    loc = ".".join(str(p) for p in first["loc"])
-    value = first.get("input")
-    shown = "" if isinstance(value, dict) or "got" in msg else f", got {value!r}"
-    return f"{prefix}: field '{loc}': {msg}{shown}"
 
 
 class _Frozen(BaseModel):
@@ -160,7 +149,7 @@ class Agreement(_Frozen):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            raise AgreementError(_describe(err)) from None
+            raise AgreementError(f"agreement: {one_line_error(err, 'field', got=True)}") from None
 
     @field_validator("parties")
     @classmethod

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from deconflict._util import KEY_SEP
 from deconflict.core.agreement import AlertThresholds
 from deconflict.core.hashing import combine, float_bits, hash_strings, hex_ids
 
@@ -30,15 +31,13 @@ StrArray = npt.NDArray[np.str_]
 
 LEVELS = ("none", "advisory", "caution", "warning")
 EVENT_KINDS = ("new", "updated", "cleared")
-#: Separator of the two ids in a pair key (a unit separator never typed in an id).
-_SEP = "\x1f"
 
 
 def pair_keys(id_a: StrArray, id_b: StrArray) -> StrArray:
     """An order-independent key per pair of aircraft ids."""
     lo = np.where(id_a <= id_b, id_a, id_b)
     hi = np.where(id_a <= id_b, id_b, id_a)
-    return np.char.add(np.char.add(lo, _SEP), hi)
+    return np.char.add(np.char.add(lo, KEY_SEP), hi)
 
 
 def raw_levels(t_in_s: FloatArray, thresholds: AlertThresholds, slack_s: float = 0.0) -> IntArray:

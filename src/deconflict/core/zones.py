@@ -55,13 +55,13 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
+from deconflict._util import NaiveTimeError, parse_iso_utc
 from deconflict.core.detect import Kinematics
 from deconflict.core.geo import (
     WGS84_A,
@@ -884,14 +884,13 @@ def _limit(value: object, default: float, fname: str, where: _Where) -> float:
 def _parse_time(value: object, where: _Where, j: int) -> float:
     if isinstance(value, str):
         try:
-            t = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise where.error("active", f"window {j}: {value!r} is not an ISO 8601 time") from None
-        if t.tzinfo is None:
+            return parse_iso_utc(value)
+        except NaiveTimeError:
             raise where.error(
                 "active", f"window {j}: {value!r} has no UTC offset (write e.g. {value}Z)"
-            )
-        return t.timestamp()
+            ) from None
+        except ValueError:
+            raise where.error("active", f"window {j}: {value!r} is not an ISO 8601 time") from None
     if not _is_number(value) or not math.isfinite(float(value)):
         raise where.error(
             "active", f"window {j}: {value!r} is not a time (seconds, or ISO 8601 UTC)"

@@ -30,6 +30,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from deconflict._util import fsync_dir, write_all
 from deconflict.errors import InputError
 
 try:
@@ -146,7 +147,7 @@ class AuditLog:
                 with contextlib.suppress(PermissionError):  # another owner's file
                     os.fchmod(fd, 0o600)
             if created:
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
             size = os.fstat(fd).st_size
             dropped = 0
             if size:
@@ -243,7 +244,7 @@ class AuditLog:
                 return out
             blob = ("\n".join(lines) + "\n").encode()
             try:
-                _write_all(fd, blob)
+                write_all(fd, blob)
                 os.fsync(fd)
             except OSError:
                 try:  # drop what reached the file: none of it was acknowledged
@@ -590,22 +591,6 @@ def check_log_free(path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a new file's directory entry durable (best effort where unsupported)."""
-    with contextlib.suppress(OSError):
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
-def _write_all(fd: int, blob: bytes) -> None:
-    view = memoryview(blob)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _complete_size(fd: int, size: int) -> int:

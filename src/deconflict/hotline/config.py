@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from deconflict._util import one_line_error
 from deconflict.errors import InputError
 
 FIELDS = ("broker_url", "backup_url", "token", "key_file", "store", "nats_url")
@@ -84,6 +85,4 @@ def load_config(flags: dict[str, Any], config_file: Path | None = None) -> Clien
     try:
         return ClientConfig.model_validate(merged)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"setting '{loc}': {first['msg']}, got {first.get('input')!r}") from None
+        raise InputError(one_line_error(err, "setting", got=True)) from None

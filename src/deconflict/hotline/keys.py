@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from deconflict._util import atomic_write
 from deconflict.errors import InputError
 
 
@@ -16,10 +17,7 @@ def new_key_file(path: Path, *, overwrite: bool = False) -> SigningKey:
         raise InputError(f"{path} exists; refusing to overwrite a signing key")
     key = SigningKey.generate()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: make it private
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.encode().hex() + "\n")
+    atomic_write(path, key.encode().hex() + "\n", mode=0o600)  # 0600 whatever the umask
     return key
 
 

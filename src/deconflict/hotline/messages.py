@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from deconflict._util import one_line_error
 from deconflict.errors import InputError
 from deconflict.names import BROADCAST, PARTY_NAME_PATTERN, party_name_problem
 
@@ -151,6 +152,4 @@ def parse_message(data: Any) -> Message:
             return Message.model_validate_json(data)
         return Message.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "message"
-        raise InputError(f"hotline message field '{loc}': {first['msg']}") from None
+        raise InputError(one_line_error(err, "hotline message field", whole="message")) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deconflict._util import atomic_write
 from deconflict.core.agreement import Agreement
 from deconflict.errors import AgreementError
 
@@ -25,7 +26,4 @@ def load_agreement(path: str | Path) -> Agreement:
 
 def save_agreement(agreement: Agreement, path: str | Path) -> None:
     """Write ``agreement`` as TOML (atomically: a temporary file, then a rename)."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(agreement.to_toml(), encoding="utf-8")
-    tmp.replace(p)
+    atomic_write(path, agreement.to_toml())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deconflict._util import atomic_write
 from deconflict.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -19,13 +20,8 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         raise InputError(
             f"{p}: unknown output type {suffix or '(none)'!r}; expected .csv or .parquet"
         )
-    tmp = p.with_name(p.name + ".tmp")
+    data = frame.to_csv(index=False) if suffix == ".csv" else frame.to_parquet(index=False)
     try:
-        if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        tmp.replace(p)
+        atomic_write(p, data)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{p}: cannot write: {err.strerror or err}") from None

@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from deconflict._util import iso_utc
 from deconflict.core.volumes import OVERLAP_COLUMNS
 from deconflict.errors import InputError
 from deconflict.private import psi
@@ -513,11 +513,6 @@ class Party:
 
 
 # -- results ----------------------------------------------------------------------------------
-def iso_utc(t: float) -> str:
-    """ISO 8601 UTC text for Unix seconds: ``2024-05-01T10:00:00Z``."""
-    return datetime.fromtimestamp(float(t), tz=UTC).isoformat().replace("+00:00", "Z")
-
-
 def hex_union(hexes: npt.ArrayLike) -> shapely.Polygon | shapely.MultiPolygon:
     """The union of H3 cells (uint64 or int64 bit patterns) as a lon/lat shapely geometry.
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
+from deconflict._util import one_line_error
 from deconflict.core.state import TrafficState
 from deconflict.errors import InputError
 from deconflict.io.json_file import parse_json
@@ -22,13 +23,6 @@ PARQUET_TYPES = (
 MAX_BATCH = 200_000
 _ARRAY = TypeAdapter(list[TrackIn])
 _COLUMNS = ("time", "id", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
-
-
-def describe(err: ValidationError) -> str:
-    """One line naming the first bad field (``body[3].lat``) and what was expected."""
-    first = err.errors()[0]
-    loc = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-    return f"{loc}: {first['msg']}"
 
 
 def decode(body: bytes, content_type: str, party_id: int) -> TrackBatch:
@@ -47,14 +41,14 @@ def decode(body: bytes, content_type: str, party_id: int) -> TrackBatch:
         try:
             rows = _ARRAY.validate_python(data)
         except ValidationError as err:
-            raise InputError(describe(err)) from None
+            raise InputError(one_line_error(err, root="body")) from None
         frame = pd.DataFrame([r.model_dump() for r in rows], columns=list(_COLUMNS))
         return _from_frame(frame, party_id)
     if isinstance(data, dict):
         try:
             cols = TrackColumns.model_validate(data)
         except ValidationError as err:
-            raise InputError(describe(err)) from None
+            raise InputError(one_line_error(err, root="body")) from None
         lengths = {len(getattr(cols, c)) for c in _COLUMNS}
         if len(lengths) != 1:
             raise InputError("body: columns must all have the same length")

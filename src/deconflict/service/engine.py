@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from deconflict._util import KEY_SEP
 from deconflict.core.agreement import Agreement
 from deconflict.core.alerts import LEVELS, AlertTracker, pair_keys
 from deconflict.core.detect import Kinematics
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 StrArray = npt.NDArray[np.str_]
-_SEP = "\x1f"
 _FIELDS = ("time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 
 #: ``AlertRecord.reason`` of an ``updated`` event whose conflict's sense was reversed.
@@ -116,7 +116,7 @@ def disclosed_targets(
 
 
 def _keys(party_id: IntArray, ids: StrArray) -> StrArray:
-    return np.char.add(np.char.add(party_id.astype(np.str_), _SEP), ids.astype(np.str_))
+    return np.char.add(np.char.add(party_id.astype(np.str_), KEY_SEP), ids.astype(np.str_))
 
 
 #: Longest time (s, broker clock) over which a report older than the one held is taken
@@ -324,7 +324,7 @@ class DetectionEngine:
         for r in last.values():
             if r.event == "cleared":
                 continue
-            own_key = f"{r.party_id}{_SEP}{r.own_id}"
+            own_key = f"{r.party_id}{KEY_SEP}{r.own_id}"
             if r.zone is not None:
                 key = ("zone:" + r.zone, own_key)
                 self.zone_ids[key] = r.conflict_id
@@ -334,8 +334,8 @@ class DetectionEngine:
             self.sent[key] = _Sent(r.level, r.manoeuvre)
         pairs = [(cid, rs) for cid, rs in halves.items() if len(rs) == 2]
         if pairs:
-            ids_a = np.array([f"{rs[0].party_id}{_SEP}{rs[0].own_id}" for _, rs in pairs])
-            ids_b = np.array([f"{rs[1].party_id}{_SEP}{rs[1].own_id}" for _, rs in pairs])
+            ids_a = np.array([f"{rs[0].party_id}{KEY_SEP}{rs[0].own_id}" for _, rs in pairs])
+            ids_b = np.array([f"{rs[1].party_id}{KEY_SEP}{rs[1].own_id}" for _, rs in pairs])
             keys = pair_keys(ids_a, ids_b)
             order = np.argsort(keys, kind="stable")
             # The sense held: the advised manoeuvre of the aircraft whose key sorts first.
@@ -455,7 +455,7 @@ class DetectionEngine:
     def _clear(self, key: tuple[str, str], reason: str, t: float, now: float) -> AlertRecord:
         """The ``cleared`` event of the open alert ``key`` (forgotten as sent)."""
         del self.sent[key]
-        party, own_id = key[1].split(_SEP, 1)
+        party, own_id = key[1].split(KEY_SEP, 1)
         if key[0].startswith("zone:"):
             conflict_id, zone = self.zone_ids.pop(key), key[0].removeprefix("zone:")
         else:
@@ -575,7 +575,7 @@ class DetectionEngine:
         seen: set[tuple[str, str]] = set()
         names = self.zones.name[entries.zone]
         t_entry_s = disclosed(entries.t_entry_s, "t_in_s")
-        keys = np.char.add(np.char.add(names.astype(np.str_), _SEP), state.id[entries.aircraft])
+        keys = np.char.add(np.char.add(names.astype(np.str_), KEY_SEP), state.id[entries.aircraft])
         ids = hex_ids(hash_strings(keys, key=self.id_secret), "Z")
         for k in range(entries.aircraft.size):  # over zone entries (few)
             i = int(entries.aircraft[k])

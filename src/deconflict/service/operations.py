@@ -15,12 +15,12 @@ from collections import defaultdict
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from starlette import status
 
+from deconflict._util import KEY_SEP, iso_utc
 from deconflict.core.agreement import Agreement
 from deconflict.core.hashing import hash_strings, hex_ids
 from deconflict.core.volumes import Volume, Volumes, overlaps
@@ -33,7 +33,6 @@ from deconflict.volumes import parse
 
 router = APIRouter()
 Party = Annotated[PartyRecord, Depends(current_party)]
-_SEP = "\x1f"
 MAX_VOLUMES = 10_000
 
 
@@ -57,10 +56,6 @@ class OperationsAccepted(BaseModel):
     overlaps: list[OverlapOut]
 
 
-def _iso(t: float) -> str:
-    return pd.Timestamp(t, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
-
-
 def _feature(v: Volume) -> str:
     """A stored volume as a GeoJSON Feature (text) that :func:`parse` reads back."""
     return json.dumps(
@@ -71,8 +66,8 @@ def _feature(v: Volume) -> str:
                 "id": v.id,
                 "alt_lower_ft": v.alt_lower_ft,
                 "alt_upper_ft": v.alt_upper_ft,
-                "time_start": _iso(v.time_start_s),
-                "time_end": _iso(v.time_end_s),
+                "time_start": iso_utc(v.time_start_s),
+                "time_end": iso_utc(v.time_end_s),
             },
         }
     )
@@ -95,8 +90,8 @@ def _out(r: OverlapRecord, party: str | None = None) -> OverlapOut:
         region=json.loads(r.region),
         alt_lower_ft=r.alt_lower_ft,
         alt_upper_ft=r.alt_upper_ft,
-        time_start=_iso(r.time_start_s),
-        time_end=_iso(r.time_end_s),
+        time_start=iso_utc(r.time_start_s),
+        time_end=iso_utc(r.time_end_s),
         party=party,
     )
 
@@ -114,8 +109,8 @@ def submit(
         mine_ids = np.array([mine.items[i].id for i in found.a_index], dtype=np.str_)
         their_ids = np.array([theirs.items[i].id for i in found.b_index], dtype=np.str_)
         keys = np.char.add(
-            np.char.add(f"{party.id}{_SEP}", mine_ids),
-            np.char.add(f"{_SEP}{other}{_SEP}", their_ids),
+            np.char.add(f"{party.id}{KEY_SEP}", mine_ids),
+            np.char.add(f"{KEY_SEP}{other}{KEY_SEP}", their_ids),
         )
         ids = hex_ids(hash_strings(keys, key=secret + agreement.fingerprint), "O")
         for k in range(len(found)):  # over overlaps found (few)

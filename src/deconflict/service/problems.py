@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from deconflict._util import one_line_error
 from deconflict.errors import InputError
 
 
@@ -18,9 +19,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
-        first = err.errors()[0] if err.errors() else {"loc": (), "msg": "invalid request"}
-        loc = ".".join(str(p) for p in first["loc"])
-        return JSONResponse({"detail": f"{loc}: {first['msg']}"}, status_code=422)
+        return JSONResponse({"detail": one_line_error(err.errors())}, status_code=422)
 
     @app.exception_handler(RecursionError)
     async def _too_deep(_: Request, err: RecursionError) -> JSONResponse:
