@@ -100,6 +100,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def run_deconflict(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    timeout_s: float = 60.0,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m deconflict ARGS`` as a user's shell runs it: output captured, never raises.
+
+    ``cwd`` defaults to the test's own temporary directory; ``env`` adds variables to
+    this process's environment and ``drop`` removes some.
+    """
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k not in drop}
+    return subprocess.run(
+        [sys.executable, "-m", "deconflict", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+        cwd=cwd,
+        env={**environ, **(env or {})},
+    )
+
+
 def make_state(rows: list[dict], party: bool = False) -> TrafficState:
     """States from dicts; missing fields default to a level 0-kt aircraft at t=0."""
     defaults = {"time": 0.0, "alt_ft": 30000.0, "gs_kt": 0.0, "track_deg": 0.0, "vs_fpm": 0.0}

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from deconflict.frames import CONFLICT_COLUMNS
-from tests.conftest import HEADON
+from tests.conftest import HEADON, run_deconflict
 
 HEADER = "time,id,party,lat,lon,alt_ft,gs_kt,track_deg,vs_fpm\n"
 CONFLICTING = HEADER + "0,A,blue,0,0,30000,250,0,0\n0,B,red,0.3,0,30000,250,180,0\n"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deconflict", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_deconflict(*args)
 
 
 def test_detect_prints_a_table(tmp_path: Path):

@@ -6,9 +6,7 @@ literally (rich markup in an id is not interpreted).
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from typer.testing import CliRunner
 from deconflict.cli.party_cmd import party_app
 from deconflict.errors import InputError
 from deconflict.hotline.messages import new_message
+from tests.conftest import run_deconflict
 
 HEADER = "time,id,lat,lon,alt_ft,gs_kt,track_deg,vs_fpm,party"
 A_ROW = "0,A1,45.0,5.0,30000,400,90,0,blue"
@@ -26,15 +25,7 @@ B_ROW = "0,B1,45.0,5.05,30000,400,270,0,red"
 
 def deconflict(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The real command, as a user's shell runs it (own working directory)."""
-    return subprocess.run(
-        [sys.executable, "-m", "deconflict", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env={k: v for k, v in os.environ.items() if k != "DECONFLICT_DB"},
-    )
+    return run_deconflict(*args, cwd=cwd, drop=("DECONFLICT_DB",))
 
 
 def one_line_error(res: subprocess.CompletedProcess[str]) -> str:

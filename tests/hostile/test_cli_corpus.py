@@ -12,15 +12,14 @@ whose stderr must hold no traceback.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from tests.cli.test_detect_cli import CONFLICTING
+from tests.conftest import run_deconflict
 from tests.hostile.cases import DEEP
 from typer.testing import CliRunner
 
@@ -248,15 +247,7 @@ def test_deep_nesting_is_one_line_from_real_processes(valid: dict[str, Path], tm
     serve = ["serve", "--db", db, "--port", "9", "--agreement", str(deep_toml)]
 
     def run(args: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "deconflict", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            cwd=tmp_path,
-            env={**os.environ, "HOME": str(tmp_path)},
-        )
+        return run_deconflict(*args, cwd=tmp_path, env={"HOME": str(tmp_path)}, timeout_s=120)
 
     jobs = [
         (s.name, s.args(deep_toml if s.kind == "toml" else deep_json), s.exits)

@@ -19,6 +19,7 @@ import pytest
 from deconflict.store.migrate import upgrade
 from deconflict.store.sql import SqlRepository
 from deconflict.store.tokens import hash_token, new_token
+from tests.conftest import run_deconflict
 
 
 def free_port() -> int:
@@ -30,16 +31,8 @@ def free_port() -> int:
 def cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``deconflict ARGS`` in ``cwd`` (default: the test's own temporary directory)."""
-    res = subprocess.run(
-        [sys.executable, "-m", "deconflict", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=cwd or Path.cwd(),
-    )
+    """``deconflict ARGS`` in ``cwd`` (default: the test's own temporary directory); rc 0."""
+    res = run_deconflict(*args, cwd=cwd, env=env)
     assert res.returncode == 0, res.stderr
     return res
 

@@ -16,6 +16,7 @@ from deconflict.errors import InputError
 from deconflict.hotline.audit import AuditLog
 from deconflict.hotline.keys import new_key_file
 from deconflict.hotline.setup import open_audit
+from tests.conftest import run_deconflict
 from tests.service.conftest import cli, free_port, start_broker
 
 #: Variables that would name the files this module wants defaulted.
@@ -179,14 +180,7 @@ def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path):
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deconflict", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-    )
+    return run_deconflict(*args, cwd=cwd)
 
 
 @pytest.mark.usefixtures("no_paths")

@@ -3,10 +3,8 @@ the rest in process through typer's runner (each subprocess costs ~1 s of import
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,20 +15,13 @@ from deconflict.cli.party_cmd import party_app
 from deconflict.datadir import default_db_url
 from deconflict.store.sql import SqlRepository
 from deconflict.store.tokens import hash_token
+from tests.conftest import run_deconflict
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "deconflict", "party", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env={k: v for k, v in os.environ.items() if k != "DECONFLICT_DB"},
-    )
+    return run_deconflict("party", *args, cwd=cwd, drop=("DECONFLICT_DB",))
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
