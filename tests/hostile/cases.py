@@ -15,6 +15,30 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Deeper than any reader's recursion could take (the report's ``[`` × 200,000).
+#: A valid track state: the corpora mutate it.
+TRACK: dict[str, Any] = {
+    "time": 1.7e9,
+    "id": "B1",
+    "lat": 48.0,
+    "lon": 2.0,
+    "alt_ft": 30000,
+    "gs_kt": 450,
+    "track_deg": 90,
+    "vs_fpm": 0,
+}
+#: A well-formed (unsigned) hotline message: the corpora mutate it.
+MESSAGE: dict[str, Any] = {
+    "v": 1,
+    "id": "0" * 32,
+    "kind": "notice",
+    "sender": "blue",
+    "to": "red",
+    "seq": 1,
+    "ts": 1.7e9,
+    "body": "hello",
+    "sig": "0" * 128,
+}
+
 DEEP = 200_000
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
-from tests.service.conftest import Client, free_port, quick_party
+from tests.service.conftest import Client, free_port, quick_party, wait_healthy
 
 from deconflict.store.migrate import upgrade
 
@@ -47,19 +45,8 @@ class Server:
                 cwd=self.cwd,
                 env={**os.environ, **self.env},
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"server did not answer in {timeout_s} s: {self.log.read_text()[-2000:]}"
-        )
+        wait_healthy(self.proc, self.url, self.log, timeout_s, "server")
+        return self
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

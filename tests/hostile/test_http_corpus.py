@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 from tests.hostile.cases import (
+    MESSAGE,
+    TRACK,
     Case,
     hostile_path_segments,
     hostile_query_values,
@@ -22,18 +24,7 @@ from tests.hostile.conftest import CORPUS_LIMIT_MIB, Deployment
 #: A valid body per operation path: the corpus mutates it node by node.
 EXAMPLES: dict[str, Any] = {
     "/agreement/ack": {"fingerprint": "0" * 64},
-    "/tracks": [
-        {
-            "time": 1.7e9,
-            "id": "B1",
-            "lat": 48.0,
-            "lon": 2.0,
-            "alt_ft": 30000,
-            "gs_kt": 450,
-            "track_deg": 90,
-            "vs_fpm": 0,
-        }
-    ],
+    "/tracks": [TRACK],
     "/operations": {
         "type": "FeatureCollection",
         "features": [
@@ -54,21 +45,7 @@ EXAMPLES: dict[str, Any] = {
         ],
     },
     "/hotline/key": {"public_key": "ab" * 32},
-    "/hotline/messages": {
-        "messages": [
-            {
-                "v": 1,
-                "id": "0" * 32,
-                "kind": "notice",
-                "sender": "blue",
-                "to": "red",
-                "seq": 1,
-                "ts": 1.7e9,
-                "body": "hello",
-                "sig": "0" * 128,
-            }
-        ]
-    },
+    "/hotline/messages": {"messages": [MESSAGE]},
     "/hotline/inbox/ack": {"ids": [1, 2]},
 }
 #: For an operation added later: still a JSON object to mutate.

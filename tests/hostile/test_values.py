@@ -6,21 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.hostile.cases import TRACK
 from tests.hostile.conftest import Deployment, start_broker
 from typer.testing import CliRunner
 
 from deconflict.cli.main import app
 
-TRACK = {
-    "time": 1.7e9,
-    "id": "B1",
-    "lat": 48.0,
-    "lon": 2.0,
-    "alt_ft": 30000,
-    "gs_kt": 450,
-    "track_deg": 90,
-    "vs_fpm": 0,
-}
 HEADER = "time,id,lat,lon,alt_ft,gs_kt,track_deg,vs_fpm,party\n"
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from tests.hostile.cases import Case, mutations, whole_inputs
+from tests.hostile.cases import MESSAGE, TRACK, Case, mutations, whole_inputs
 from tests.hostile.conftest import CORPUS_LIMIT_MIB, Deployment
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -21,32 +21,7 @@ ANSWERS = {"/stream": {"accepted", "error"}, "/hotline/ws": {"stored", "error", 
 #: A close code that answers a frame.
 POLICY_CLOSES = {1008, 1009}
 REPLY_TIMEOUT_S = 10.0
-TRACK = {
-    "time": 1.7e9,
-    "id": "B1",
-    "lat": 48.0,
-    "lon": 2.0,
-    "alt_ft": 30000,
-    "gs_kt": 450,
-    "track_deg": 90,
-    "vs_fpm": 0,
-}
-SEND = {
-    "type": "send",
-    "messages": [
-        {
-            "v": 1,
-            "id": "0" * 32,
-            "kind": "notice",
-            "sender": "blue",
-            "to": "red",
-            "seq": 1,
-            "ts": 1.7e9,
-            "body": "hello",
-            "sig": "0" * 128,
-        }
-    ],
-}
+SEND = {"type": "send", "messages": [MESSAGE]}
 EXAMPLES: dict[str, Any] = {"/stream": [TRACK], "/hotline/ws": SEND}
 
 

@@ -42,6 +42,23 @@ def add_party(db: str, name: str, admin: bool = False) -> str:
     return res.stdout.strip().splitlines()[-1]
 
 
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float, what: str
+) -> None:
+    """Wait until ``url/health`` answers 200; RuntimeError with the log's tail otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer in {timeout_s} s: {log.read_text()[-2000:]}")
+
+
 @dataclass
 class Broker:
     """``deconflict serve`` on 127.0.0.1, run in ``cwd`` (default: the log's folder).
@@ -81,19 +98,7 @@ class Broker:
                 cwd=self.cwd or self.log.parent,
                 env={**os.environ, **self.env},
             )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"broker exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"broker did not answer in {timeout_s} s: {self.log.read_text()[-2000:]}"
-        )
+        wait_healthy(self.proc, self.url, self.log, timeout_s, "broker")
 
     def kill9(self) -> None:
         assert self.proc is not None
