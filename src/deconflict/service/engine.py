@@ -460,25 +460,17 @@ class DetectionEngine:
             conflict_id, zone = self.zone_ids.pop(key), key[0].removeprefix("zone:")
         else:
             conflict_id, zone = key[0], None
-        return AlertRecord(
-            id=0,
-            conflict_id=conflict_id,
-            party_id=int(party),
-            own_id=own_id,
-            event="cleared",
-            level="none",
-            manoeuvre="none",
-            target_vs_fpm=None,
-            target_track_deg=None,
-            t_in_s=None,
-            time=t,
-            created_at=now,
-            intruder_range_nm=None,
-            intruder_bearing_deg=None,
-            intruder_rel_alt_ft=None,
-            intruder_closure_kt=None,
-            zone=zone,
-            reason=reason,
+        return _bare_record(
+            conflict_id,
+            int(party),
+            own_id,
+            "cleared",
+            _Sent("none", "none"),
+            None,
+            t,
+            now,
+            zone,
+            reason,
         )
 
     def _party_names(self, party_id: IntArray) -> StrArray:
@@ -592,16 +584,16 @@ class DetectionEngine:
             self.sent[key] = sig
             zone_id = self.zone_ids.setdefault(key, str(ids[k]))
             out.append(
-                _zone_record(
+                _bare_record(
                     zone_id,
                     int(party_id[i]),
                     str(aircraft[i]),
-                    str(names[k]),
-                    sig,
                     "new" if previous is None else "updated",
+                    sig,
                     float(t_entry_s[k]),
                     t,
                     now,
+                    zone=str(names[k]),
                 )
             )
         for key in [k for k in self.sent if k[0].startswith("zone:") and k not in seen]:
@@ -609,17 +601,19 @@ class DetectionEngine:
         return out
 
 
-def _zone_record(
+def _bare_record(
     conflict_id: str,
     party_id: int,
     own_id: str,
-    zone: str,
-    sig: _Sent,
     event: str,
-    t_entry_s: float | None,
+    sig: _Sent,
+    t_in_s: float | None,
     t: float,
     now: float,
+    zone: str | None,
+    reason: str | None = None,
 ) -> AlertRecord:
+    """An alert event with no intruder and no targets: a zone alert, or any ``cleared``."""
     return AlertRecord(
         id=0,
         conflict_id=conflict_id,
@@ -630,7 +624,7 @@ def _zone_record(
         manoeuvre=sig.manoeuvre,
         target_vs_fpm=None,
         target_track_deg=None,
-        t_in_s=t_entry_s,
+        t_in_s=t_in_s,
         time=t,
         created_at=now,
         intruder_range_nm=None,
@@ -638,6 +632,7 @@ def _zone_record(
         intruder_rel_alt_ft=None,
         intruder_closure_kt=None,
         zone=zone,
+        reason=reason,
     )
 
 
