@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from deconflict.datadir import BACKUP, default_data_dir
 from deconflict.hotline.relay import Relay, relay_router
@@ -28,13 +28,13 @@ from deconflict.hotline.setup import open_audit
 from deconflict.service.auth import authenticate
 from deconflict.service.limits import install_limits
 from deconflict.service.problems import install_error_handlers
-from deconflict.service.settings import with_default_paths
+from deconflict.service.settings import RequestLimits, with_default_paths
 from deconflict.store.sql import SqlRepository
 
 log = logging.getLogger(__name__)
 
 
-class BackupSettings(BaseSettings):
+class BackupSettings(RequestLimits):
     """Backup relay settings: flags, then ``DECONFLICT_BACKUP_*`` variables, then defaults.
 
     The data directory also comes from ``$DECONFLICT_DATA_DIR``, as the broker's does.
@@ -58,11 +58,6 @@ class BackupSettings(BaseSettings):
     relay_key_file: Path | None = None
     #: Seconds between two registry refreshes.
     sync_interval_s: float = Field(2.0, gt=0, le=3600)
-    #: Largest request body and WebSocket frame (bytes), as the broker's.
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
-    #: Failed authentications per client address per window, then 429 (as the broker's).
-    auth_max_failures: int = Field(20, ge=1)
-    auth_window_s: float = Field(60.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

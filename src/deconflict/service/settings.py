@@ -11,7 +11,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from deconflict.datadir import BROKER, default_data_dir, default_db_url, relay_file
 
 
-class Settings(BaseSettings):
+class RequestLimits(BaseSettings):
+    """The limits every relay puts on its callers (the broker's and the backup's)."""
+
+    #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    #: Failed authentications one client address may make per window; then 429.
+    auth_max_failures: int = Field(20, ge=1)
+    #: The failed-authentication window (s).
+    auth_window_s: float = Field(60.0, gt=0)
+
+
+class Settings(RequestLimits):
     """Validated broker settings (units in the names)."""
 
     model_config = SettingsConfigDict(env_prefix="DECONFLICT_", extra="ignore", frozen=True)
@@ -39,12 +50,6 @@ class Settings(BaseSettings):
     relay_key_file: Path | None = None
     #: Secret mixed into opaque conflict ids; generated at start when empty.
     id_secret: str = ""
-    #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
-    #: Failed authentications one client address may make per window; then 429.
-    auth_max_failures: int = Field(20, ge=1)
-    #: The failed-authentication window (s).
-    auth_window_s: float = Field(60.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
