@@ -27,10 +27,10 @@ from rich.table import Table
 
 from _traffic import PACIFIC, cap_radius_nm, random_traffic
 from deconflict import Agreement, TrafficState
-from deconflict.core.detect import detect_state
-from deconflict.core.geo import geodetic_from_enu
-from deconflict.core.zones import Zone, Zones, check_state
-from deconflict.frames import advise_state
+from deconflict.airspace.zones import Zone, Zones, check_state
+from deconflict.geo import geodetic_from_enu
+from deconflict.tactical.advise import advise_state
+from deconflict.tactical.detect import detect_state
 
 TARGET_RATIO = 2.0
 

@@ -39,7 +39,7 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
-from deconflict.core.geo import geodetic_from_enu
+from deconflict.geo import geodetic_from_enu
 from deconflict.store.migrate import upgrade
 from deconflict.store.sql import SqlRepository
 from deconflict.store.tokens import hash_token, new_token

@@ -39,7 +39,7 @@ from rich.table import Table
 
 from _traffic import EUROPE, PACIFIC, cap_radius_nm, random_traffic
 from deconflict import Agreement, TrafficState
-from deconflict.core.detect import Conflicts, Kinematics, detect_state, windows
+from deconflict.tactical.detect import Conflicts, Kinematics, detect_state, windows
 from deconflict.units import FPM, FT, KT, NM
 
 IntArray = npt.NDArray[np.int64]

@@ -5,7 +5,7 @@ Run ``python bench/resolve.py`` (``--help`` for options). It plants N encounters
 2,000) with one to three background aircraft each, spread over the globe
 (:mod:`deconflict.sim.encounters`), and flies them twice for the same time, in
 1-s steps: once straight (the reference: no advisories), once with every
-aircraft following its advisory from :func:`deconflict.frames.advise_state` after
+aircraft following its advisory from :func:`deconflict.tactical.advise.advise_state` after
 a 5-s reaction delay, within the turn rate, vertical acceleration and maximum
 vertical speed of the agreement (:mod:`deconflict.sim.closed_loop`).
 

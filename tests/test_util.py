@@ -151,9 +151,9 @@ def _plans(tmp_path: Path) -> tuple[Path, Path]:
 def test_plan_check_and_its_private_mode_print_times_alike(tmp_path: Path) -> None:
     """The same window reads the same in both modes (they once differed below the second)."""
     pytest.importorskip("deconflict.private")
-    from deconflict.core.agreement import Agreement
+    from deconflict.agreement import Agreement
+    from deconflict.airspace.volume_files import overlaps, read
     from deconflict.private import local_check
-    from deconflict.volumes import overlaps, read
 
     a, b = _plans(tmp_path)
     agreement = Agreement(strategic={"slot_s": 0.5})
@@ -215,7 +215,7 @@ def test_one_line_error_on_the_whole_object() -> None:
 
 # -- pair keys --------------------------------------------------------------------------------
 def test_pair_keys_use_the_one_separator() -> None:
-    from deconflict.core.alerts import pair_keys
+    from deconflict.tactical.alerts import pair_keys
 
     keys = pair_keys(np.array(["B1", "A"]), np.array(["A", "C"]))
     assert keys.tolist() == [f"A{KEY_SEP}B1", f"A{KEY_SEP}C"]

@@ -9,10 +9,10 @@ Public API (everything else is reachable through its module):
 - :class:`DeconflictError`, :class:`InputError`, :class:`AgreementError`.
 """
 
-from deconflict.core.agreement import Agreement
-from deconflict.core.state import TrafficState
+from deconflict.agreement import Agreement
 from deconflict.errors import AgreementError, DeconflictError, InputError
-from deconflict.frames import advise, detect
+from deconflict.tactical.advise import advise, detect
+from deconflict.tactical.state import TrafficState
 
 __all__ = [
     "Agreement",

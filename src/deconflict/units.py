@@ -3,7 +3,7 @@
 The numeric core works in SI (metres, seconds, metres per second) except where a
 quantity is compared against a minimum stated in aviation units and an exact
 decimal boundary matters (vertical separation is compared in feet, see
-:mod:`deconflict.core.detect`). Convert once, at the edge, with these helpers.
+:mod:`deconflict.tactical.detect`). Convert once, at the edge, with these helpers.
 
 >>> nm_to_m(1.0)
 1852.0

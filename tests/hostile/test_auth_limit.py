@@ -12,7 +12,7 @@ from tests.service.conftest import Client, quick_party
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from deconflict.service.auth import FailedAuthLimiter
+from deconflict.api.auth import FailedAuthLimiter
 
 
 class Clock:

@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.main import app
 from deconflict.errors import InputError
-from deconflict.io.json_file import MAX_DEPTH, DepthScan, nesting_depth, parse_json
+from deconflict.json_text import MAX_DEPTH, DepthScan, nesting_depth, parse_json
 
 DEEP_BODY = b"[" * DEEP
 

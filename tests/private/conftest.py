@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from deconflict.core.volumes import Volume, Volumes, circle
+from deconflict.airspace.volumes import Volume, Volumes, circle
 from deconflict.private.cells import records_to_bytes
 
 #: A whole hour, so that slots line up with the windows drawn below.

@@ -195,7 +195,7 @@ def test_polygon_in_the_sliver_between_planar_and_spherical_cell_edges():
 
 
 def test_a_plan_too_large_for_the_private_mode_is_refused():
-    from deconflict.core.volumes import Volume, Volumes
+    from deconflict.airspace.volumes import Volume, Volumes
     from deconflict.private.cells import coarse_records, discretise
 
     year = 365 * 86_400.0

@@ -12,9 +12,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from deconflict import Agreement
+from deconflict.airspace.volume_files import read
 from deconflict.cli.private_cmd import private_app
 from deconflict.private import local_check
-from deconflict.volumes import read
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "volumes"
 A, B = DATA / "a.geojson", DATA / "b.geojson"

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from deconflict import Agreement, TrafficState, advise
-from deconflict.core.relative import extrapolate
 from deconflict.service.engine import DetectionEngine
-from deconflict.store.memory import MemoryRepository
 from deconflict.store.records import AlertRecord, TrackBatch
-from tests.core.test_resolve import ISSUE_PAIR, planted_pair
+from deconflict.tactical.relative import extrapolate
+from tests.fakes.memory import MemoryRepository
 from tests.service.conftest import Broker, Client, clients, wait_for
+from tests.tactical.test_resolve import ISSUE_PAIR, planted_pair
 
 AG = Agreement()
 COLUMNS = ["time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"]

@@ -9,15 +9,15 @@ import numpy as np
 import numpy.typing as npt
 
 from deconflict import Agreement
-from deconflict.core.alerts import AlertTracker
 from deconflict.service.engine import (
     REORDER_WINDOW_S,
     DetectionEngine,
     LivePicture,
     disclosed_targets,
 )
-from deconflict.store.memory import MemoryRepository
 from deconflict.store.records import AlertRecord, TrackBatch
+from deconflict.tactical.alerts import AlertTracker
+from tests.fakes.memory import MemoryRepository
 
 
 def batch(
@@ -136,7 +136,7 @@ def test_restore_rebuilds_the_picture_from_storage():
 
 
 def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
-    from deconflict.zones import as_zones
+    from deconflict.airspace.zone_files import as_zones
 
     zones = as_zones(
         {
@@ -264,7 +264,7 @@ def test_one_stale_aircraft_clears_its_conflict_in_the_same_cycle():
 
 
 def test_zone_alerts_of_stale_aircraft_clear_with_reason_stale():
-    from deconflict.zones import as_zones
+    from deconflict.airspace.zone_files import as_zones
 
     square = [[-0.1, 0.2], [0.1, 0.2], [0.1, 0.4], [-0.1, 0.4], [-0.1, 0.2]]
     zones = as_zones(

@@ -12,15 +12,11 @@ evidence for the rate.
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 from pyproj import Geod
 
 from deconflict import Agreement
-from deconflict.core.detect import detect_state
 from deconflict.sim.closed_loop import Run, conflict_mask, figures, pair_table, simulate
 from deconflict.sim.encounters import (
     KINDS,
@@ -31,6 +27,7 @@ from deconflict.sim.encounters import (
     min_centre_spacing_nm,
 )
 from deconflict.sim.kinematics import Fleet, Performance, command, step
+from deconflict.tactical.detect import detect_state
 
 AG = Agreement()
 GEOD = Geod(ellps="WGS84")
@@ -47,12 +44,6 @@ def fleet_of(n: int, rng: np.random.Generator, **over: np.ndarray) -> Fleet:
     }
     values.update(over)
     return Fleet.flying(**values)
-
-
-@pytest.mark.parametrize("module", ["deconflict.sim.kinematics", "deconflict.sim.encounters"])
-def test_doctests(module: str):
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
 
 
 # --- kinematics ----------------------------------------------------------------------

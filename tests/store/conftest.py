@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deconflict.store.memory import MemoryRepository
 from deconflict.store.migrate import upgrade
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.sql import SqlRepository
+from tests.fakes.memory import MemoryRepository
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from deconflict.store.engine import make_engine
 from deconflict.store.migrate import current_revision, head_revision, script_location, upgrade
 from deconflict.store.models import Base
-from deconflict.store.sql import make_engine
 
 
 def test_the_environment_ships_inside_the_package():

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from deconflict.errors import InputError
+from deconflict.store.engine import database_url, make_engine
 from deconflict.store.migrate import upgrade
-from deconflict.store.sql import SqlRepository, database_url, make_engine
+from deconflict.store.sql import SqlRepository
 from tests.store.conftest import make_batch
 
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deconflict._util import clock_utc
-from deconflict.core.agreement import Agreement
+from deconflict.agreement import Agreement
 from deconflict.errors import DeconflictError
 from deconflict.io.agreement_file import load_agreement
 from deconflict.names import terminal_text

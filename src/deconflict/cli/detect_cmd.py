@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from deconflict.agreement import Agreement
 from deconflict.cli.common import (
     AgreementOpt,
     HorizontalOpt,
@@ -18,9 +19,8 @@ from deconflict.cli.common import (
     resolve_agreement,
     rules_summary,
 )
-from deconflict.core.agreement import Agreement
-from deconflict.frames import advise, detect
 from deconflict.io.states import read_states
+from deconflict.tactical.advise import advise, detect
 
 StatesArg = Annotated[Path, typer.Argument(help="States: .csv, .parquet or DAIDALUS .daa")]
 AllPairsOpt = Annotated[

@@ -6,6 +6,7 @@ from importlib.resources import as_file, files
 
 import typer
 
+from deconflict.agreement import Agreement
 from deconflict.cli.audit_cmd import audit_app
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
@@ -15,7 +16,6 @@ from deconflict.cli.plan_cmd import plan_app
 from deconflict.cli.private_cmd import private_app
 from deconflict.cli.serve_cmd import serve_command
 from deconflict.cli.zones_cmd import zones_command
-from deconflict.core.agreement import Agreement
 
 app = typer.Typer(
     name="deconflict",

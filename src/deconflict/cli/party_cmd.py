@@ -82,8 +82,9 @@ def open_repository(url: str, *, create: bool, data_dir: Path | None = None) -> 
     """
     from sqlalchemy.exc import OperationalError
 
+    from deconflict.store.engine import database_url
     from deconflict.store.migrate import upgrade
-    from deconflict.store.sql import SqlRepository, database_url
+    from deconflict.store.sql import SqlRepository
 
     parsed = database_url(url)
     if not create and parsed.get_backend_name() == "sqlite" and parsed.database:

@@ -9,6 +9,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from deconflict.agreement import Agreement
+from deconflict.airspace.volume_files import areas_km2, overlaps, read, write_geojson
 from deconflict.cli.common import (
     EXIT_BAD_INPUT,
     AgreementOpt,
@@ -20,9 +22,7 @@ from deconflict.cli.common import (
     one_line_errors,
     resolve_agreement,
 )
-from deconflict.core.agreement import Agreement
 from deconflict.errors import InputError
-from deconflict.volumes import areas_km2, overlaps, read, write_geojson
 
 plan_app = typer.Typer(
     help="Strategic deconfliction: do two parties' planned operations overlap?",

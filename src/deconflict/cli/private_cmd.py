@@ -24,7 +24,7 @@ from deconflict.cli.common import (
     resolve_agreement,
 )
 from deconflict.errors import InputError
-from deconflict.io.json_file import check_depth
+from deconflict.json_text import check_depth
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -163,8 +163,8 @@ def offer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 1 (side A): start an exchange; writes the offer and A's state."""
+    from deconflict.airspace.volume_files import read
     from deconflict.private import Party
-    from deconflict.volumes import read
 
     refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
@@ -189,8 +189,8 @@ def answer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 2 (side B): answer A's offer; writes the answer and B's state."""
+    from deconflict.airspace.volume_files import read
     from deconflict.private import Party
-    from deconflict.volumes import read
 
     refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
@@ -249,7 +249,7 @@ def finish_command(
         f"its size classes: {party.their_sizes[0]} coarse / {party.their_sizes[1]} fine elements"
     )
     if output is not None:
-        from deconflict.volumes import write_geojson
+        from deconflict.airspace.volume_files import write_geojson
 
         write_geojson(frame, output)
         console.print(f"{summary}; written to {output}", highlight=False)

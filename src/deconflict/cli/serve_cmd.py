@@ -55,7 +55,7 @@ def run_server(app: Any, host: str, port: int) -> None:
     """
     import uvicorn
 
-    from deconflict.service.limits import DEFAULT_MAX_BODY_BYTES
+    from deconflict.api.limits import DEFAULT_MAX_BODY_BYTES
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

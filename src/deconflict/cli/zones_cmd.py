@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from deconflict.airspace.zone_files import as_zones, check, read
 from deconflict.cli.common import (
     AgreementOpt,
     LookaheadOpt,
@@ -19,7 +20,6 @@ from deconflict.cli.common import (
 from deconflict.cli.detect_cmd import StatesArg
 from deconflict.errors import InputError
 from deconflict.io.states import read_states
-from deconflict.zones import as_zones, check, read
 
 ZONE_FORMATS = {"t_entry_s": "{:.1f}"}
 

@@ -21,14 +21,13 @@ from fastapi import FastAPI
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from deconflict.datadir import BACKUP, default_data_dir
+from deconflict.api.auth import authenticate
+from deconflict.api.limits import RequestLimits, install_limits
+from deconflict.api.problems import install_error_handlers
+from deconflict.datadir import BACKUP, default_data_dir, with_default_paths
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import open_audit
-from deconflict.service.auth import authenticate
-from deconflict.service.limits import install_limits
-from deconflict.service.problems import install_error_handlers
-from deconflict.service.settings import RequestLimits, with_default_paths
 from deconflict.store.sql import SqlRepository
 
 log = logging.getLogger(__name__)

@@ -33,6 +33,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
 from starlette.requests import HTTPConnection
 
+from deconflict.api.auth import refuse_websocket
+from deconflict.api.limits import receive_text
 from deconflict.errors import InputError
 from deconflict.hotline.audit import AuditLog, entries
 from deconflict.hotline.relay_store import (
@@ -43,9 +45,7 @@ from deconflict.hotline.relay_store import (
     Rejected,
     key_fingerprint,
 )
-from deconflict.io.json_file import parse_json
-from deconflict.service.auth import refuse_websocket
-from deconflict.service.limits import receive_text
+from deconflict.json_text import parse_json
 from deconflict.store.records import PartyRecord
 
 log = logging.getLogger(__name__)

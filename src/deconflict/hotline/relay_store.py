@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from deconflict.errors import InputError
 from deconflict.hotline.messages import ALL, Message, parse_message, verify
+from deconflict.store.engine import make_engine, write_transaction
 from deconflict.store.models import (
     HotlineDelivery,
     HotlineKey,
@@ -30,7 +31,6 @@ from deconflict.store.models import (
     Party,
 )
 from deconflict.store.records import PartyRecord
-from deconflict.store.sql import make_engine, write_transaction
 
 PARTIES = cast(Table, Party.__table__)
 KEYS = cast(Table, HotlineKey.__table__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deconflict._util import atomic_write
-from deconflict.core.agreement import Agreement
+from deconflict.agreement import Agreement
 from deconflict.errors import AgreementError
 
 

@@ -1,6 +1,6 @@
 """Read aircraft states from CSV, Parquet or DAIDALUS ``.daa`` files into validated arrays.
 
-Every reader ends in :meth:`deconflict.core.state.TrafficState.from_frame`, so a bad
+Every reader ends in :meth:`deconflict.tactical.state.TrafficState.from_frame`, so a bad
 file stops with one line naming the row (or CSV line) and column. Nothing is
 silently dropped.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from deconflict.core.state import TrafficState
 from deconflict.errors import InputError
+from deconflict.tactical.state import TrafficState
 from deconflict.units import FT, KT, NM
 
 SUFFIXES = (".csv", ".parquet", ".pq", ".daa")

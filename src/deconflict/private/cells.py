@@ -334,7 +334,7 @@ def index_range(lo: npt.ArrayLike, hi: npt.ArrayLike, step: float) -> tuple[IntA
 
 
 def discretise(buffered_volumes: Any, grid: Grid) -> PlanCells:
-    """Fine cells of already buffered volumes (a :class:`deconflict.core.volumes.Volumes`)."""
+    """Fine cells of already buffered volumes (a :class:`deconflict.airspace.volumes.Volumes`)."""
     items = buffered_volumes.items
     ids = tuple(v.id for v in items)
     covers = [cover(v.geometry, grid.fine_res) for v in items]

@@ -37,7 +37,7 @@ import pandas as pd
 import shapely
 
 from deconflict._util import iso_utc
-from deconflict.core.volumes import OVERLAP_COLUMNS
+from deconflict.airspace.volumes import OVERLAP_COLUMNS
 from deconflict.errors import InputError
 from deconflict.private import psi
 from deconflict.private.cells import (
@@ -102,7 +102,7 @@ class Learned:
 
 def _buffered_cells(volumes: Any, agreement: Any, time_buffer_s: float, grid: Grid) -> PlanCells:
     """Buffer by half the minima (plus the grid's margin) and discretise."""
-    from deconflict.core.volumes import buffered
+    from deconflict.airspace.volumes import buffered
     from deconflict.units import NM
 
     if not (np.isfinite(time_buffer_s) and time_buffer_s >= 0):
@@ -170,7 +170,7 @@ class Party:
         workers: int | None = None,
         group: psi.Group = psi.RISTRETTO255,
     ) -> Party:
-        """Party A for ``volumes`` (a :class:`~deconflict.core.volumes.Volumes`)."""
+        """Party A for ``volumes`` (a :class:`~deconflict.airspace.volumes.Volumes`)."""
         return cls._for("a", volumes, agreement, time_buffer_s, grid, workers, group)
 
     @classmethod
@@ -623,7 +623,7 @@ def local_check(
 ) -> pd.DataFrame:
     """Private-mode overlaps between two plans, both sides run here as separate parties.
 
-    ``a`` and ``b`` are :class:`~deconflict.core.volumes.Volumes`; each is buffered
+    ``a`` and ``b`` are :class:`~deconflict.airspace.volumes.Volumes`; each is buffered
     by half the agreement's minima (and half ``time_buffer_s``), discretised on
     ``grid`` (default: :meth:`Grid.from_agreement`), and the two
     :class:`Party` objects exchange only serialised messages — written to

@@ -14,19 +14,20 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request, WebSocket, Web
 from fastapi.responses import JSONResponse
 from starlette import status
 
-from deconflict.core.agreement import Agreement
+from deconflict.agreement import Agreement
+from deconflict.airspace.zone_files import as_zones
+from deconflict.api.auth import Admin, Party, authenticate, party_for_token, refuse_websocket
+from deconflict.api.limits import install_limits, receive_text
+from deconflict.api.problems import install_error_handlers
 from deconflict.errors import InputError
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import open_audit
 from deconflict.io.agreement_file import load_agreement
-from deconflict.service.auth import Admin, Party, authenticate, party_for_token, refuse_websocket
 from deconflict.service.batches import decode
 from deconflict.service.engine import DetectionEngine
 from deconflict.service.hub import Hub
-from deconflict.service.limits import install_limits, receive_text
 from deconflict.service.operations import router as operations_router
-from deconflict.service.problems import install_error_handlers
 from deconflict.service.schemas import (
     Accepted,
     AckIn,
@@ -44,7 +45,6 @@ from deconflict.service.settings import Settings
 from deconflict.store.records import AlertRecord, PartyRecord, TrackBatch
 from deconflict.store.repository import Repository
 from deconflict.store.sql import SqlRepository
-from deconflict.zones import as_zones
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing, unknown or revoked token"},
@@ -307,9 +307,9 @@ def _memory_hotline_engine(repo: Repository) -> Any:
     """An in-memory SQLite with the schema and the memory repository's parties copied in."""
     from sqlalchemy import insert
 
+    from deconflict.store.engine import make_engine
     from deconflict.store.migrate import upgrade_engine
     from deconflict.store.models import Party
-    from deconflict.store.sql import make_engine
 
     engine = make_engine("sqlite://")
     upgrade_engine(engine)

@@ -9,11 +9,11 @@ import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
 from deconflict._util import one_line_error
-from deconflict.core.state import TrafficState
 from deconflict.errors import InputError
-from deconflict.io.json_file import parse_json
+from deconflict.json_text import parse_json
 from deconflict.service.schemas import TrackColumns, TrackIn
 from deconflict.store.records import TrackBatch
+from deconflict.tactical.state import TrafficState
 
 PARQUET_TYPES = (
     "application/vnd.apache.parquet",

@@ -27,17 +27,17 @@ import numpy as np
 import numpy.typing as npt
 
 from deconflict._util import KEY_SEP
-from deconflict.core.agreement import Agreement
-from deconflict.core.alerts import LEVELS, AlertTracker, pair_keys
-from deconflict.core.detect import Kinematics
-from deconflict.core.hashing import hash_strings, hex_ids
-from deconflict.core.relative import extrapolate, relative_geometry
-from deconflict.core.resolve import manoeuvre_codes, sense_from_halves
-from deconflict.core.state import TrafficState
-from deconflict.core.zones import Zones, zone_entries
-from deconflict.frames import Advice, advise_state
+from deconflict.agreement import Agreement
+from deconflict.airspace.zones import Zones, zone_entries
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.repository import Repository
+from deconflict.tactical.advise import Advice, advise_state
+from deconflict.tactical.alerts import LEVELS, AlertTracker, pair_keys
+from deconflict.tactical.detect import Kinematics
+from deconflict.tactical.hashing import hash_strings, hex_ids
+from deconflict.tactical.relative import extrapolate, relative_geometry
+from deconflict.tactical.resolve import manoeuvre_codes, sense_from_halves
+from deconflict.tactical.state import TrafficState
 
 log = logging.getLogger(__name__)
 

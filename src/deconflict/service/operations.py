@@ -21,15 +21,15 @@ from pydantic import BaseModel, Field
 from starlette import status
 
 from deconflict._util import KEY_SEP, iso_utc
-from deconflict.core.agreement import Agreement
-from deconflict.core.hashing import hash_strings, hex_ids
-from deconflict.core.volumes import Volume, Volumes, overlaps
+from deconflict.agreement import Agreement
+from deconflict.airspace.volume_files import parse
+from deconflict.airspace.volumes import Volume, Volumes, overlaps
+from deconflict.api.auth import current_party
 from deconflict.errors import InputError
-from deconflict.io.json_file import parse_json
-from deconflict.service.auth import current_party
+from deconflict.json_text import parse_json
 from deconflict.store.records import OverlapRecord, PartyRecord, PlanVolumeRecord
 from deconflict.store.repository import Repository
-from deconflict.volumes import parse
+from deconflict.tactical.hashing import hash_strings, hex_ids
 
 router = APIRouter()
 Party = Annotated[PartyRecord, Depends(current_party)]

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deconflict.core.state import BOUNDS
 from deconflict.names import MAX_ID_CHARS
+from deconflict.tactical.state import BOUNDS
 
 FiniteFloat = float
 

@@ -6,20 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from deconflict.datadir import BROKER, default_data_dir, default_db_url, relay_file
-
-
-class RequestLimits(BaseSettings):
-    """The limits every relay puts on its callers (the broker's and the backup's)."""
-
-    #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
-    #: Failed authentications one client address may make per window; then 429.
-    auth_max_failures: int = Field(20, ge=1)
-    #: The failed-authentication window (s).
-    auth_window_s: float = Field(60.0, gt=0)
+from deconflict.api.limits import RequestLimits
+from deconflict.datadir import BROKER, default_data_dir, with_default_paths
 
 
 class Settings(RequestLimits):
@@ -55,24 +45,3 @@ class Settings(RequestLimits):
     @classmethod
     def _default_paths(cls, values: Any) -> Any:
         return with_default_paths(values, BROKER)
-
-
-def with_default_paths(values: Any, stem: str, db_fields: tuple[str, ...] = ("db",)) -> Any:
-    """Fill the paths nobody gave from the data directory (a settings class's raw input).
-
-    Each of ``db_fields`` defaults to ``DATA_DIR/<stem>.db`` (the first) or the broker's
-    database (the others); ``audit_log`` and ``relay_key_file`` to :func:`relay_file` of the first.
-    """
-    if not isinstance(values, dict):
-        return values
-    out = dict(values)
-    data_dir = Path(str(out.get("data_dir") or default_data_dir())).expanduser()
-    out["data_dir"] = data_dir
-    for i, name in enumerate(db_fields):
-        if not out.get(name):
-            out[name] = default_db_url(data_dir, stem if i == 0 else BROKER)
-    db = str(out[db_fields[0]])
-    for name, suffix in (("audit_log", ".audit.jsonl"), ("relay_key_file", ".relay.key")):
-        if not out.get(name):
-            out[name] = relay_file(db, suffix, data_dir, stem)
-    return out

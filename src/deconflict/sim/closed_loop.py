@@ -1,7 +1,7 @@
 """Closed-loop fast-time simulation: aircraft fly their coordinated advisories.
 
-Every ``dt_s`` (1 s) the whole fleet is one :class:`~deconflict.core.state.TrafficState`
-snapshot. With advisories on, :func:`deconflict.frames.advise_state` is called on it
+Every ``dt_s`` (1 s) the whole fleet is one :class:`~deconflict.tactical.state.TrafficState`
+snapshot. With advisories on, :func:`deconflict.tactical.advise.advise_state` is called on it
 (the alert tracker passed from step to step) and the pilots respond:
 
 Pilot model
@@ -46,7 +46,7 @@ Measurements
 Encounters do not interact (see :mod:`~deconflict.sim.encounters`), so every
 pair that can is known in advance (:func:`~deconflict.sim.encounters.encounter_pairs`);
 each step their exact windows are computed with
-:func:`deconflict.core.detect.windows`:
+:func:`deconflict.tactical.detect.windows`:
 
 * **predicted conflict**: a loss of separation within the look-ahead (the
   detector's test, so the same pairs the advisories are for); the first step it
@@ -72,14 +72,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from deconflict.core.agreement import Agreement
-from deconflict.core.alerts import AlertTracker
-from deconflict.core.detect import Kinematics, detect_state, pair_geometry, windows
-from deconflict.core.resolve import CLIMB, DESCEND, MANOEUVRES, NO_SAFE, TURN_LEFT, TURN_RIGHT
-from deconflict.core.state import TrafficState
-from deconflict.frames import advise_state
+from deconflict.agreement import Agreement
 from deconflict.sim.encounters import KINDS, EncounterPairs, Encounters, encounter_pairs
 from deconflict.sim.kinematics import Fleet, Performance, command, step
+from deconflict.tactical.advise import advise_state
+from deconflict.tactical.alerts import AlertTracker
+from deconflict.tactical.detect import Kinematics, detect_state, pair_geometry, windows
+from deconflict.tactical.resolve import CLIMB, DESCEND, MANOEUVRES, NO_SAFE, TURN_LEFT, TURN_RIGHT
+from deconflict.tactical.state import TrafficState
 from deconflict.units import NM
 
 FloatArray = npt.NDArray[np.float64]
@@ -135,7 +135,7 @@ class AircraftRecord:
     """Advisories each aircraft received (all zero / NaN / -1 with advisories off).
 
     ``steps_by_manoeuvre`` (N, 5): steps with each manoeuvre of
-    :data:`~deconflict.core.resolve.MANOEUVRES`. ``first_*``: the first advisory
+    :data:`~deconflict.tactical.resolve.MANOEUVRES`. ``first_*``: the first advisory
     (time s, manoeuvre code or -1, targets ft/min and deg, time to loss s, and
     the aircraft's altitude then, ft).
     ``changes``: times the advised manoeuvre changed; ``reversals``: of which
@@ -167,7 +167,7 @@ class Run:
     (advisories off; must be 0); ``mismatched``: aircraft-steps where advisories
     and predictions among encounter pairs disagreed (advisories on; must be 0).
     ``advisory_reversals``: conflicts whose held manoeuvre the advisories replaced
-    (counted reversals, :attr:`deconflict.frames.Advice.reversals`, summed over steps).
+    (counted reversals, :attr:`deconflict.tactical.advise.Advice.reversals`, summed over steps).
     ``trace``: per-step rows of the traced aircraft (:data:`TRACE_COLUMNS`) or None.
     """
 

@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.core.geo import WGS84_A, ecef_to_geodetic, enu_basis, geodetic_to_ecef
-from deconflict.core.state import TrafficState
+from deconflict.geo import WGS84_A, ecef_to_geodetic, enu_basis, geodetic_to_ecef
+from deconflict.tactical.state import TrafficState
 from deconflict.units import KT, NM
 
 FloatArray = npt.NDArray[np.float64]

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.core.agreement import ResolutionRules
-from deconflict.core.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
+from deconflict.agreement import ResolutionRules
+from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 from deconflict.units import FPM_TO_FPS, KT
 
 FloatArray = npt.NDArray[np.float64]

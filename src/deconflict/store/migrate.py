@@ -24,7 +24,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from deconflict.store.sql import make_engine
+from deconflict.store.engine import make_engine
 
 
 def script_location() -> str:

@@ -28,7 +28,7 @@ class PartyRecord:
 class TrackBatch:
     """States in the ``detect`` input columns, as arrays; ``party_id`` per row.
 
-    Units as in :mod:`deconflict.core.state`: s, deg, ft, kt, deg, ft/min.
+    Units as in :mod:`deconflict.tactical.state`: s, deg, ft, kt, deg, ft/min.
     ``received_at`` is None for incoming batches (they are received "now").
     """
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
+from deconflict.store.engine import make_engine
 from deconflict.store.models import Base
-from deconflict.store.sql import make_engine
 
 #: Serialises concurrent upgrades of one PostgreSQL database (brokers starting together).
 PG_LOCK_KEY = 0x6465636F  # "deco"

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deconflict.core.agreement import Agreement
-from deconflict.core.state import TrafficState
-from deconflict.core.zones import Zone, ZoneEntries, Zones, check_state
+from deconflict.agreement import Agreement
+from deconflict.airspace.zones import Zone, ZoneEntries, Zones, check_state
 from deconflict.errors import InputError
-from deconflict.frames import as_state
-from deconflict.io.json_file import read_json
+from deconflict.json_text import read_json
+from deconflict.tactical.advise import as_state
+from deconflict.tactical.state import TrafficState
 
 __all__ = ["ZONE_COLUMNS", "Zone", "Zones", "as_zones", "check", "check_frame", "read"]
 
@@ -90,7 +90,7 @@ def check(
 
 
 def check_frame(state: TrafficState, zones: Zones, entries: ZoneEntries) -> pd.DataFrame:
-    """Tabulate :class:`~deconflict.core.zones.ZoneEntries` (columns :data:`ZONE_COLUMNS`)."""
+    """Tabulate :class:`~deconflict.airspace.zones.ZoneEntries` (columns :data:`ZONE_COLUMNS`)."""
     a = entries.aircraft
     frame = pd.DataFrame(
         {

@@ -9,9 +9,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from deconflict._util import KEY_SEP
-from deconflict.core.agreement import Agreement
-from deconflict.core.alerts import EVENT_KINDS, LEVELS, AlertTracker, Tracked, pair_keys, track
-from deconflict.core.detect import (
+from deconflict.agreement import Agreement
+from deconflict.tactical.alerts import EVENT_KINDS, LEVELS, AlertTracker, Tracked, pair_keys, track
+from deconflict.tactical.detect import (
     Conflicts,
     Kinematics,
     detect_kinematics,
@@ -19,7 +19,7 @@ from deconflict.core.detect import (
     pair_geometry,
     windows,
 )
-from deconflict.core.resolve import (
+from deconflict.tactical.resolve import (
     MANOEUVRES,
     PairAdvice,
     choose,
@@ -28,7 +28,7 @@ from deconflict.core.resolve import (
     per_aircraft,
     tie_hashes,
 )
-from deconflict.core.state import TrafficState
+from deconflict.tactical.state import TrafficState
 from deconflict.units import NM
 
 #: Columns of :func:`detect`'s result, in order.

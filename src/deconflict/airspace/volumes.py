@@ -65,7 +65,9 @@ import numpy.typing as npt
 import shapely
 from pyproj import Geod
 
-from deconflict.core.geo import (
+from deconflict.airspace.zones import _is_number, _Where
+from deconflict.errors import InputError
+from deconflict.geo import (
     WGS84_A,
     WGS84_E2,
     WGS84_F,
@@ -73,8 +75,6 @@ from deconflict.core.geo import (
     enu_basis,
     geodetic_to_ecef,
 )
-from deconflict.core.zones import _is_number, _Where
-from deconflict.errors import InputError
 from deconflict.names import id_problem, terminal_text
 
 FloatArray = npt.NDArray[np.float64]

@@ -4,7 +4,7 @@ Model
 -----
 A zone is a polygon (holes and several parts allowed) between a floor and a ceiling
 altitude (ft), active during optional time windows. Each aircraft flies straight on
-exactly as in :mod:`deconflict.core.detect`: at its ground speed along its true
+exactly as in :mod:`deconflict.tactical.detect`: at its ground speed along its true
 track in its own local horizontal plane (a tangent line), at constant vertical
 speed. An aircraft is *in* a zone at time ``t`` when its horizontal position is in
 the **closed** polygon (the boundary counts as inside), its altitude is in the
@@ -62,8 +62,8 @@ import numpy.typing as npt
 import shapely
 
 from deconflict._util import NaiveTimeError, parse_iso_utc
-from deconflict.core.detect import Kinematics
-from deconflict.core.geo import (
+from deconflict.errors import InputError
+from deconflict.geo import (
     WGS84_A,
     WGS84_F,
     WGS84_MIN_RADIUS,
@@ -71,8 +71,8 @@ from deconflict.core.geo import (
     enu_basis,
     geodetic_to_ecef,
 )
-from deconflict.core.state import TrafficState
-from deconflict.errors import InputError
+from deconflict.tactical.detect import Kinematics
+from deconflict.tactical.state import TrafficState
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -1,8 +1,8 @@
 """Coordinated complementary advisories: each party computes its half, identically.
 
 For each conflicting pair the decision depends only on the pair's shared geometry
-(:class:`~deconflict.core.detect.PairGeometry`, which swapping the pair negates
-exactly) and the agreement's :class:`~deconflict.core.agreement.ResolutionRules`.
+(:class:`~deconflict.tactical.detect.PairGeometry`, which swapping the pair negates
+exactly) and the agreement's :class:`~deconflict.agreement.ResolutionRules`.
 So each party, from its own aircraft and the intruder alone, reaches the same
 decision and flies the complementary half of it:
 
@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.core.agreement import Agreement
-from deconflict.core.detect import Kinematics, PairGeometry, Windows
-from deconflict.core.hashing import U64, combine, hash_strings
+from deconflict.agreement import Agreement
+from deconflict.tactical.detect import Kinematics, PairGeometry, Windows
+from deconflict.tactical.hashing import U64, combine, hash_strings
 from deconflict.units import NM
 
 FloatArray = npt.NDArray[np.float64]

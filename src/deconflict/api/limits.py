@@ -6,7 +6,7 @@
   server itself (uvicorn's ``ws_max_size``, set from the same setting by
   ``run_server``): a bigger frame closes the connection with 1009. The same
   middleware scans JSON bodies as they stream in and refuses (422) one nested
-  deeper than :data:`~deconflict.io.json_file.MAX_DEPTH`, for every endpoint.
+  deeper than :data:`~deconflict.json_text.MAX_DEPTH`, for every endpoint.
 * :func:`receive_text`, the one way the WebSocket handlers read a frame: a binary
   frame is a one-line :class:`InputError` for the handler to answer, not a crash.
 """
@@ -16,14 +16,27 @@ from __future__ import annotations
 import json
 
 from fastapi import FastAPI, HTTPException, WebSocket
+from pydantic import Field
+from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from deconflict.errors import InputError
-from deconflict.io.json_file import MAX_DEPTH, DepthScan
+from deconflict.json_text import MAX_DEPTH, DepthScan
 
 #: Default largest request body, and largest WebSocket frame (bytes): 32 MiB.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class RequestLimits(BaseSettings):
+    """The limits every relay puts on its callers (the broker's and the backup's)."""
+
+    #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    #: Failed authentications one client address may make per window; then 429.
+    auth_max_failures: int = Field(20, ge=1)
+    #: The failed-authentication window (s).
+    auth_window_s: float = Field(60.0, gt=0)
 
 
 class BodyTooLarge(HTTPException):
@@ -150,9 +163,9 @@ def install_limits(
     """Install the body limit and the failed-authentication limit on ``app``.
 
     WebSocket frames get the same limit from ``run_server``; the failed-auth limiter
-    is used by :func:`deconflict.service.auth.authenticate`.
+    is used by :func:`deconflict.api.auth.authenticate`.
     """
-    from deconflict.service.auth import FailedAuthLimiter
+    from deconflict.api.auth import FailedAuthLimiter
 
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
     app.state.max_body_bytes = max_body_bytes

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import pytest
 
-import deconflict.names
 from deconflict import InputError, TrafficState
 from deconflict.names import (
     MAX_ID_CHARS,
@@ -102,11 +99,6 @@ def test_terminal_text_escapes_what_a_terminal_would_act_on():
     assert terminal_text("a\x00b\x1b[31m") == "a\\x00b\\x1b[31m"
     assert terminal_text("x\u202egnp.exe") == "x\\u202egnp.exe"
     assert terminal_text("红") == "红"
-
-
-def test_doctests():
-    result = doctest.testmod(deconflict.names)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # -- the rule as TrafficState (files and the broker) applies it ---------------------------

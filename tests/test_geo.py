@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
-from deconflict.core import geo
+from deconflict import geo
 from deconflict.units import (
     FPM,
     FT,

@@ -17,16 +17,8 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from deconflict import Agreement, InputError, TrafficState
-from deconflict.core.detect import Kinematics
-from deconflict.core.geo import (
-    WGS84_A,
-    enu_basis,
-    enu_from_geodetic,
-    geodetic_from_enu,
-    geodetic_to_ecef,
-    horizontal_velocity_ecef,
-)
-from deconflict.core.zones import (
+from deconflict.airspace.zone_files import ZONE_COLUMNS, as_zones, check, read
+from deconflict.airspace.zones import (
     MAX_RADIUS_DEG,
     Zone,
     ZoneEntries,
@@ -36,8 +28,16 @@ from deconflict.core.zones import (
     pair_entries,
     zone_entries,
 )
+from deconflict.geo import (
+    WGS84_A,
+    enu_basis,
+    enu_from_geodetic,
+    geodetic_from_enu,
+    geodetic_to_ecef,
+    horizontal_velocity_ecef,
+)
+from deconflict.tactical.detect import Kinematics
 from deconflict.units import KT
-from deconflict.zones import ZONE_COLUMNS, as_zones, check, read
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "zones"
 AG = Agreement(lookahead_s=300)

@@ -1,6 +1,6 @@
 """Alert levels and a tracker that follows conflicts over successive snapshots.
 
-Levels (thresholds in :class:`~deconflict.core.agreement.AlertThresholds`):
+Levels (thresholds in :class:`~deconflict.agreement.AlertThresholds`):
 ``advisory`` (1) for any predicted loss within the look-ahead, ``caution`` (2) when
 loss is predicted within ``caution_s``, ``warning`` (3) within ``warning_s`` or when
 separation is already lost.
@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from deconflict._util import KEY_SEP
-from deconflict.core.agreement import AlertThresholds
-from deconflict.core.hashing import combine, float_bits, hash_strings, hex_ids
+from deconflict.agreement import AlertThresholds
+from deconflict.tactical.hashing import combine, float_bits, hash_strings, hex_ids
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -53,7 +53,7 @@ class AlertTracker:
     """Open conflicts, sorted by ``key``: id, level, first and last time seen (s), sense.
 
     ``sense`` is the manoeuvre issued for each conflict (the code, in
-    :data:`deconflict.core.resolve.MANOEUVRES`, of the aircraft whose id sorts
+    :data:`deconflict.tactical.resolve.MANOEUVRES`, of the aircraft whose id sorts
     first in the key), −1 for none; left out, it is −1 for every conflict.
     """
 

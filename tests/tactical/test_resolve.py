@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from deconflict import Agreement, TrafficState, advise, detect
-from deconflict.core.alerts import AlertTracker, pair_keys
-from deconflict.core.geo import geodetic_from_enu
-from deconflict.core.relative import extrapolate
-from deconflict.core.resolve import MANOEUVRES, tie_hashes
-from deconflict.frames import ADVICE_COLUMNS, advise_state
+from deconflict.geo import geodetic_from_enu
+from deconflict.tactical.advise import ADVICE_COLUMNS, advise_state
+from deconflict.tactical.alerts import AlertTracker, pair_keys
+from deconflict.tactical.relative import extrapolate
+from deconflict.tactical.resolve import MANOEUVRES, tie_hashes
 
 AG = Agreement()
 #: Sees every pair within 50 NM / 20,000 ft over 10 min: to measure miss distances.

@@ -20,7 +20,7 @@ exact boundary (two aircraft level exactly 1,000 ft apart) is decided exactly.
 
 Cost
 ----
-Candidates come from :func:`deconflict.core.pairs.overlapping_pairs` on 4-D boxes
+Candidates come from :func:`deconflict.tactical.pairs.overlapping_pairs` on 4-D boxes
 (ECEF x, y, z and altitude) that bound each aircraft's path over the look-ahead,
 widened by half a minimum and by a proven bound on the tangent-plane error, so no
 conflict can be pruned. Only candidates get the exact closed-form windows.
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.core.agreement import Agreement
-from deconflict.core.geo import WGS84_MIN_RADIUS, enu_basis, geodetic_to_ecef
-from deconflict.core.pairs import PairStats, overlapping_pairs
-from deconflict.core.state import TrafficState
+from deconflict.agreement import Agreement
+from deconflict.geo import WGS84_MIN_RADIUS, enu_basis, geodetic_to_ecef
+from deconflict.tactical.pairs import PairStats, overlapping_pairs
+from deconflict.tactical.state import TrafficState
 from deconflict.units import FPM_TO_FPS, KT, NM
 
 FloatArray = npt.NDArray[np.float64]

@@ -34,8 +34,8 @@ import shapely.geometry
 from pyproj import Geod
 
 from deconflict._util import NaiveTimeError, atomic_write, iso_utc, parse_iso_utc
-from deconflict.core.agreement import Agreement
-from deconflict.core.volumes import (
+from deconflict.agreement import Agreement
+from deconflict.airspace.volumes import (
     MAX_ABS_LAT_DEG,
     OVERLAP_COLUMNS,
     Overlaps,
@@ -45,10 +45,10 @@ from deconflict.core.volumes import (
     circle,
     outline_problem,
 )
-from deconflict.core.volumes import overlaps as overlaps_core
-from deconflict.core.zones import _is_number, _parse_geometry, _Where, feature_properties
+from deconflict.airspace.volumes import overlaps as overlaps_core
+from deconflict.airspace.zones import _is_number, _parse_geometry, _Where, feature_properties
 from deconflict.errors import InputError
-from deconflict.io.json_file import read_json
+from deconflict.json_text import read_json
 from deconflict.names import id_problem, terminal_text
 
 __all__ = [
@@ -131,9 +131,9 @@ def from_geojson(obj: Mapping[str, Any], source: str = "volumes") -> Volumes:
     """Volumes from a GeoJSON FeatureCollection (a parsed mapping).
 
     Each feature is a Polygon or MultiPolygon (longitude, latitude in degrees; holes
-    allowed; see :mod:`deconflict.core.volumes` for edges and the antimeridian), or a
+    allowed; see :mod:`deconflict.airspace.volumes` for edges and the antimeridian), or a
     Point with a ``radius_m`` property (a circle, see
-    :func:`~deconflict.core.volumes.circle`), with properties:
+    :func:`~deconflict.airspace.volumes.circle`), with properties:
 
     ============= ==========================================================
     id            string, unique in the file (else the feature's ``id``)
@@ -397,7 +397,7 @@ def overlaps(
     overlap when their outlines are less than ``agreement.horizontal_nm`` apart on the
     ground, their bands less than ``agreement.vertical_ft`` apart, and their windows
     overlap or are less than ``time_buffer_s`` apart (see
-    :mod:`deconflict.core.volumes`). The result has the columns
+    :mod:`deconflict.airspace.volumes`). The result has the columns
     :data:`OVERLAP_COLUMNS`, one row per overlapping pair, sorted by A's then B's
     order in their files:
 
@@ -418,7 +418,7 @@ def overlaps(
 
 
 def overlaps_frame(a: Volumes, b: Volumes, found: Overlaps, mode: str = "exact") -> pd.DataFrame:
-    """Tabulate :class:`~deconflict.core.volumes.Overlaps` (columns :data:`OVERLAP_COLUMNS`)."""
+    """Tabulate :class:`~deconflict.airspace.volumes.Overlaps` (columns :data:`OVERLAP_COLUMNS`)."""
     a_ids = np.array([v.id for v in a.items] or [""], dtype=object)
     b_ids = np.array([v.id for v in b.items] or [""], dtype=object)
     return pd.DataFrame(

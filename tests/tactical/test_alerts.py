@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 
 from deconflict import Agreement
-from deconflict.core.alerts import EVENT_KINDS, LEVELS, AlertTracker, pair_keys, raw_levels, track
+from deconflict.tactical.alerts import (
+    EVENT_KINDS,
+    LEVELS,
+    AlertTracker,
+    pair_keys,
+    raw_levels,
+    track,
+)
 
 TH = Agreement().alerts
 KEY = pair_keys(np.array(["B"]), np.array(["A"]))

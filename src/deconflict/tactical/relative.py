@@ -13,9 +13,9 @@ from dataclasses import replace as dc_replace
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.core.detect import Kinematics, pair_geometry
-from deconflict.core.geo import ecef_to_geodetic, enu_basis
-from deconflict.core.state import TrafficState
+from deconflict.geo import ecef_to_geodetic, enu_basis
+from deconflict.tactical.detect import Kinematics, pair_geometry
+from deconflict.tactical.state import TrafficState
 from deconflict.units import FPM_TO_FPS, KT, NM
 
 FloatArray = npt.NDArray[np.float64]

@@ -1,0 +1,1 @@
+"""Protected airspace and planned operation volumes (pure: numpy, shapely, pyproj)."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the broker and the backup relay: authentication, limits, problems."""

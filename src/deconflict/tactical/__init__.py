@@ -1,0 +1,1 @@
+"""Tactical deconfliction, the pure numeric core: states, pairs, detection, alerts, advice."""

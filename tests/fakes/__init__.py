@@ -1,0 +1,1 @@
+"""In-memory fakes of the storage seam, for unit tests."""
