@@ -12,9 +12,14 @@ import threading
 import time as _time
 
 import numpy as np
+from sqlalchemy import insert
 
 from deconflict.errors import InputError
+from deconflict.hotline.relay_store import HotlineStore
 from deconflict.names import check_party_name
+from deconflict.store.engine import make_engine
+from deconflict.store.migrate import upgrade_engine
+from deconflict.store.models import Party
 from deconflict.store.records import (
     AlertRecord,
     OverlapRecord,
@@ -125,6 +130,11 @@ class MemoryRepository:
         """All parties, in creation order."""
         with self._lock:
             return [p.record() for p in self._parties]
+
+    def party_names(self) -> dict[int, str]:
+        """Every party's name by id (revoked ones too)."""
+        with self._lock:
+            return {p.id: p.name for p in self._parties}
 
     def revoke_party(self, name: str) -> bool:
         """Revoke a party's token; False if there is no such party.
@@ -303,3 +313,24 @@ class MemoryRepository:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def memory_hotline(repo: MemoryRepository) -> HotlineStore:
+    """A hotline store on in-memory SQLite, with ``repo``'s parties (as they are now) copied in.
+
+    What ``create_app(settings, repo, hotline)`` needs beside a :class:`MemoryRepository`.
+    """
+    engine = make_engine("sqlite://")
+    upgrade_engine(engine)
+    with engine.begin() as conn:
+        for p in repo.list_parties():
+            conn.execute(
+                insert(Party.__table__).values(
+                    id=p.id,
+                    name=p.name,
+                    is_admin=p.is_admin,
+                    token_hash=f"memory-{p.id}",
+                    created_at=p.created_at,
+                )
+            )
+    return HotlineStore(engine)

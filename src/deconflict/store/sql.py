@@ -297,6 +297,12 @@ class SqlRepository:
             rows = conn.execute(select(*_PARTY_COLUMNS).order_by(PARTIES.c.id)).all()
         return [_party(r) for r in rows]
 
+    def party_names(self) -> dict[int, str]:
+        """Every party's name by id (revoked ones too)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(PARTIES.c.id, PARTIES.c.name)).all()
+        return {int(r.id): r.name for r in rows}
+
     def revoke_party(self, name: str) -> bool:
         """Revoke a party's token; False if there is no such party.
 
