@@ -21,13 +21,12 @@ from deconflict.store.engine import make_engine
 from deconflict.store.migrate import upgrade_engine
 from deconflict.store.models import Party
 from deconflict.store.records import (
+    BATCH_FIELDS,
     AlertRecord,
     OverlapRecord,
     PartyRecord,
     PlanVolumeRecord,
     TrackBatch,
-)
-from deconflict.store.sql import (
     check_batch,
     clean_alert,
     empty_batch,
@@ -36,9 +35,8 @@ from deconflict.store.sql import (
     unknown_party_error,
 )
 
-_FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 #: Stored columns: the batch's and the broker time each state was received (Unix s).
-_STORED = (*_FIELDS, "received_at")
+_STORED = (*BATCH_FIELDS, "received_at")
 
 
 @dataclasses.dataclass
@@ -74,7 +72,7 @@ def _concat(chunks: list[TrackBatch]) -> TrackBatch:
 
 def _take(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
     """States at ``index``, without ``received_at`` (as a party's own history is read)."""
-    return TrackBatch(**{name: getattr(batch, name)[index] for name in _FIELDS})
+    return TrackBatch(**{name: getattr(batch, name)[index] for name in BATCH_FIELDS})
 
 
 class MemoryRepository:
@@ -184,7 +182,10 @@ class MemoryRepository:
             chunk = TrackBatch(
                 party_id=party_id.copy(),
                 id=np.array([str(v) for v in np.asarray(batch.id).tolist()], dtype=np.str_),
-                **{name: np.array(getattr(batch, name), dtype=np.float64) for name in _FIELDS[2:]},
+                **{
+                    name: np.array(getattr(batch, name), dtype=np.float64)
+                    for name in BATCH_FIELDS[2:]
+                },
                 received_at=np.full(n, _time.time()),
             )
             self._chunks.append(chunk)
