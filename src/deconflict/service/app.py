@@ -63,8 +63,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store, relay_store = (repo, hotline) if repo is not None else _open(settings.db)
-        assert relay_store is not None
+        if repo is not None and hotline is not None:
+            store, relay_store = repo, hotline
+        else:
+            store, relay_store = _open(settings.db)
         relay.bind(
             relay_store, open_audit(settings.db, settings.audit_log, settings.relay_key_file)
         )
