@@ -80,7 +80,7 @@ from deconflict.tactical.alerts import AlertTracker
 from deconflict.tactical.detect import Kinematics, detect_state, pair_geometry, windows
 from deconflict.tactical.resolve import CLIMB, DESCEND, MANOEUVRES, NO_SAFE, TURN_LEFT, TURN_RIGHT
 from deconflict.tactical.state import TrafficState
-from deconflict.units import NM
+from deconflict.units import m_to_nm, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -318,7 +318,7 @@ def simulate(
     pairs = encounter_pairs(enc)
     ua, ub, cross = pairs.a, pairs.b, pairs.cross_party
     n, n_pairs = len(enc), len(pairs)
-    H = ag.horizontal_nm * NM
+    H = nm_to_m(ag.horizontal_nm)
     V = ag.vertical_ft
     n_steps = round(duration_s / dt_s)
     delay = max(round(rules.reaction_s / dt_s), 1)
@@ -381,7 +381,7 @@ def simulate(
         sep = np.maximum(d / H, dz / V)
         better = sep < min_sep
         min_sep[better] = sep[better]
-        min_d[better] = d[better] / NM
+        min_d[better] = m_to_nm(d[better])
         min_dz[better] = dz[better]
         if k == n_steps:
             break
