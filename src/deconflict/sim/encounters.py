@@ -171,6 +171,13 @@ class EncounterPairs:
         """Number of pairs."""
         return int(self.a.shape[0])
 
+    def aircraft(self, n: int, mask: BoolArray) -> BoolArray:
+        """Which of the ``n`` aircraft appear in any pair where ``mask`` holds."""
+        out = np.zeros(n, dtype=bool)
+        out[self.a[mask]] = True
+        out[self.b[mask]] = True
+        return out
+
 
 def encounter_pairs(enc: Encounters) -> EncounterPairs:
     """All pairs within each encounter: the only pairs that can interact."""
