@@ -70,3 +70,21 @@ def fpm_to_mps(x: ArrayOrFloat) -> ArrayOrFloat:
 def mps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
     """Metres per second → feet per minute."""
     return x / FPM
+
+
+def fpm_to_fps(x: ArrayOrFloat) -> ArrayOrFloat:
+    """Feet per minute → feet per second (``x / 60``).
+
+    >>> fpm_to_fps(1500.0)
+    25.0
+    """
+    return x / 60.0
+
+
+def fps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
+    """Feet per second → feet per minute (``x * 60``); also ft/s² → ft/min per second.
+
+    >>> fps_to_fpm(8.0)
+    480.0
+    """
+    return x * 60.0
