@@ -18,6 +18,7 @@ vectorised with the tactical broad phase over all time steps at once.
 
 from __future__ import annotations
 
+import itertools
 import time as _time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -142,8 +143,12 @@ def any_conflict(state: TrafficState, agreement: Agreement) -> bool:
     a, b = np.triu_indices(n, 1)
     cross = state.party[a] != state.party[b]
     a, b = a[cross], b[cross]
-    reach_m = nm_to_m(agreement.horizontal_nm + 1.0) + kt_to_mps(state.gs_kt[a] + state.gs_kt[b]) * T
-    reach_ft = agreement.vertical_ft + (np.abs(state.vs_fpm[a]) + np.abs(state.vs_fpm[b])) / 60.0 * T
+    reach_m = (
+        nm_to_m(agreement.horizontal_nm + 1.0) + kt_to_mps(state.gs_kt[a] + state.gs_kt[b]) * T
+    )
+    reach_ft = (
+        agreement.vertical_ft + (np.abs(state.vs_fpm[a]) + np.abs(state.vs_fpm[b])) / 60.0 * T
+    )
     near = np.abs(state.alt_ft[a] - state.alt_ft[b]) < reach_ft
     a, b = a[near], b[near]
     near = np.linalg.norm(p[a] - p[b], axis=1) < reach_m[near]
@@ -359,7 +364,7 @@ def run_scenario(
     plan = fleet.plan
     dt = scenario.step_s
     total = scenario.duration_s if duration_s is None else min(duration_s, scenario.duration_s)
-    n_steps = int(round(total / dt))
+    n_steps = round(total / dt)
     source = advisor if advisor is not None else InProcessAdvisor(agreement)
     order = np.argsort(plan.id)
     state = pf.FlightState.initial(plan)
@@ -518,7 +523,7 @@ def count_losses(tracks: pd.DataFrame, h_nm: float, v_ft: float) -> Losses:
     )
     parts: list[tuple[IntArray, IntArray, FloatArray, FloatArray]] = []
     min_h = np.inf
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         rows = order[lo:hi]
         if rows.size < 2:
             continue

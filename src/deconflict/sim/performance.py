@@ -34,9 +34,10 @@ Aircraft whose type does not follow advisories (cruise missiles) ignore them, an
 with the protocol off every pilot does.
 
 >>> import numpy as np
->>> omega = turn_rate_dps(np.array([3.0, np.nan]), np.array([np.nan, 25.0]), np.array([450.0, 450.0]))
+>>> rate, bank, gs = np.array([3.0, np.nan]), np.array([np.nan, 25.0]), np.array([450.0, 450.0])
+>>> omega = turn_rate_dps(rate, bank, gs)
 >>> [round(float(w), 2) for w in omega]  # standard rate x 1; 25° bank at 450 kt
-[3.0, 1.2]
+[3.0, 1.13]
 """
 
 from __future__ import annotations

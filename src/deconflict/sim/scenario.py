@@ -644,6 +644,8 @@ def parse_scenario(text: str, path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{p}: not valid TOML: {err}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise InputError(f"{p}: not valid TOML: nested too deeply") from None
     try:
         spec = ScenarioFile.model_validate(data)
     except ValidationError as err:
