@@ -131,9 +131,11 @@ def any_conflict(state: TrafficState, agreement: Agreement) -> bool:
     """Tell whether the detector would find a cross-party conflict in one snapshot.
 
     The same exact windows (:func:`deconflict.tactical.detect.windows`), on the
-    cross-party pairs that a proven bound leaves: closer now than ``H`` plus both
-    ground speeds over the look-ahead (plus 1 NM for the tangent planes), and
-    vertically closer than ``V`` plus both vertical speeds over it.
+    cross-party pairs that a bound leaves: closer now (chord on the ellipsoid) than
+    ``H`` plus both ground speeds over the look-ahead plus 1 NM (the chord and the
+    detector's mean tangent plane differ by tens of metres at these ranges), and
+    vertically closer than ``V`` plus both vertical speeds over it. A test checks
+    it against :func:`~deconflict.tactical.detect.detect_state`.
     """
     n = len(state)
     if n < 2 or state.party is None:

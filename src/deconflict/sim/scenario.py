@@ -34,6 +34,7 @@ with one line naming the file, the field path and the value.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -549,61 +550,35 @@ class Scenario:
         """Every hotline message of the scenario, routine and scripted, in time order.
 
         Notices, requests (with their deadline; a response only where
-        ``answer_after_s`` is set), distress calls to all with their acks.
+        ``answer_after_s`` is set), distress calls with their acks. Messages at the
+        same time keep the file's order, the messages answered first.
         """
-        raw: list[tuple[float, int, PlannedMessage, PlannedMessage | None]] = []
-        for order, m in enumerate(self.spec.hotline):
-            raw.append(
-                (
-                    m.at_s,
-                    order,
-                    PlannedMessage(m.at_s, m.kind, m.sender, m.to, m.body, m.deadline_s),
-                    None,
-                )
-            )
-        base = len(raw)
-        for order, e in enumerate(self.spec.events, start=base):
+        threads: list[tuple[PlannedMessage, list[PlannedMessage]]] = [
+            (PlannedMessage(m.at_s, m.kind, m.sender, m.to, m.body, m.deadline_s), [])
+            for m in self.spec.hotline
+        ]
+        for e in self.spec.events:
             if isinstance(e, NoticeEvent):
-                raw.append(
-                    (e.at_s, order, PlannedMessage(e.at_s, "notice", e.sender, e.to, e.body), None)
-                )
+                threads.append((PlannedMessage(e.at_s, "notice", e.sender, e.to, e.body), []))
             elif isinstance(e, RequestEvent):
                 req = PlannedMessage(e.at_s, "request", e.sender, e.to, e.body, e.deadline_s)
-                reply = None
+                replies = []
                 if e.answer_after_s is not None:
-                    reply = PlannedMessage(
-                        e.at_s + e.answer_after_s, "response", e.to, e.sender, e.answer
-                    )
-                raw.append((e.at_s, order, req, reply))
+                    t = e.at_s + e.answer_after_s
+                    replies.append(PlannedMessage(t, "response", e.to, e.sender, e.answer))
+                threads.append((req, replies))
             elif isinstance(e, DistressEvent):
                 call = PlannedMessage(e.at_s, "distress", e.sender, e.to, e.body)
-                raw.append((e.at_s, order, call, None))
-                for p in e.ack_by:
-                    ack = PlannedMessage(e.at_s + e.ack_after_s, "ack", p, e.sender, "received")
-                    raw.append((e.at_s, order, call, ack))
-        return _ordered_plan(raw)
-
-
-def _ordered_plan(
-    raw: list[tuple[float, int, PlannedMessage, PlannedMessage | None]],
-) -> list[PlannedMessage]:
-    """Messages sorted by time, replies pointing at the index of what they answer."""
-    firsts: dict[int, PlannedMessage] = {}
-    replies: list[tuple[int, PlannedMessage]] = []
-    for _, order, msg, reply in raw:
-        firsts.setdefault(order, msg)
-        if reply is not None:
-            replies.append((order, reply))
-    items = [(m.at_s, 0, order, m) for order, m in firsts.items()]
-    items += [(r.at_s, 1, order, r) for order, r in replies]
-    items.sort(key=lambda x: (x[0], x[1], x[2]))
-    index = {order: i for i, (_, kind, order, _) in enumerate(items) if kind == 0}
-    out = []
-    for _, kind, order, m in items:
-        if kind == 1:
-            m = PlannedMessage(m.at_s, m.kind, m.sender, m.to, m.body, m.deadline_s, index[order])
-        out.append(m)
-    return out
+                t = e.at_s + e.ack_after_s
+                acks = [PlannedMessage(t, "ack", p, e.sender, "received") for p in e.ack_by]
+                threads.append((call, acks))
+        items = [(m.at_s, 0, k, m) for k, (m, _) in enumerate(threads)]
+        items += [(r.at_s, 1, k, r) for k, (_, rs) in enumerate(threads) for r in rs]
+        items.sort(key=lambda x: (x[0], x[1], x[2]))
+        first = {k: i for i, (_, reply, k, _) in enumerate(items) if not reply}
+        return [
+            dataclasses.replace(m, reply_to=first[k]) if reply else m for _, reply, k, m in items
+        ]
 
 
 # -- loading ----------------------------------------------------------------------------------
