@@ -15,6 +15,7 @@ from deconflict.cli.party_cmd import party_app
 from deconflict.cli.plan_cmd import plan_app
 from deconflict.cli.private_cmd import private_app
 from deconflict.cli.serve_cmd import serve_command
+from deconflict.cli.sim_cmd import sim_command
 from deconflict.cli.zones_cmd import zones_command
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(hotline_app, name="hotline")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
+app.command("sim")(sim_command)
 
 
 @app.command("demo")
