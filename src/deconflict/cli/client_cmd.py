@@ -132,6 +132,7 @@ def client_command(
     box = Outbox(settings.outbox)
     try:
         code = asyncio.run(_main(settings, box, source, sink, agreement, linger_s, sbs is None))
+    finally:
         if sbs is not None:
             s = decoder.stats
             _status(
@@ -140,7 +141,6 @@ def client_command(
         left = box.pending()
         if left:
             _status(f"{left} state(s) left in the outbox {box.path}; sent on the next run")
-    finally:
         box.close()
         sink.close()
     if code:

@@ -15,7 +15,8 @@ refused (422: it names the field) move to a ``refused`` table, so they do not bl
 the ones behind them.
 
 An outbox belongs to one (broker URL, token): its pending states are that party's, for
-that broker. Opening it for another while states are pending is refused; an empty one is
+that broker. Once the broker accepted the token, opening the outbox for another while
+states are pending is refused; an empty one (or one whose token was never accepted) is
 taken over. It also keeps the id of the last alert handed to the sink (the alert
 cursor), so a restarted client prints what it missed and nothing twice. Times are Unix s.
 """
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 #: Meta key: the id of the last alert handed to the sink.
 ALERT_CURSOR = "alert_cursor"
 _OWNER = "owner"
+_CONFIRMED = "owner_confirmed"
 
 
 @dataclass(frozen=True)
@@ -90,23 +92,32 @@ class Outbox:
             self._db.close()
 
     def bind(self, broker_url: str, token: str) -> None:
-        """Claim the outbox for (broker, token); refused if another's states are pending.
+        """Claim the outbox for (broker, token); refused if another party's states are pending.
 
-        Taking over an empty outbox forgets the previous owner's alert cursor.
+        The states are another party's once the broker accepted that other token
+        (:meth:`confirm`); states queued under a token the broker never accepted (a typo)
+        are taken over. Taking over forgets the previous owner's alert cursor.
         """
-        owner = hashlib.sha256(f"{broker_url.rstrip('/')}\n{token}".encode()).hexdigest()
+        owner = _owner(broker_url, token)
         with self._lock, self._tx():
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_OWNER,)).fetchone()
             if row is not None and row[0] == owner:
                 return
             pending = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-            if row is not None and pending:
+            confirmed = self._db.execute(
+                "SELECT 1 FROM meta WHERE key = ?", (_CONFIRMED,)
+            ).fetchone()
+            if row is not None and pending and confirmed:
                 raise InputError(
                     f"outbox {self.path} holds {pending} unsent state(s) of another broker "
-                    "or token; send them with that one first, or use another --outbox"
+                    "or party; send them with that one first, or use another --outbox"
                 )
-            self._db.execute("DELETE FROM meta WHERE key = ?", (ALERT_CURSOR,))
+            self._db.execute("DELETE FROM meta WHERE key IN (?, ?)", (ALERT_CURSOR, _CONFIRMED))
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_OWNER, owner))
+
+    def confirm(self) -> None:
+        """Record that the broker accepted the owner's token (see :meth:`bind`)."""
+        self.set_meta(_CONFIRMED, "1")
 
     def put(self, states: Sequence[dict[str, Any]]) -> int:
         """Queue checked states (see :func:`~deconflict.client.states.check_states`), committed.
@@ -187,6 +198,11 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _owner(broker_url: str, token: str) -> str:
+    """What identifies an owner without storing its token: a hash of URL and token."""
+    return hashlib.sha256(f"{broker_url.rstrip('/')}\n{token}".encode()).hexdigest()
 
 
 def _make_private(path: Path) -> None:

@@ -155,6 +155,7 @@ class PartyClient:
         self._task: asyncio.Task[None] | None = None
         self._waiting: deque[asyncio.Future[dict[str, Any]]] = deque()
         self._batch_max = timing.batch_max
+        self._confirmed = False
         self._http = httpx.AsyncClient(
             base_url=self.url,
             headers={"Authorization": f"Bearer {settings.token}"},
@@ -361,6 +362,9 @@ class PartyClient:
         """Check the token (GET /agreement) and learn the agreement's fingerprint."""
         fingerprint = str((await self._get("/agreement")).json()["fingerprint"])
         self.stats.fingerprint = fingerprint
+        if not self._confirmed:
+            await asyncio.to_thread(self.outbox.confirm)  # the token is a party's
+            self._confirmed = True
         if self.stats.party is None:
             with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
                 who = await self._http.get("/hotline/whoami")
