@@ -132,11 +132,7 @@ def test_file_replay_groups_by_time_and_keeps_the_pace(tmp_path: Path):
     assert len(asyncio.run(collect(None))) == 3 and waits == []
     (tmp_path / "bad.csv").write_text("time,id,lat\n1,A,2\n")
     with pytest.raises(InputError, match="missing column"):
-        asyncio.run(collect_path(tmp_path / "bad.csv"))
-
-
-async def collect_path(path: Path) -> list:
-    return [b async for b in file_replay(path, speed=None)]
+        file_replay(tmp_path / "bad.csv")  # at once, before anything is sent
 
 
 def test_json_lines_reports_and_skips_bad_lines():
@@ -170,3 +166,11 @@ def test_host_port():
     for bad in ("localhost", ":30003", "h:0", "h:port", "h:70000"):
         with pytest.raises(InputError, match="expected HOST:PORT"):
             parse_host_port(bad)
+
+
+def test_one_client_per_outbox(tmp_path: Path):
+    box = Outbox(tmp_path / "box.db")
+    with pytest.raises(InputError, match="in use by another client"):
+        Outbox(tmp_path / "box.db")
+    box.close()
+    Outbox(tmp_path / "box.db").close()  # free again once closed

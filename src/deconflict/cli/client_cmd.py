@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -15,6 +15,11 @@ from rich.text import Text
 from deconflict.cli.common import err_console, one_line_errors
 from deconflict.errors import InputError
 from deconflict.names import terminal_text
+
+if TYPE_CHECKING:
+    from deconflict.client.outbox import Outbox
+    from deconflict.client.settings import ClientSettings
+    from deconflict.client.sinks import JsonLines
 
 HELP = (
     "Stream this party's own states to the broker; print the alerts it sends back.\n\n"
@@ -128,10 +133,13 @@ def client_command(
         path = Path(input_)
         source = file_replay(path, speed=None if as_fast_as_possible else (speed or 1.0))
 
-    sink = JsonLines(output) if output is not None else JsonLines(sys.stdout)
     box = Outbox(settings.outbox)
     try:
-        code = asyncio.run(_main(settings, box, source, sink, agreement, linger_s, sbs is None))
+        sink = JsonLines(output) if output is not None else JsonLines(sys.stdout)
+        try:
+            code = asyncio.run(_main(settings, box, source, sink, agreement, linger_s, sbs is None))
+        finally:
+            sink.close()
     finally:
         if sbs is not None:
             s = decoder.stats
@@ -142,16 +150,15 @@ def client_command(
         if left:
             _status(f"{left} state(s) left in the outbox {box.path}; sent on the next run")
         box.close()
-        sink.close()
     if code:
         raise typer.Exit(code)
 
 
 async def _main(
-    settings: Any,
-    box: Any,
+    settings: ClientSettings,
+    box: Outbox,
     source: AsyncIterator[Any],
-    sink: Any,
+    sink: JsonLines,
     agreement: str | None,
     linger_s: float,
     finite: bool,

@@ -1,10 +1,11 @@
 """The party client's outbox: every state waits here until the broker acknowledged it.
 
-One SQLite file, private (created 0600 before SQLite opens it; an existing one that
-others could read is made 0600, its ``-wal`` and ``-shm`` companions too), in WAL
-mode with ``synchronous=FULL``: a state is committed and fsynced here before it is
-sent, and removed only once the broker answered that it committed the batch, so a
-crash of the client, of the broker or of the link loses nothing acknowledged. A state
+One SQLite file, used by one client at a time (an exclusive lock), private (created
+0600 before SQLite opens it; an existing one that others could read is made 0600, its
+``-wal`` and ``-shm`` companions too), in WAL mode with ``synchronous=FULL``: a state
+is committed and fsynced here before it is sent, and removed only once the broker
+answered that it committed the batch, so a crash of the client, of the broker or of the
+link loses nothing acknowledged. A state
 whose batch was committed by the broker but whose answer was lost (the broker killed
 in between) is sent again: delivery is at least once.
 
@@ -23,6 +24,7 @@ cursor), so a restarted client prints what it missed and nothing twice. Times ar
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -76,6 +78,7 @@ class Outbox:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _make_private(self.path)
+        self._lock_fd = _lock(self.path)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -83,6 +86,7 @@ class Outbox:
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as err:
+            os.close(self._lock_fd)
             raise InputError(f"outbox {self.path}: {err}") from None
         self._lock = threading.Lock()
 
@@ -90,6 +94,7 @@ class Outbox:
         """Close the file (pending states stay in it)."""
         with self._lock:
             self._db.close()
+            os.close(self._lock_fd)  # releases the lock
 
     def bind(self, broker_url: str, token: str) -> None:
         """Claim the outbox for (broker, token); refused if another party's states are pending.
@@ -198,6 +203,24 @@ class _Transaction:
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _lock(path: Path) -> int:
+    """Hold an exclusive lock on the outbox file (one client per outbox); the fd.
+
+    ``flock`` locks are apart from SQLite's own (``fcntl`` byte ranges) and end with the
+    process, so a killed client never leaves one behind.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(
+            f"outbox {path} is in use by another client (one client per outbox: "
+            "use another --outbox)"
+        ) from None
+    return fd
 
 
 def _owner(broker_url: str, token: str) -> str:

@@ -69,7 +69,7 @@ class Timing:
     #: Longest wait for the broker's answer to a batch before the link is taken for dead.
     ack_timeout_s: float = 15.0
     http_timeout_s: float = 10.0
-    #: WebSocket keep-alive pings, and how long a pong may take.
+    #: WebSocket keep-alive pings; a pong may take twice this.
     ping_s: float = 5.0
     #: Alert polling interval on the HTTP fallback.
     poll_s: float = 1.0
@@ -251,7 +251,7 @@ class PartyClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await job
             self._raise_fatal()
-            raise InputError("the link to the broker stopped")  # not reached: the loop never ends
+            self._task.result()  # a bug in the link loop: raised with its traceback
         job.result()
 
     def _raise_fatal(self) -> None:
@@ -331,7 +331,7 @@ class PartyClient:
                 additional_headers={"Authorization": f"Bearer {self.settings.token}"},
                 open_timeout=self.timing.http_timeout_s,
                 ping_interval=self.timing.ping_s,
-                ping_timeout=self.timing.ping_s,
+                ping_timeout=2.0 * self.timing.ping_s,
                 close_timeout=1.0,
                 max_size=8 * 2**20,
                 proxy=None,
@@ -358,9 +358,24 @@ class PartyClient:
             raise _LinkLostError(f"GET {path}: HTTP {resp.status_code}")
         return resp
 
+    async def _get_json(self, path: str, **params: Any) -> Any:
+        """GET ``path`` as JSON; an answer that is not JSON is not from a broker (fatal)."""
+        resp = await self._get(path, **params)
+        try:
+            return resp.json()
+        except ValueError:
+            raise InputError(
+                f"{self.url} does not answer like a deconflict broker (GET {path}: not JSON)"
+            ) from None
+
     async def _preflight(self) -> str:
         """Check the token (GET /agreement) and learn the agreement's fingerprint."""
-        fingerprint = str((await self._get("/agreement")).json()["fingerprint"])
+        agreement = await self._get_json("/agreement")
+        if not isinstance(agreement, dict) or not isinstance(agreement.get("fingerprint"), str):
+            raise InputError(
+                f"{self.url} does not answer like a deconflict broker (GET /agreement)"
+            )
+        fingerprint = agreement["fingerprint"]
         self.stats.fingerprint = fingerprint
         if not self._confirmed:
             await asyncio.to_thread(self.outbox.confirm)  # the token is a party's
@@ -393,7 +408,7 @@ class PartyClient:
     async def _init_cursor(self) -> None:
         """A new outbox starts after the party's last alert: old ones are not printed."""
         last = 0
-        while page := (await self._get("/alerts", after_id=last, limit=10_000)).json():
+        while page := await self._get_json("/alerts", after_id=last, limit=10_000):
             last = int(page[-1]["id"])
             if len(page) < 10_000:
                 break
@@ -403,7 +418,7 @@ class PartyClient:
     async def _backfill(self) -> None:
         """Hand the sink every alert after the cursor (those missed while away)."""
         while True:
-            page = (await self._get("/alerts", after_id=self._cursor or 0, limit=10_000)).json()
+            page = await self._get_json("/alerts", after_id=self._cursor or 0, limit=10_000)
             for alert in page:  # over missed alerts
                 await self._deliver_alert(alert)
             if len(page) < 10_000:

@@ -39,7 +39,7 @@ Batch = list[dict[str, Any]]
 Report = Callable[[str], None]
 
 
-async def file_replay(
+def file_replay(
     path: str | Path,
     *,
     speed: float | None = 1.0,
@@ -50,28 +50,37 @@ async def file_replay(
 
     ``speed``: 1 replays at real time, N N times faster, None as fast as possible.
     A ``party`` or ``callsign`` column is ignored (every state is this party's). The
-    whole file is checked first: a bad row stops with one line naming it.
+    whole file is read and checked now, before anything is sent: a bad row is one
+    :class:`InputError` line naming it. The pace starts with the first batch taken.
     """
     if speed is not None and not speed > 0:
         raise InputError(f"speed: must be > 0, got {speed:g}")
-    state = read_states(path)
-    rows = check_states(
-        [
-            {
-                "time": float(state.time[k]),
-                "id": str(state.id[k]),
-                "lat": float(state.lat[k]),
-                "lon": float(state.lon[k]),
-                "alt_ft": float(state.alt_ft[k]),
-                "gs_kt": float(state.gs_kt[k]),
-                "track_deg": float(state.track_deg[k]),
-                "vs_fpm": float(state.vs_fpm[k]),
-            }
-            for k in range(len(state))  # over states: the file, once
-        ]
-    )
-    order = np.argsort(state.time, kind="stable")
-    times = state.time[order]
+    state = read_states(path)  # checked with the broker's rule, rows named
+    rows = [
+        {
+            "time": float(state.time[k]),
+            "id": str(state.id[k]),
+            "lat": float(state.lat[k]),
+            "lon": float(state.lon[k]),
+            "alt_ft": float(state.alt_ft[k]),
+            "gs_kt": float(state.gs_kt[k]),
+            "track_deg": float(state.track_deg[k]),
+            "vs_fpm": float(state.vs_fpm[k]),
+        }
+        for k in range(len(state))  # over states: the file, once
+    ]
+    return _replay(rows, state.time, speed, sleep, clock)
+
+
+async def _replay(
+    rows: list[dict[str, Any]],
+    time_s: np.ndarray,
+    speed: float | None,
+    sleep: Callable[[float], Any],
+    clock: Callable[[], float],
+) -> AsyncIterator[Batch]:
+    order = np.argsort(time_s, kind="stable")
+    times = time_s[order]
     starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]])
     ends = np.r_[starts[1:], times.size]
     t0_s = float(times[0]) if times.size else 0.0
