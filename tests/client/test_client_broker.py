@@ -22,7 +22,6 @@ from deconflict.client.party import PartyClient, Timing
 from deconflict.client.settings import ClientSettings
 from deconflict.errors import InputError
 from deconflict.store.migrate import upgrade
-from tests.conftest import run_deconflict
 from tests.service.conftest import Broker, Client, quick_party, start_broker, wait_for
 
 A1 = {
@@ -171,25 +170,20 @@ def test_an_sbs1_feed_reaches_the_broker_through_the_client(broker: Broker):
 
 def test_an_alert_pushed_by_the_broker_comes_out_as_a_json_line(broker: Broker):
     blue, red = party(broker, "blue"), party(broker, "red")
-    proc = client_process(blue, "-", "--linger-s", "1", stdin=subprocess.PIPE)
-    try:
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(A1) + "\n")
-        proc.stdin.flush()
-        wait_for(lambda: blue.get("/tracks").json(), timeout_s=30)
-        assert red.post("/tracks", json=[B1]).status_code == 200
-        wait_for(lambda: blue.get("/alerts").json(), timeout_s=30)
-        out, err = proc.communicate(timeout=30)  # closes stdin: the input ends
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    alerts = [json.loads(line) for line in out.splitlines()]
+    assert red.post("/tracks", json=[B1]).status_code == 200  # red is there first
+    res = CliRunner().invoke(
+        app,
+        ["client", "-", "--broker-url", broker.url, "--linger-s", "1"],
+        input=json.dumps(A1) + "\n",
+        env={"DECONFLICT_CLIENT_TOKEN": blue.token},
+    )
+    assert res.exit_code == 0, res.output
+    alerts = [json.loads(line) for line in res.stdout.splitlines()]
     assert alerts and alerts[0]["own_id"] == "BLUE-A1" and alerts[0]["event"] == "new"
     assert alerts[0]["intruder"]["range_nm"] == pytest.approx(12.0, abs=0.2)
-    assert "RED" not in out  # the other party only as relative geometry
-    assert "client: done: 1 state(s) acknowledged" in err
+    assert alerts == blue.get("/alerts").json()[: len(alerts)]  # as GET /alerts has them
+    assert "RED" not in res.stdout  # the other party only as relative geometry
+    assert "client: done: 1 state(s) acknowledged" in res.stderr
 
 
 def test_without_a_websocket_the_client_falls_back_to_http(broker: Broker):
@@ -234,42 +228,45 @@ def states(k0: int, k1: int) -> list[dict]:
     ]
 
 
-def test_the_outbox_delivers_what_was_sent_while_the_broker_was_killed(tmp_path: Path):
-    db_path = tmp_path / "kill.db"
-    db = f"sqlite:///{db_path}"
-    upgrade(db)
-    broker = start_broker(db, tmp_path)
+def test_the_outbox_delivers_what_was_sent_while_the_broker_was_killed(broker: Broker):
+    """kill -9 the module's broker, send, start it again on the same database and port."""
     statuses: list[str] = []
+    blue = party(broker, "kill")
+
+    async def scenario() -> None:
+        settings = ClientSettings(broker_url=broker.url, token=blue.token, outbox=Path("o.db"))
+        async with PartyClient(settings, on_status=statuses.append, timing=FAST) as client:
+            await client.send(states(0, 5))
+            assert await client.drain(20)
+            await asyncio.to_thread(broker.kill9)
+            for _ in range(200):  # the client notices the broker is gone
+                if client.stats.link is None:
+                    break
+                await asyncio.sleep(0.05)
+            for k in range(5, 25):  # sent while the broker is down
+                await client.send(states(k, k + 1))
+                await asyncio.sleep(0.01)
+            assert client.outbox.pending() == 20 * 3
+            await asyncio.to_thread(broker.start)  # the same database, the same port
+            assert await client.drain(30)
+            assert client.stats.acknowledged == 25 * 3 and client.stats.disconnects == 1
+
     try:
-        blue = Client("blue", quick_party(db, "blue"), broker.url)
-        blue.ack()
-
-        async def scenario() -> None:
-            settings = ClientSettings(broker_url=broker.url, token=blue.token, outbox=Path("o.db"))
-            async with PartyClient(settings, on_status=statuses.append, timing=FAST) as client:
-                await client.send(states(0, 5))
-                assert await client.drain(20)
-                await asyncio.to_thread(broker.kill9)
-                for _ in range(200):  # the client notices the broker is gone
-                    if client.stats.link is None:
-                        break
-                    await asyncio.sleep(0.05)
-                for k in range(5, 25):  # sent while the broker is down
-                    await client.send(states(k, k + 1))
-                    await asyncio.sleep(0.01)
-                assert client.outbox.pending() == 20 * 3
-                await asyncio.to_thread(broker.start)  # the same database, the same port
-                assert await client.drain(30)
-                assert client.stats.acknowledged == 25 * 3 and client.stats.disconnects == 1
-
         asyncio.run(scenario())
     finally:
-        broker.stop()
-    with sqlite3.connect(db_path) as conn:
+        assert broker.proc is not None
+        if broker.proc.poll() is not None:  # the later tests need it
+            broker.start()
+    assert broker.db is not None
+    with sqlite3.connect(broker.db.removeprefix("sqlite:///")) as conn:
         rows = conn.execute(
-            "SELECT aircraft_id, time, count(*) FROM track_states GROUP BY aircraft_id, time"
+            "SELECT t.aircraft_id, t.time, count(*) FROM track_states t "
+            "JOIN parties p ON p.id = t.party_id WHERE p.name = ? "
+            "GROUP BY t.aircraft_id, t.time",
+            (blue.name,),
         ).fetchall()
-    assert sorted((r[0], r[1]) for r in rows) == sorted((s["id"], s["time"]) for s in states(0, 25))
+    sent = sorted((s["id"], s["time"]) for s in states(0, 25))
+    assert sorted((r[0], r[1]) for r in rows) == sent
     assert {r[2] for r in rows} == {1}  # none lost, none twice
     lost = [s for s in statuses if s.startswith("lost the broker")]
     back = [s for s in statuses if s.startswith("reconnected to")]
@@ -283,15 +280,9 @@ def test_the_outbox_delivers_what_was_sent_while_the_broker_was_killed(tmp_path:
 def test_tracks_refused_for_an_unacknowledged_agreement_stop_with_one_line(broker: Broker):
     Path("s.csv").write_text(CSV)
     fresh = party(broker, "fresh", ack=False)
-    res = run_deconflict(
-        "client",
-        "s.csv",
-        "--as-fast-as-possible",
-        "--broker-url",
-        broker.url,
-        env={"DECONFLICT_CLIENT_TOKEN": fresh.token},
-    )
-    assert res.returncode == 2, res.stderr
+    args = ["client", "s.csv", "--as-fast-as-possible", "--broker-url", broker.url]
+    res = CliRunner().invoke(app, args, env={"DECONFLICT_CLIENT_TOKEN": fresh.token})
+    assert res.exit_code == 2, res.output
     fp = fingerprint(fresh)[:12]
     assert res.stderr.splitlines()[-2:] == [
         "client: 1 state(s) left in the outbox client-outbox.db; sent on the next run",
@@ -299,7 +290,15 @@ def test_tracks_refused_for_an_unacknowledged_agreement_stop_with_one_line(broke
         f"{fp}: pass --agreement {fp} (or the agreement's TOML file) after checking it is "
         "the one you agreed to",
     ], res.stderr
-    assert "Traceback" not in res.stderr
+    assert "Traceback" not in res.output
+    # Acknowledged with --agreement, the queued state goes on the next run.
+    again = CliRunner().invoke(
+        app,
+        [*args, "--agreement", fp, "--linger-s", "0"],
+        env={"DECONFLICT_CLIENT_TOKEN": fresh.token},
+    )
+    assert again.exit_code == 0, again.output
+    assert [t["id"] for t in fresh.get("/tracks").json()] == ["A"]
 
 
 def test_a_refused_token_or_another_agreement_is_fatal(broker: Broker):

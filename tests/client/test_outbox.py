@@ -173,4 +173,5 @@ def test_one_client_per_outbox(tmp_path: Path):
     with pytest.raises(InputError, match="in use by another client"):
         Outbox(tmp_path / "box.db")
     box.close()
+    box.close()  # twice: nothing more
     Outbox(tmp_path / "box.db").close()  # free again once closed

@@ -91,10 +91,13 @@ class Outbox:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the file (pending states stay in it)."""
+        """Close the file (pending states stay in it); closing twice does nothing."""
         with self._lock:
+            if self._lock_fd < 0:
+                return
             self._db.close()
             os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = -1
 
     def bind(self, broker_url: str, token: str) -> None:
         """Claim the outbox for (broker, token); refused if another party's states are pending.

@@ -146,7 +146,12 @@ class PartyClient:
         self.agreement = _fingerprint_prefix(agreement) if agreement else None
         self._own_outbox = outbox is None
         self.outbox = outbox if outbox is not None else Outbox(settings.outbox)
-        self.outbox.bind(self.url, settings.token)
+        try:
+            self.outbox.bind(self.url, settings.token)
+        except InputError:
+            if self._own_outbox:
+                self.outbox.close()
+            raise
         self.rng = rng or random.Random()
         self.stats = ClientStats()
         self._cursor: int | None = _int_or_none(self.outbox.get_meta(ALERT_CURSOR))
