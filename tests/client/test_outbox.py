@@ -175,3 +175,37 @@ def test_one_client_per_outbox(tmp_path: Path):
     box.close()
     box.close()  # twice: nothing more
     Outbox(tmp_path / "box.db").close()  # free again once closed
+
+
+def test_a_client_started_before_the_broker_says_when_it_connects(tmp_path: Path):
+    """Nothing listens: one line that the broker is unreachable, then quiet retries."""
+    import socket
+
+    from deconflict.client.party import PartyClient, Timing
+    from deconflict.client.settings import ClientSettings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    statuses: list[str] = []
+
+    async def scenario() -> int:
+        settings = ClientSettings(
+            broker_url=f"http://127.0.0.1:{port}", token="t", outbox=tmp_path / "o.db"
+        )
+        timing = Timing(backoff_base_s=0.01, backoff_max_s=0.05)
+        client = PartyClient(settings, on_status=statuses.append, timing=timing)
+        await client.send([S])  # queued before the link is tried
+        await client.start()
+        try:
+            assert not await client.drain(timeout_s=0.5)
+            return client.outbox.pending()
+        finally:
+            await client.stop()
+
+    assert asyncio.run(scenario()) == 1
+    assert len(statuses) == 1, statuses
+    assert statuses[0].startswith(f"broker at http://127.0.0.1:{port} unreachable (ConnectError")
+    assert statuses[0].endswith(
+        f"1 state(s) in the outbox {tmp_path / 'o.db'}; reconnecting with backoff"
+    )

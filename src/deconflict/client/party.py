@@ -273,6 +273,7 @@ class PartyClient:
         """Connect, stream, and reconnect with backoff, until stopped or a fatal error."""
         self._delays = backoff_delays(self.timing, self.rng)
         self._down_since: float | None = None
+        self._ever_up = False
         while True:
             try:
                 await self._session()  # returns only to try the WebSocket again
@@ -291,17 +292,20 @@ class PartyClient:
         pending = self.outbox.pending()
         queued = f"; {pending} state(s) in the outbox to send" if pending else ""
         how = f"{link}{note}"
+        after = ""
         if self._down_since is not None:
-            down_s = time.monotonic() - self._down_since
-            line = f"reconnected to {self.url} after {down_s:.1f} s ({how}){queued}"
+            after = f" after {time.monotonic() - self._down_since:.1f} s"
+        if self._ever_up and self.stats.link is None:
+            line = f"reconnected to {self.url}{after} ({how}){queued}"
         elif self.stats.link is None:
             who = f" as {self.stats.party}" if self.stats.party else ""
             agreement = (
                 f"; agreement {self.stats.fingerprint[:12]}" if self.stats.fingerprint else ""
             )
-            line = f"connected to {self.url}{who} ({how}){agreement}{queued}"
+            line = f"connected to {self.url}{who}{after} ({how}){agreement}{queued}"
         else:
             line = f"now on the {how}"
+        self._ever_up = True
         self._status(line)
         self.stats.link = link
         self._down_since = None
