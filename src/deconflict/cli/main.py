@@ -8,6 +8,8 @@ import typer
 
 from deconflict.agreement import Agreement
 from deconflict.cli.audit_cmd import audit_app
+from deconflict.cli.client_cmd import HELP as CLIENT_HELP
+from deconflict.cli.client_cmd import client_command
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
 from deconflict.cli.hotline_cmd import hotline_app, keys_app
@@ -37,6 +39,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
 app.command("sim")(sim_command)
+app.command("client", help=CLIENT_HELP)(client_command)
 
 
 @app.command("demo")
