@@ -376,27 +376,6 @@ def choose(opts: PairOptions, held_a: IntArray, sel: slice | IntArray = slice(No
     )
 
 
-def pair_advice(
-    kin: Kinematics,
-    track_deg: FloatArray,
-    a: IntArray,
-    b: IntArray,
-    g: PairGeometry,
-    win: Windows,
-    tie_a: U64,
-    tie_b: U64,
-    ag: Agreement,
-    held_a: IntArray | None = None,
-) -> PairAdvice:
-    """Complementary advisories for conflicting pairs ``(a, b)`` (one snapshot or several).
-
-    ``tie_a``/``tie_b``: see :func:`tie_hashes`; ``held_a``: see :func:`choose`
-    (default: every conflict new).
-    """
-    opts = pair_options(kin, track_deg, a, b, g, win, tie_a, tie_b, ag)
-    return choose(opts, held_a if held_a is not None else np.full(a.size, -1, dtype=np.int64))
-
-
 def tie_hashes(
     ids: StrArray, party: StrArray, a: IntArray, b: IntArray, key: str
 ) -> tuple[U64, U64]:
