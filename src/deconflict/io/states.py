@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from deconflict.errors import InputError
-from deconflict.tactical.state import TrafficState
+from deconflict.tactical.state import INPUT_COLUMNS, TrafficState
 from deconflict.units import FPM, HOUR, KM, KT, MINUTE, NM, m_to_ft, mps_to_fpm, mps_to_kt
 
 SUFFIXES = (".csv", ".parquet", ".pq", ".daa")
@@ -225,4 +225,4 @@ def read_daa(path: str | Path) -> pd.DataFrame:
         out[ours] = values * table[unit]
     first_at_time = ~out["time"].duplicated(keep="first")
     out["party"] = np.where(first_at_time, OWNSHIP_PARTY, INTRUDER_PARTY)
-    return out[["time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"]]
+    return out[list(INPUT_COLUMNS)]
