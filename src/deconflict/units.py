@@ -79,7 +79,11 @@ def mps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
 
 
 def fpm_to_fps(x: ArrayOrFloat) -> ArrayOrFloat:
-    """Feet per minute → feet per second (times :data:`FPM_TO_FPS`, as the detector does)."""
+    """Feet per minute → feet per second: times :data:`FPM_TO_FPS`, as the detector does.
+
+    ``x / MINUTE`` is the same quantity but may differ in the last bit; where results
+    must stay bit-for-bit what they were, keep the operation the code had.
+    """
     return x * FPM_TO_FPS
 
 
