@@ -11,8 +11,9 @@ Public API (everything else is reachable through its module):
 
 from deconflict.agreement import Agreement
 from deconflict.errors import AgreementError, DeconflictError, InputError
-from deconflict.tactical.advise import advise, detect
+from deconflict.tactical.advise import advise
 from deconflict.tactical.state import TrafficState
+from deconflict.tactical.tables import detect
 
 __all__ = [
     "Agreement",

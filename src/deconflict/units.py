@@ -18,16 +18,22 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+#: One minute in seconds.
+MINUTE = 60.0
+#: One hour in seconds.
+HOUR = 3600.0
+#: One kilometre in metres.
+KM = 1000.0
 #: One international nautical mile in metres (exact).
 NM = 1852.0
 #: One international foot in metres (exact).
 FT = 0.3048
 #: One knot (NM per hour) in metres per second.
-KT = NM / 3600.0
+KT = NM / HOUR
 #: One foot per minute in metres per second.
-FPM = FT / 60.0
+FPM = FT / MINUTE
 #: One foot per minute in feet per second.
-FPM_TO_FPS = 1.0 / 60.0
+FPM_TO_FPS = 1.0 / MINUTE
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64])
 
@@ -78,7 +84,7 @@ def fpm_to_fps(x: ArrayOrFloat) -> ArrayOrFloat:
     >>> fpm_to_fps(1500.0)
     25.0
     """
-    return x / 60.0
+    return x / MINUTE
 
 
 def fps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
@@ -87,4 +93,4 @@ def fps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
     >>> fps_to_fpm(8.0)
     480.0
     """
-    return x * 60.0
+    return x * MINUTE

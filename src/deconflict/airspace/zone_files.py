@@ -26,8 +26,8 @@ from deconflict.agreement import Agreement
 from deconflict.airspace.zones import Zone, ZoneEntries, Zones, check_state
 from deconflict.errors import InputError
 from deconflict.json_text import read_json
-from deconflict.tactical.advise import as_state
 from deconflict.tactical.state import TrafficState
+from deconflict.tactical.tables import as_state
 
 __all__ = ["ZONE_COLUMNS", "Zone", "Zones", "as_zones", "check", "check_frame", "read"]
 

@@ -44,12 +44,13 @@ from deconflict.sim.scenario import (
     Sortie,
     StrayEvent,
 )
-from deconflict.tactical.advise import ADVICE_COLUMNS, advise_state
+from deconflict.tactical.advise import advise_state
 from deconflict.tactical.alerts import LEVELS, AlertTracker
 from deconflict.tactical.detect import Kinematics, windows
 from deconflict.tactical.pairs import overlapping_pairs
 from deconflict.tactical.resolve import NO_SAFE, manoeuvre_codes
 from deconflict.tactical.state import TrafficState
+from deconflict.tactical.tables import ADVICE_COLUMNS
 from deconflict.units import ft_to_m, kt_to_mps, m_to_nm, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
