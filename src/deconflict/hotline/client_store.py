@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deconflict.errors import InputError
+from deconflict.hotline.audit import write_head
 from deconflict.hotline.messages import Message, parse_message
 
 SCHEMA = """
@@ -138,9 +139,15 @@ class ClientStore:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file (closing twice is harmless)."""
         with self._lock:
             self._db.close()
+
+    def delete(self) -> None:
+        """Close the store and remove its file, with its ``-wal`` and ``-shm`` companions."""
+        self.close()
+        for part in ("", "-wal", "-shm"):
+            Path(f"{self.path}{part}").unlink(missing_ok=True)
 
     def _tx(self) -> _Transaction:
         return _Transaction(self)
@@ -499,6 +506,29 @@ class ClientStore:
             if due < now:
                 out.append(OwedRequest(i, "we owe them", sender, msg["body"], due))
         return out
+
+
+def export_heads(store: Path, out_dir: Path) -> list[tuple[Path, str, int]]:
+    """Write the newest signed audit head seen from each relay to ``out_dir/RELAY.head.json``.
+
+    Reads the existing store at ``store`` (:class:`InputError` if there is none);
+    returns (file, relay, entry count) for each head written, none when there are none.
+    """
+    if not store.exists():
+        raise InputError(f"hotline store {store} does not exist")
+    local = ClientStore(store)
+    try:
+        heads = local.heads()
+    finally:
+        local.close()
+    if heads:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for relay, head in sorted(heads.items()):
+        target = out_dir / f"{relay}.head.json"
+        write_head(target, head)
+        written.append((target, relay, int(head["n"])))  # type: ignore[call-overload]
+    return written
 
 
 def _make_private(path: Path) -> None:

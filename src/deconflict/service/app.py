@@ -62,7 +62,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
         else None
     )
     hub = Hub()
-    relay = Relay(authenticate, name="primary", can_register_keys=True)
+    relay = Relay(name="primary", can_register_keys=True)
 
     def publish(records: list[AlertRecord]) -> None:
         # Stored by the engine, then signed into the record, then pushed: a crash in
