@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from deconflict.cli.main import app
 from deconflict.client.party import PartyClient, Timing
-from deconflict.client.settings import ClientSettings
 from deconflict.errors import InputError
+from deconflict.hotline.config import ClientConfig
 from deconflict.store.migrate import upgrade
 from tests.service.conftest import Broker, Client, quick_party, start_broker, wait_for
 
@@ -198,7 +198,7 @@ def test_without_a_websocket_the_client_falls_back_to_http(broker: Broker):
     statuses: list[str] = []
 
     async def scenario() -> None:
-        settings = ClientSettings(broker_url=blue.base, token=blue.token, outbox=Path("o.db"))
+        settings = ClientConfig(broker_url=blue.base, token=blue.token, outbox=Path("o.db"))
         client = NoWebSocket(
             settings, on_alert=alerts.append, on_status=statuses.append, timing=FAST
         )
@@ -234,7 +234,7 @@ def test_the_outbox_delivers_what_was_sent_while_the_broker_was_killed(broker: B
     blue = party(broker, "kill")
 
     async def scenario() -> None:
-        settings = ClientSettings(broker_url=broker.url, token=blue.token, outbox=Path("o.db"))
+        settings = ClientConfig(broker_url=broker.url, token=blue.token, outbox=Path("o.db"))
         async with PartyClient(settings, on_status=statuses.append, timing=FAST) as client:
             await client.send(states(0, 5))
             assert await client.drain(20)
@@ -305,7 +305,7 @@ def test_a_refused_token_or_another_agreement_is_fatal(broker: Broker):
     fresh = party(broker, "fresh", ack=False)
 
     async def run(token: str, agreement: str | None) -> str:
-        settings = ClientSettings(broker_url=broker.url, token=token, outbox=Path(f"{token}.db"))
+        settings = ClientConfig(broker_url=broker.url, token=token, outbox=Path(f"{token}.db"))
         client = PartyClient(settings, agreement=agreement, timing=FAST)
         with pytest.raises(InputError) as err:
             await asyncio.wait_for(client.run(source()), 30)

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from deconflict.client.outbox import ALERT_CURSOR, Outbox
-from deconflict.client.settings import load_settings
 from deconflict.client.sources import file_replay, json_lines, parse_host_port
 from deconflict.client.states import check_states
 from deconflict.errors import InputError
+from deconflict.hotline.config import load_config
 
 S = {
     "time": 10.0,
@@ -93,18 +93,23 @@ def test_check_states_uses_the_brokers_rule_and_names_the_state():
 def test_settings_flags_over_prefixed_over_todays_variables(monkeypatch: pytest.MonkeyPatch):
     for var in ("CLIENT_TOKEN", "TOKEN", "CLIENT_BROKER_URL", "BROKER_URL", "CLIENT_OUTBOX"):
         monkeypatch.delenv(f"DECONFLICT_{var}", raising=False)
-    with pytest.raises(InputError, match=r"^no token: pass --token or set DECONFLICT_CLIENT_TOKEN"):
-        load_settings()
+    with pytest.raises(
+        InputError, match=r"^no token: pass --token, set DECONFLICT_CLIENT_TOKEN, or put token"
+    ):
+        load_config({}, need_key=False)
     monkeypatch.setenv("DECONFLICT_TOKEN", "old")
     monkeypatch.setenv("DECONFLICT_BROKER_URL", "http://old:1")
-    s = load_settings()
+    s = load_config({}, need_key=False)
     assert (s.token, s.broker_url, str(s.outbox)) == ("old", "http://old:1", "client-outbox.db")
     monkeypatch.setenv("DECONFLICT_CLIENT_TOKEN", "new")
     monkeypatch.setenv("DECONFLICT_CLIENT_BROKER_URL", "http://new:1")
-    assert (load_settings().token, load_settings().broker_url) == ("new", "http://new:1")
-    assert load_settings(token="flag", outbox=None).token == "flag"
+    assert (load_config({}, need_key=False).token, load_config({}, need_key=False).broker_url) == (
+        "new",
+        "http://new:1",
+    )
+    assert load_config({"token": "flag", "outbox": None}, need_key=False).token == "flag"
     with pytest.raises(InputError, match=r"^setting 'broker_url'.*got 'ftp://x'$"):
-        load_settings(broker_url="ftp://x")
+        load_config({"broker_url": "ftp://x"}, need_key=False)
 
 
 def test_file_replay_groups_by_time_and_keeps_the_pace(tmp_path: Path):
@@ -182,7 +187,7 @@ def test_a_client_started_before_the_broker_says_when_it_connects(tmp_path: Path
     import socket
 
     from deconflict.client.party import PartyClient, Timing
-    from deconflict.client.settings import ClientSettings
+    from deconflict.hotline.config import ClientConfig
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -190,7 +195,7 @@ def test_a_client_started_before_the_broker_says_when_it_connects(tmp_path: Path
     statuses: list[str] = []
 
     async def scenario() -> int:
-        settings = ClientSettings(
+        settings = ClientConfig(
             broker_url=f"http://127.0.0.1:{port}", token="t", outbox=tmp_path / "o.db"
         )
         timing = Timing(backoff_base_s=0.01, backoff_max_s=0.05)

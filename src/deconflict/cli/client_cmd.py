@@ -18,8 +18,8 @@ from deconflict.names import terminal_text
 
 if TYPE_CHECKING:
     from deconflict.client.outbox import Outbox
-    from deconflict.client.settings import ClientSettings
     from deconflict.client.sinks import JsonLines
+    from deconflict.hotline.config import ClientConfig
 
 HELP = (
     "Stream this party's own states to the broker; print the alerts it sends back.\n\n"
@@ -105,9 +105,9 @@ def client_command(
     """Stream this party's own states to the broker; print the alerts it sends back."""
     from deconflict.client.outbox import Outbox
     from deconflict.client.sbs import SbsDecoder
-    from deconflict.client.settings import load_settings
     from deconflict.client.sinks import JsonLines
     from deconflict.client.sources import file_replay, json_lines, parse_host_port, sbs_feed
+    from deconflict.hotline.config import load_config
 
     if (input_ is None) == (sbs is None):
         raise InputError("give one input: a states FILE, - for stdin, or --sbs HOST:PORT")
@@ -119,7 +119,9 @@ def client_command(
         raise InputError(f"--speed: must be > 0, got {speed:g}")
     if linger_s < 0:
         raise InputError(f"--linger-s: must be ≥ 0, got {linger_s:g}")
-    settings = load_settings(broker_url=broker_url, token=token, outbox=outbox)
+    settings = load_config(
+        {"broker_url": broker_url, "token": token, "outbox": outbox}, need_key=False
+    )
 
     decoder = SbsDecoder()
     source: AsyncIterator[Any]
@@ -155,7 +157,7 @@ def client_command(
 
 
 async def _main(
-    settings: ClientSettings,
+    settings: ClientConfig,
     box: Outbox,
     source: AsyncIterator[Any],
     sink: JsonLines,

@@ -45,9 +45,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from deconflict.client.outbox import ALERT_CURSOR, Outbox, Pending
-from deconflict.client.settings import ClientSettings
 from deconflict.client.states import STATE_COLUMNS, check_states
 from deconflict.errors import InputError
+from deconflict.hotline.config import ClientConfig
 from deconflict.service.schemas import AlertOut
 
 #: What the client hands each alert to: a callable, sync or async.
@@ -129,7 +129,7 @@ class PartyClient:
 
     def __init__(
         self,
-        settings: ClientSettings,
+        settings: ClientConfig,
         *,
         on_alert: AlertSink | None = None,
         on_status: StatusSink | None = None,

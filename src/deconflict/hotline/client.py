@@ -147,6 +147,8 @@ class HotlineClient:
         The key is loaded before the store is made, so a bad key leaves no file; a store
         made here is :attr:`new_store`.
         """
+        if config.key_file is None:
+            raise InputError("no signing key: the hotline signs every message (--key-file)")
         key = load_key_file(config.key_file)
         new_store = not config.store.exists()
         client = cls(

@@ -1,6 +1,7 @@
-"""A party client's settings: flags, then environment variables, then a config file.
+"""A party's settings, one class for all its programs: flags, then environment, then a file.
 
-pydantic-settings reads them into :class:`ClientConfig`. Environment variables are
+``deconflict hotline`` and ``deconflict client`` (the tracks client) read the same
+settings: pydantic-settings reads them into :class:`ClientConfig`. Environment variables are
 named ``DECONFLICT_CLIENT_<SETTING>`` (``DECONFLICT_CLIENT_TOKEN``,
 ``DECONFLICT_CLIENT_KEY_FILE``, …); the older names without ``CLIENT_``
 (``DECONFLICT_TOKEN``, …) are still read, the prefixed name winning. The config file
@@ -13,6 +14,7 @@ else ``~/.config/deconflict/hotline.toml`` when it exists) with the same keys::
     key_file = "~/.config/deconflict/signing.key"
     store = "~/.local/share/deconflict/hotline.db"
     nats_url = "nats://127.0.0.1:4222"     # optional: JetStream as the primary
+    outbox = "client-outbox.db"            # the tracks client's outbox
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pydantic_settings import (
 from deconflict._util import one_line_error
 from deconflict.errors import InputError
 
-FIELDS = ("broker_url", "backup_url", "token", "key_file", "store", "nats_url")
+FIELDS = ("broker_url", "backup_url", "token", "key_file", "store", "nats_url", "outbox")
 #: Prefix of the client's environment variables.
 ENV_PREFIX = "DECONFLICT_CLIENT_"
 #: Prefix of their older names, still read (the prefixed name wins).
@@ -50,12 +52,15 @@ class ClientConfig(BaseSettings):
     broker_url: str = Field("http://127.0.0.1:8000", pattern=r"^https?://")
     backup_url: str | None = Field(None, pattern=r"^https?://")
     token: str = Field(min_length=1)
-    key_file: Path
+    #: The party's Ed25519 signing key (the hotline needs it; the tracks client does not).
+    key_file: Path | None = None
     store: Path = Path("hotline.db")
     #: NATS JetStream as the primary transport instead of the broker's WebSocket.
     nats_url: str | None = Field(None, pattern=r"^(nats|tls)://")
+    #: The tracks client's outbox (states not yet acknowledged by the broker).
+    outbox: Path = Path("client-outbox.db")
 
-    @field_validator("key_file", "store", mode="before")
+    @field_validator("key_file", "store", "outbox", mode="before")
     @classmethod
     def _expand_home(cls, value: Any) -> Any:
         return Path(str(value)).expanduser() if isinstance(value, str | Path) else value
@@ -104,11 +109,14 @@ def config_file(named: Path | None = None) -> Path | None:
     return default if default.exists() else None
 
 
-def load_config(flags: dict[str, Any], named_file: Path | None = None) -> ClientConfig:
-    """The client's settings, validated, or a one-line :class:`InputError`.
+def load_config(
+    flags: dict[str, Any], named_file: Path | None = None, *, need_key: bool = True
+) -> ClientConfig:
+    """The party's settings, validated, or a one-line :class:`InputError`.
 
     Flags (None: not given) win over ``DECONFLICT_CLIENT_*`` variables, which win over
-    the older ``DECONFLICT_*`` names, which win over the config file.
+    the older ``DECONFLICT_*`` names, which win over the config file. ``need_key``: a
+    signing key is required (the hotline signs; the tracks client does not).
     """
     given = {k: v for k, v in flags.items() if v is not None}
     sources = (
@@ -118,19 +126,21 @@ def load_config(flags: dict[str, Any], named_file: Path | None = None) -> Client
         _ConfigFile(ClientConfig, config_file(named_file)),
     )
     try:
-        return ClientConfig(_build_sources=(sources, given))
+        config = ClientConfig(_build_sources=(sources, given))
     except ValidationError as err:
         missing = {e["loc"][0] for e in err.errors() if e["type"] == "missing" and e["loc"]}
         if "token" in missing:
             raise InputError(
-                "no token: pass --token, set DECONFLICT_TOKEN, or put token in the config file"
-            ) from None
-        if "key_file" in missing:
-            raise InputError(
-                "no signing key: pass --key-file (make one with `deconflict keys new`), "
-                "set DECONFLICT_KEY_FILE, or put key_file in the config file"
+                "no token: pass --token, set DECONFLICT_CLIENT_TOKEN, "
+                "or put token in the config file"
             ) from None
         raise InputError(one_line_error(err, "setting", got=True)) from None
+    if need_key and config.key_file is None:
+        raise InputError(
+            "no signing key: pass --key-file (make one with `deconflict keys new`), "
+            "set DECONFLICT_CLIENT_KEY_FILE, or put key_file in the config file"
+        )
+    return config
 
 
 def store_path(flag: Path | None = None) -> Path:
