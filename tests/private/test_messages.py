@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from deconflict import Agreement
-from deconflict.airspace.volume_files import read
 from deconflict.errors import InputError
+from deconflict.io.airspace_files import read_volumes as read
 from deconflict.private import Grid, Party, exchange, join, local_check, psi
 from deconflict.private.cells import coarse_records, fine_records, parents
 from deconflict.private.psi import RISTRETTO255, Kind, Message, decode, is_size_class, split

@@ -163,7 +163,7 @@ def offer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 1 (side A): start an exchange; writes the offer and A's state."""
-    from deconflict.airspace.volume_files import read
+    from deconflict.io.airspace_files import read_volumes as read
     from deconflict.private import Party
 
     refuse_existing_state(state, force)
@@ -189,7 +189,7 @@ def answer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 2 (side B): answer A's offer; writes the answer and B's state."""
-    from deconflict.airspace.volume_files import read
+    from deconflict.io.airspace_files import read_volumes as read
     from deconflict.private import Party
 
     refuse_existing_state(state, force)
@@ -249,9 +249,9 @@ def finish_command(
         f"its size classes: {party.their_sizes[0]} coarse / {party.their_sizes[1]} fine elements"
     )
     if output is not None:
-        from deconflict.airspace.volume_files import write_geojson
+        from deconflict.io.airspace_files import write_overlaps
 
-        write_geojson(frame, output)
+        write_overlaps(frame, output)
         console.print(f"{summary}; written to {output}", highlight=False)
         return
     if len(frame):

@@ -37,7 +37,7 @@ import pandas as pd
 import shapely
 
 from deconflict._util import iso_utc
-from deconflict.airspace.volumes import OVERLAP_COLUMNS
+from deconflict.airspace.overlaps import OVERLAP_COLUMNS
 from deconflict.errors import InputError
 from deconflict.private import psi
 from deconflict.private.cells import (
