@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
-from deconflict.airspace.volume_files import read
 from deconflict.airspace.volumes import Volume, Volumes, circle
+from deconflict.io.airspace_files import read_volumes as read
 from deconflict.private.cells import records_to_bytes
 
 #: A whole hour, so that slots line up with the windows drawn below.

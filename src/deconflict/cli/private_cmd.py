@@ -95,7 +95,7 @@ def offer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 1 (side A): start an exchange; writes the offer and A's state."""
-    from deconflict.airspace.volume_files import read
+    from deconflict.io.airspace_files import read_volumes as read
     from deconflict.private.message_files import write_message
     from deconflict.private.protocol import Party
     from deconflict.private.state_file import refuse_existing_state, save_state
@@ -123,7 +123,7 @@ def answer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 2 (side B): answer A's offer; writes the answer and B's state."""
-    from deconflict.airspace.volume_files import read
+    from deconflict.io.airspace_files import read_volumes as read
     from deconflict.private.message_files import read_message, write_message
     from deconflict.private.protocol import Party
     from deconflict.private.state_file import refuse_existing_state, save_state
@@ -192,9 +192,9 @@ def finish_command(
         f"its size classes: {party.their_sizes[0]} coarse / {party.their_sizes[1]} fine elements"
     )
     if output is not None:
-        from deconflict.airspace.volume_files import write_geojson
+        from deconflict.io.airspace_files import write_overlaps
 
-        write_geojson(frame, output)
+        write_overlaps(frame, output)
         console.print(f"{summary}; written to {output}", highlight=False)
         return
     if len(frame):

@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 
 from deconflict._util import iso_utc
-from deconflict.airspace.volumes import OVERLAP_COLUMNS
+from deconflict.airspace.overlaps import OVERLAP_COLUMNS
 from deconflict.errors import InputError
 from deconflict.private.cells import (
     BAND,

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette import status
 
 from deconflict.agreement import Agreement
-from deconflict.airspace.zone_files import as_zones
+from deconflict.airspace.zones import Zones
 from deconflict.api.auth import Admin, Party, authenticate, party_for_token, refuse_websocket
 from deconflict.api.limits import install_limits, receive_text
 from deconflict.api.problems import install_error_handlers
@@ -56,11 +56,7 @@ def create_app(settings: Settings, repo: Repository | None = None) -> FastAPI:
     """The broker: storage from ``settings.db`` (or ``repo``), detection running in the back."""
     agreement = load_agreement(settings.agreement) if settings.agreement else Agreement()
     # Protected airspace is part of the agreement, so of its fingerprint.
-    zones = (
-        as_zones({"type": "FeatureCollection", "features": list(agreement.protected_areas)})
-        if agreement.protected_areas
-        else None
-    )
+    zones = Zones.from_agreement(agreement) if agreement.protected_areas else None
     hub = Hub()
     relay = Relay(name="primary", can_register_keys=True)
 
