@@ -18,12 +18,12 @@ import pandas as pd
 
 from deconflict.geo import geodetic_from_enu
 from deconflict.sim import performance as pf
-from deconflict.sim.scenario import (
+from deconflict.sim.scenario import Scenario
+from deconflict.sim.scenario_schema import (
     AircraftType,
     Base,
     CrossingAircraft,
     CrossingEvent,
-    Scenario,
     Sortie,
     StrayEvent,
 )
