@@ -16,7 +16,8 @@
 The scenario exercise (``deconflict sim``) flies whole scenarios with performance
 limits instead:
 
-- :mod:`deconflict.sim.scenario`: scenarios as data (a TOML file and its zones).
+- :mod:`deconflict.sim.scenario`: scenarios as data (a TOML file and its zones);
+  :mod:`deconflict.sim.scenario_schema` what the file may say.
 - :mod:`deconflict.sim.performance`: performance-limited flight along routes and orbits.
 - :mod:`deconflict.sim.fleet`: a scenario's aircraft as a flight plan.
 - :mod:`deconflict.sim.scenario_pilots`: the exercise's pilots (how they differ
