@@ -32,8 +32,6 @@ FT = 0.3048
 KT = NM / HOUR
 #: One foot per minute in metres per second.
 FPM = FT / MINUTE
-#: One foot per minute in feet per second.
-FPM_TO_FPS = 1.0 / MINUTE
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64])
 

@@ -1,6 +1,6 @@
 """A brute-force pass over recorded tracks: cross-party losses of separation and NMACs.
 
-Shares no code with :func:`deconflict.sim.exercise.count_losses`: every pair of
+Shares no code with :func:`deconflict.sim.losses.count_losses`: every pair of
 aircraft at every time, geodesic distances from pyproj, episodes gathered in a plain
 Python dictionary. Slow, obvious, and the reference the fast count is checked against
 (also usable on ``out/tracks.parquet``).

@@ -20,14 +20,8 @@ from typer.testing import CliRunner
 from deconflict import Agreement
 from deconflict.cli.main import app
 from deconflict.errors import InputError
-from deconflict.sim.exercise import (
-    EPISODE_COLUMNS,
-    TRACK_COLUMNS,
-    InProcessAdvisor,
-    count_losses,
-    run_scenario,
-    zone_violations,
-)
+from deconflict.sim.exercise import TRACK_COLUMNS, InProcessAdvisor, run_scenario
+from deconflict.sim.losses import EPISODE_COLUMNS, count_losses, zone_violations
 from deconflict.sim.scenario import Scenario, load_scenario, parse_scenario
 from deconflict.tactical.detect import detect_state
 from tests.conftest import run_deconflict

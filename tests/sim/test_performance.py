@@ -1,8 +1,7 @@
-"""Performance-limited flight: turn radius, climb and descent limits, ceiling, speeds, pilots."""
+"""Performance-limited flight: turn radius, climb and descent limits, ceiling, speeds."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ from pyproj import Geod
 
 from deconflict.geo import enu_from_geodetic
 from deconflict.sim import performance as pf
-from deconflict.sim.exercise import build_fleet
+from deconflict.sim.fleet import build_fleet
 from deconflict.sim.scenario import parse_scenario
 from deconflict.units import kt_to_mps
 
@@ -203,31 +202,3 @@ def test_route_orbit_and_landing():
     assert GEOD.inv(lon, lat, 36.0, 35.0)[2] < 6000.0  # landed at home
     radii_nm = np.array(radii) / 1852.0
     assert radii_nm.min() > 4.5 and radii_nm.max() < 5.5
-
-
-def test_pilots_fly_after_the_reaction_delay():
-    _, state = airborne()
-    pilots = pf.Pilots.start(2, 2.0, reaction_s=5.0)
-    assert pilots.delay_steps == 3  # 5 s rounded up to whole 2-s steps
-    nav = command(state, vs_fpm=np.zeros(2))
-    none = np.zeros(0, dtype=np.int64)
-    pilots = pf.receive(
-        pilots, 0, state, np.array([1]), np.array([2500.0]), np.array([90.0]), np.array([False])
-    )
-    for k in (1, 2):
-        pilots = pf.receive(pilots, k, state, none, np.zeros(0), np.zeros(0), np.zeros(0, bool))
-        assert not pilots.following.any()
-        assert pf.apply(pilots, nav).vs_fpm.tolist() == [0.0, 0.0]
-    pilots = pf.receive(pilots, 3, state, none, np.zeros(0), np.zeros(0), np.zeros(0, bool))
-    flown = pf.apply(pilots, nav)
-    assert pilots.following.tolist() == [False, True]
-    assert flown.vs_fpm.tolist() == [0.0, 2500.0] and flown.track_deg[1] == 90.0
-    # no_safe_manoeuvre: hold the current track and rate.
-    held = dataclasses.replace(state, vs_fpm=np.array([0.0, -700.0]))
-    pilots = pf.receive(
-        pilots, 4, held, np.array([0]), np.array([9.0]), np.array([9.0]), np.array([True])
-    )
-    for k in (5, 6, 7):
-        pilots = pf.receive(pilots, k, held, none, np.zeros(0), np.zeros(0), np.zeros(0, bool))
-    flown = pf.apply(pilots, nav)
-    assert flown.vs_fpm[0] == 0.0 and flown.track_deg[0] == held.track_deg[0]

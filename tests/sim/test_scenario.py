@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 
 from deconflict.errors import InputError
-from deconflict.sim.scenario import (
-    EMBEDDED,
-    CrossingEvent,
-    embedded_path,
-    load_scenario,
-    parse_scenario,
-)
+from deconflict.sim.scenario import EMBEDDED, embedded_path, load_scenario, parse_scenario
+from deconflict.sim.scenario_schema import CrossingEvent
 
 SQUARE = {
     "type": "FeatureCollection",

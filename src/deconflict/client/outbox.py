@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deconflict._util import make_private
 from deconflict.errors import InputError
 
 SCHEMA = """
@@ -77,7 +77,7 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _make_private(self.path)
+        make_private(self.path, "outbox")
         self._lock_fd = _lock(self.path)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -229,26 +229,3 @@ def _lock(path: Path) -> int:
 def _owner(broker_url: str, token: str) -> str:
     """What identifies an owner without storing its token: a hash of URL and token."""
     return hashlib.sha256(f"{broker_url.rstrip('/')}\n{token}".encode()).hexdigest()
-
-
-def _make_private(path: Path) -> None:
-    """Create ``path`` with mode 0600, or make an existing outbox (and companions) 0600."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            try:
-                st = part.stat()
-                if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-                    part.chmod(0o600)
-            except FileNotFoundError:
-                continue
-            except OSError as err:
-                raise InputError(f"outbox {part}: {err.strerror}") from None
-        return
-    except OSError as err:
-        raise InputError(f"outbox {path}: {err.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-    finally:
-        os.close(fd)

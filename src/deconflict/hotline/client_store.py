@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deconflict._util import make_private
 from deconflict.errors import InputError
 from deconflict.hotline.audit import write_head
 from deconflict.hotline.messages import Message, parse_message
@@ -127,7 +126,7 @@ class ClientStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        _make_private(path)
+        make_private(path, "hotline store")
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -529,29 +528,6 @@ def export_heads(store: Path, out_dir: Path) -> list[tuple[Path, str, int]]:
         write_head(target, head)
         written.append((target, relay, int(head["n"])))  # type: ignore[call-overload]
     return written
-
-
-def _make_private(path: Path) -> None:
-    """Create ``path`` with mode 0600, or make an existing store (and its companions) 0600."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            try:
-                st = part.stat()
-                if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-                    part.chmod(0o600)
-            except FileNotFoundError:
-                continue
-            except OSError as err:
-                raise InputError(f"hotline store {part}: {err.strerror}") from None
-        return
-    except OSError as err:
-        raise InputError(f"hotline store {path}: {err.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-    finally:
-        os.close(fd)
 
 
 def _enqueue(db: sqlite3.Connection, drafts: Iterable[Draft]) -> list[Message]:

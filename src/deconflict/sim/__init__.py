@@ -12,4 +12,17 @@
   (resolution figures, the per-pair table).
 
 ``bench/resolve.py`` runs the full closed-loop benchmark.
+
+The scenario exercise (``deconflict sim``) flies whole scenarios with performance
+limits instead:
+
+- :mod:`deconflict.sim.scenario`: scenarios as data (a TOML file and its zones);
+  :mod:`deconflict.sim.scenario_schema` what the file may say.
+- :mod:`deconflict.sim.performance`: performance-limited flight along routes and orbits.
+- :mod:`deconflict.sim.fleet`: a scenario's aircraft as a flight plan.
+- :mod:`deconflict.sim.scenario_pilots`: the exercise's pilots (how they differ
+  from the closed loop's is said there).
+- :mod:`deconflict.sim.exercise`: the runner and the in-process advisor.
+- :mod:`deconflict.sim.losses`: losses of separation, NMACs and zone violations,
+  measured from a tracks table.
 """

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from deconflict.agreement import ResolutionRules
 from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
-from deconflict.units import FPM_TO_FPS, fps_to_fpm, kt_to_mps
+from deconflict.units import fpm_to_fps, fps_to_fpm, kt_to_mps
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -166,7 +166,7 @@ def step(fleet: Fleet, dt_s: float, perf: Performance) -> Fleet:
     target_vs = np.clip(fleet.cmd_vs_fpm, -perf.max_vs_fpm, perf.max_vs_fpm)
     max_dvs = fps_to_fpm(perf.vertical_accel_fps2) * dt_s  # ft/min per step
     vs1 = fleet.vs_fpm + np.clip(target_vs - fleet.vs_fpm, -max_dvs, max_dvs)
-    alt1 = fleet.alt_ft + 0.5 * (fleet.vs_fpm + vs1) * FPM_TO_FPS * dt_s
+    alt1 = fleet.alt_ft + fpm_to_fps(0.5 * (fleet.vs_fpm + vs1)) * dt_s
 
     # Horizontal: along the mid-step velocity in the tangent plane, then back on the ellipsoid.
     basis0 = enu_basis(fleet.lat, fleet.lon)

@@ -23,15 +23,8 @@ projected back onto the WGS84 ellipsoid (:mod:`deconflict.geo`): no longitude
 arithmetic. The track is kept in the local frame from step to step (a rhumb line
 between commands; navigation re-aims every step, so paths reach their points).
 
-Advisories (:class:`Pilots`): with the protocol on, each advisory is flown
-:data:`REACTION_S` after it is issued (rounded up to whole steps), its target
-vertical speed and track replacing the navigation's; ``no_safe_manoeuvre`` holds
-the current ones. Once no advisory is pending for it, the pilot resumes navigation
-if that stays clear of predicted conflict with the minima enlarged by the
-agreement's resolution margin, else levels off if that does, else holds and
-tries again at the next step (the margin is the hysteresis against flip-flop).
-Aircraft whose type does not follow advisories (cruise missiles) ignore them, and
-with the protocol off every pilot does.
+Flight only: the pilots who fly advisories instead of the navigation are
+:mod:`deconflict.sim.scenario_pilots`.
 
 >>> import numpy as np
 >>> rate, bank, gs = np.array([3.0, np.nan]), np.array([np.nan, 25.0]), np.array([450.0, 450.0])
@@ -43,17 +36,15 @@ with the protocol off every pilot does.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.agreement import Agreement
 from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
-from deconflict.tactical.detect import Kinematics, windows
+from deconflict.sim.kinematics import wrap180
 from deconflict.tactical.state import TrafficState
-from deconflict.units import KT, kt_to_mps, nm_to_m
+from deconflict.units import KT, fpm_to_fps, fps_to_fpm, kt_to_mps, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -62,8 +53,6 @@ StrArray = npt.NDArray[np.str_]
 
 #: Standard gravity, m/s² (bank-angle turns).
 G0_MPS2 = 9.80665
-#: Pilot reaction delay to an advisory, s (the TCAS assumption for a first advisory).
-REACTION_S = 5.0
 #: Largest change of vertical speed, ft/s² (about 0.25 g, as the resolution rules assume).
 VERTICAL_ACCEL_FPS2 = 8.0
 #: Altitude capture: commanded vertical speed (ft/min) per foot of error, per minute.
@@ -182,11 +171,6 @@ class Commands:
     track_deg: FloatArray
     vs_fpm: FloatArray
     speed_kt: FloatArray
-
-
-def wrap180(deg: FloatArray) -> FloatArray:
-    """Angles wrapped to ``[-180, 180)`` degrees."""
-    return np.mod(np.asarray(deg, dtype=np.float64) + 180.0, 360.0) - 180.0
 
 
 def turn_rate_dps(rate_dps: FloatArray, bank_deg: FloatArray, gs_kt: FloatArray) -> FloatArray:
@@ -313,9 +297,9 @@ def fly(plan: FleetPlan, state: FlightState, cmd: Commands, dt_s: float) -> Flig
     mid = np.radians(state.track_deg + 0.5 * turn)
 
     vs_cmd = np.clip(cmd.vs_fpm, -plan.max_descent_fpm, climb_limit_fpm(plan, state.alt_ft))
-    dvs = VERTICAL_ACCEL_FPS2 * 60.0 * dt_s
+    dvs = fps_to_fpm(VERTICAL_ACCEL_FPS2) * dt_s
     vs1 = state.vs_fpm + np.clip(vs_cmd - state.vs_fpm, -dvs, dvs)
-    alt1 = state.alt_ft + 0.5 * (state.vs_fpm + vs1) / 60.0 * dt_s
+    alt1 = state.alt_ft + fpm_to_fps(0.5 * (state.vs_fpm + vs1)) * dt_s
     capped = alt1 >= plan.ceiling_ft
     alt1 = np.minimum(alt1, plan.ceiling_ft)
     vs1 = np.where(capped, np.minimum(vs1, 0.0), vs1)
@@ -355,174 +339,4 @@ def traffic_state(plan: FleetPlan, state: FlightState, t_s: float, idx: IntArray
         gs_kt=state.gs_kt[idx],
         track_deg=state.track_deg[idx],
         vs_fpm=state.vs_fpm[idx],
-    )
-
-
-# -- following advisories -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Pilots:
-    """The pilots' side of advisories: a delay line and what each one flies now.
-
-    ``q_*`` (delay steps x N): advisories issued and not yet flown (``q_set``), their
-    target vertical speed (ft/min) and track (deg), ``q_hold`` for
-    ``no_safe_manoeuvre``. ``following``: flying an advisory (or its level-off)
-    instead of the navigation, at ``vs_fpm``/``track_deg``.
-    """
-
-    q_set: BoolArray
-    q_vs: FloatArray
-    q_trk: FloatArray
-    q_hold: BoolArray
-    following: BoolArray
-    vs_fpm: FloatArray
-    track_deg: FloatArray
-
-    @classmethod
-    def start(cls, n: int, dt_s: float, reaction_s: float = REACTION_S) -> Pilots:
-        """N pilots with no advisory; the delay is ``reaction_s`` rounded up to whole steps."""
-        d = max(math.ceil(reaction_s / dt_s - 1e-9), 1)
-        return cls(
-            q_set=np.zeros((d, n), dtype=bool),
-            q_vs=np.zeros((d, n)),
-            q_trk=np.zeros((d, n)),
-            q_hold=np.zeros((d, n), dtype=bool),
-            following=np.zeros(n, dtype=bool),
-            vs_fpm=np.zeros(n),
-            track_deg=np.zeros(n),
-        )
-
-    @property
-    def delay_steps(self) -> int:
-        """Steps between an advisory and the pilot flying it."""
-        return int(self.q_set.shape[0])
-
-
-def receive(
-    pilots: Pilots,
-    k: int,
-    state: FlightState,
-    aircraft: IntArray,
-    vs_fpm: FloatArray,
-    track_deg: FloatArray,
-    hold: BoolArray,
-) -> Pilots:
-    """Step ``k``: fly the advisories issued ``delay_steps`` ago, queue those issued now.
-
-    ``aircraft`` indexes the fleet (only those that follow advisories should be
-    given); ``hold`` marks ``no_safe_manoeuvre`` (keep the current track and rate).
-    """
-    slot = k % pilots.delay_steps
-    due = pilots.q_set[slot]
-    hold_due = due & pilots.q_hold[slot]
-    vs = np.where(due, np.where(hold_due, state.vs_fpm, pilots.q_vs[slot]), pilots.vs_fpm)
-    trk = np.where(due, np.where(hold_due, state.track_deg, pilots.q_trk[slot]), pilots.track_deg)
-    q_set, q_vs, q_trk, q_hold = (
-        a.copy() for a in (pilots.q_set, pilots.q_vs, pilots.q_trk, pilots.q_hold)
-    )
-    q_set[slot] = False
-    q_set[slot, aircraft] = True
-    q_vs[slot, aircraft] = vs_fpm
-    q_trk[slot, aircraft] = track_deg
-    q_hold[slot] = False
-    q_hold[slot, aircraft] = hold
-    return Pilots(
-        q_set=q_set,
-        q_vs=q_vs,
-        q_trk=q_trk,
-        q_hold=q_hold,
-        following=pilots.following | due,
-        vs_fpm=vs,
-        track_deg=trk,
-    )
-
-
-def release(
-    pilots: Pilots,
-    plan: FleetPlan,
-    state: FlightState,
-    nav: Commands,
-    t_s: float,
-    agreement: Agreement,
-) -> Pilots:
-    """Pilots clear of conflict (no advisory pending) resume navigation, or level off.
-
-    Each option is taken only where the trial snapshot (these aircraft flying it,
-    the others as they are) shows no cross-party conflict with the minima enlarged
-    by ``agreement.resolution.margin``.
-    """
-    ready = pilots.following & ~pilots.q_set.any(axis=0) & state.airborne
-    if not ready.any():
-        return pilots
-    k = 1.0 + agreement.resolution.margin
-    wide = agreement.model_copy(
-        update={
-            "horizontal_nm": agreement.horizontal_nm * k,
-            "vertical_ft": agreement.vertical_ft * k,
-        }
-    )
-    following = pilots.following.copy()
-    vs = pilots.vs_fpm.copy()
-    trk = pilots.track_deg.copy()
-    options = (
-        (nav.vs_fpm, nav.track_deg, True),  # resume the plan
-        (np.zeros_like(vs), state.track_deg, False),  # level off, keep the track
-    )
-    todo = ready.copy()
-    for opt_vs, opt_trk, resumes in options:  # two options, not a loop over aircraft
-        if not todo.any():
-            break
-        trial_vs = np.where(todo, opt_vs, state.vs_fpm)
-        trial_trk = np.where(todo, opt_trk, state.track_deg)
-        ok = _clear(plan, state, t_s, trial_vs, trial_trk, wide, todo)
-        if resumes:
-            following &= ~ok
-        else:
-            vs = np.where(ok, 0.0, vs)
-            trk = np.where(ok, state.track_deg, trk)
-        todo &= ~ok
-    return dataclasses.replace(pilots, following=following, vs_fpm=vs, track_deg=trk)
-
-
-def _clear(
-    plan: FleetPlan,
-    state: FlightState,
-    t_s: float,
-    vs_fpm: FloatArray,
-    track_deg: FloatArray,
-    agreement: Agreement,
-    ask: BoolArray,
-) -> BoolArray:
-    """Of the aircraft ``ask``, those in no predicted cross-party conflict if all flew these now.
-
-    Only the pairs of an asked aircraft and an airborne one of another party are
-    judged, with the detector's exact windows.
-    """
-    idx = np.flatnonzero(state.airborne)
-    trial = dataclasses.replace(
-        traffic_state(plan, state, t_s, idx),
-        vs_fpm=vs_fpm[idx],
-        track_deg=np.mod(track_deg[idx], 360.0),
-    )
-    party = plan.party[idx]
-    mine = np.flatnonzero(ask[idx])
-    a = np.repeat(mine, idx.size)
-    b = np.tile(np.arange(idx.size), mine.size)
-    keep = party[a] != party[b]
-    a, b = a[keep], b[keep]
-    bad = np.zeros(len(plan), dtype=bool)
-    if a.size:
-        hit = windows(Kinematics.from_state(trial), a, b, agreement).conflict
-        bad[idx[a[hit]]] = True
-    return ask & ~bad
-
-
-def apply(pilots: Pilots, nav: Commands) -> Commands:
-    """The commands flown: the advisory's (or level-off's) where following, else navigation's."""
-    f = pilots.following
-    return Commands(
-        track_deg=np.where(f, pilots.track_deg, nav.track_deg),
-        vs_fpm=np.where(f, pilots.vs_fpm, nav.vs_fpm),
-        speed_kt=nav.speed_kt,
     )

@@ -49,7 +49,7 @@ from deconflict.agreement import Agreement
 from deconflict.sim.encounters import EncounterPairs
 from deconflict.sim.kinematics import Fleet, command
 from deconflict.tactical.detect import Kinematics, windows
-from deconflict.tactical.resolve import MANOEUVRES, NO_SAFE
+from deconflict.tactical.resolve import NO_SAFE, manoeuvre_codes
 from deconflict.tactical.state import TrafficState
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,23 +90,31 @@ class Issued:
         return out
 
 
-def manoeuvre_codes(names: npt.NDArray[np.str_]) -> IntArray:
-    """Manoeuvre names → indices into :data:`~deconflict.tactical.resolve.MANOEUVRES`.
-
-    >>> manoeuvre_codes(np.array(["descend", "climb"])).tolist()
-    [1, 0]
-    """
-    ref = np.asarray(MANOEUVRES)
-    sorter = np.argsort(ref)
-    return sorter[np.searchsorted(ref, names, sorter=sorter)].astype(np.int64)
-
-
 def margin_agreement(ag: Agreement) -> Agreement:
     """The agreement with both minima enlarged by the resolution margin (release test)."""
     k = 1.0 + ag.resolution.margin
     return ag.model_copy(
         update={"horizontal_nm": ag.horizontal_nm * k, "vertical_ft": ag.vertical_ft * k}
     )
+
+
+def trial_conflicts(
+    state: TrafficState,
+    track_deg: FloatArray,
+    vs_fpm: FloatArray,
+    a: IntArray,
+    b: IntArray,
+    ag: Agreement,
+) -> BoolArray:
+    """The release test: pairs ``(a, b)`` in predicted conflict if all flew these now.
+
+    Every aircraft of ``state`` flies ``track_deg`` (deg) and ``vs_fpm`` (ft/min)
+    from now; the conflicts are the detector's exact windows with the minima of
+    ``ag`` (for a release, :func:`margin_agreement`'s). One bool per pair. Shared
+    by both pilot models (:mod:`deconflict.sim.scenario_pilots`).
+    """
+    trial = dataclasses.replace(state, track_deg=track_deg, vs_fpm=vs_fpm)
+    return windows(Kinematics.from_state(trial), a, b, ag).conflict
 
 
 @dataclass(frozen=True)
@@ -183,13 +191,10 @@ def _stays_clear(
     ``movers`` take ``track_deg``/``vs_fpm`` (deg, ft/min; others keep theirs);
     conflicts are those of ``ag`` among the different-party ``pairs``.
     """
-    trial = dataclasses.replace(
-        state,
-        track_deg=np.where(movers, track_deg, state.track_deg),
-        vs_fpm=np.where(movers, vs_fpm, state.vs_fpm),
-    )
-    win = windows(Kinematics.from_state(trial), pairs.a, pairs.b, ag)
-    return ~pairs.aircraft(len(state), win.conflict & pairs.cross_party)
+    trk = np.where(movers, track_deg, state.track_deg)
+    vs = np.where(movers, vs_fpm, state.vs_fpm)
+    hit = trial_conflicts(state, trk, vs, pairs.a, pairs.b, ag)
+    return ~pairs.aircraft(len(state), hit & pairs.cross_party)
 
 
 def _release(
