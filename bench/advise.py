@@ -6,7 +6,7 @@ and Z random protected zones inside the traffic area, it times, in the same run:
 
 * ``detect``: ``detect_state`` alone (the reference);
 * ``advise``: detection + alert tracking + coordinated advisories (``advise_state``);
-* ``zones``: predicted and actual zone entries (``check_state``);
+* ``zones``: predicted and actual zone entries (``zone_entries``);
 
 and prints the ratio (advise + zones) / detect. Target: ≤ 2 at 10k aircraft and
 200 zones.
@@ -27,7 +27,8 @@ from rich.table import Table
 
 from _traffic import PACIFIC, cap_radius_nm, random_traffic
 from deconflict import Agreement, TrafficState
-from deconflict.airspace.zones import Zone, Zones, check_state
+from deconflict.airspace.entries import zone_entries
+from deconflict.airspace.zones import Zone, Zones
 from deconflict.geo import geodetic_from_enu
 from deconflict.tactical.advise import advise_state
 from deconflict.tactical.detect import detect_state
@@ -103,10 +104,10 @@ def main() -> None:
 
     t_detect = median_time(lambda: detect_state(state, ag), args.repeat)
     t_advise = median_time(lambda: advise_state(state, ag), args.repeat)
-    t_zones = median_time(lambda: check_state(state, zones, ag.lookahead_s), args.repeat)
+    t_zones = median_time(lambda: zone_entries(state, zones, ag.lookahead_s), args.repeat)
     conflicts = len(detect_state(state, ag))
     advice = advise_state(state, ag).advisories
-    entries = check_state(state, zones, ag.lookahead_s)
+    entries = zone_entries(state, zones, ag.lookahead_s)
 
     table = Table(
         title=f"{args.n:,} aircraft (two parties), {args.zones} zones, median of {args.repeat}"

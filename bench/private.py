@@ -13,7 +13,7 @@ Run ``python bench/private.py`` (``--help`` for options). Three parts:
    same run, then on all cores; and a full PSI of two 100k sets half of which are
    shared (both directions, checked).
 3. **False overlaps**: random small plan pairs through the real exchange, checked
-   against the exact check (``deconflict.airspace.volumes.overlaps``): misses (must be 0)
+   against the exact check (``deconflict.airspace.overlaps.overlaps``): misses (must be 0)
    and the share of reported pairs that are not exact overlaps.
 
 It ends with a PASS/MISS line per target.
@@ -35,8 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from deconflict import Agreement
-from deconflict.airspace.volume_files import areas_km2
-from deconflict.airspace.volumes import Volume, Volumes, circle, overlaps
+from deconflict.airspace.overlaps import areas_km2, overlaps
+from deconflict.airspace.volumes import Volume, Volumes, circle
 from deconflict.private import Grid, Party, join, local_check
 from deconflict.private.cells import coarse_records
 from deconflict.private.psi import RISTRETTO255, split

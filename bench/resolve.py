@@ -7,7 +7,7 @@ Run ``python bench/resolve.py`` (``--help`` for options). It plants N encounters
 1-s steps: once straight (the reference: no advisories), once with every
 aircraft following its advisory from :func:`deconflict.tactical.advise.advise_state` after
 a 5-s reaction delay, within the turn rate, vertical acceleration and maximum
-vertical speed of the agreement (:mod:`deconflict.sim.closed_loop`).
+vertical speed of the agreement (:mod:`deconflict.sim.pilots`).
 
 It prints both runs side by side, the outcome per geometry, every unresolved or
 induced case with what was advised, and a PASS/MISS line per target:
@@ -30,14 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deconflict import Agreement
-from deconflict.sim.closed_loop import (
-    Figures,
-    Run,
-    conflict_mask,
-    figures,
-    pair_table,
-    simulate,
-)
+from deconflict.sim.closed_loop import simulate
 from deconflict.sim.encounters import (
     KINDS,
     EncounterPairs,
@@ -45,6 +38,8 @@ from deconflict.sim.encounters import (
     make_encounters,
     min_centre_spacing_nm,
 )
+from deconflict.sim.outcome import Figures, conflict_mask, figures, pair_table
+from deconflict.sim.records import Run
 
 #: Targets: share of early conflicts resolved, share of induced losses.
 RESOLVED_TARGET = 0.99
@@ -296,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         f"designed first loss {enc.t_loss_s.min():.0f}-{enc.t_loss_s.max():.0f} s after the start\n"
         f"pilots: {rules.reaction_s:g} s delay, {rules.turn_rate_dps:g}°/s, "
         f"{rules.vertical_accel_fps2:g} ft/s², ≤ {rules.max_vs_fpm:g} ft/min; "
-        "release when clear of conflict (see deconflict.sim.closed_loop)"
+        "release when clear of conflict (see deconflict.sim.pilots)"
     )
 
     off = simulate(enc, ag, advisories=False, duration_s=args.duration)

@@ -5,7 +5,7 @@ volumes scattered over a square region (default 1000 km across, straddling the
 antimeridian): 70% star-shaped polygons (6-12 vertices, 2-25 km from their centre),
 20% circles (1-15 km), 10% two-part MultiPolygons; windows of 30 min to 3 h within a
 day; bands 1,000-8,000 ft thick between the surface and FL400. It times
-``deconflict.airspace.volumes.overlaps`` at 5 NM / 1000 ft (median of several runs after
+``deconflict.airspace.overlaps.overlaps`` at 5 NM / 1000 ft (median of several runs after
 a warm-up), and ``buffered`` of one side by 2.5 NM. The reference is an obvious
 all-pairs loop (band and window tests, then a per-pair azimuthal equidistant
 projection with pyproj and shapely's distance), run on a subset and scaled to N x N;
@@ -26,7 +26,8 @@ from pyproj import Geod, Transformer
 from rich.console import Console
 from rich.table import Table
 
-from deconflict.airspace.volumes import Volume, Volumes, buffered, circle, overlaps
+from deconflict.airspace.overlaps import overlaps
+from deconflict.airspace.volumes import Volume, Volumes, buffered, circle
 
 GEOD = Geod(ellps="WGS84")
 H_NM, V_FT = 5.0, 1000.0

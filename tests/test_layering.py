@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api",),
     ("hotline",),
     ("service",),
+    ("client",),
     ("replay",),
     ("sim",),
     ("report",),

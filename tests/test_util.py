@@ -152,12 +152,14 @@ def test_plan_check_and_its_private_mode_print_times_alike(tmp_path: Path) -> No
     """The same window reads the same in both modes (they once differed below the second)."""
     pytest.importorskip("deconflict.private")
     from deconflict.agreement import Agreement
-    from deconflict.airspace.volume_files import overlaps, read
+    from deconflict.airspace.overlaps import overlap_table, overlaps
+    from deconflict.io.airspace_files import read_volumes as read
     from deconflict.private import local_check
 
     a, b = _plans(tmp_path)
     agreement = Agreement(strategic={"slot_s": 0.5})
-    exact = overlaps(read(a), read(b), agreement, 0.0)
+    va, vb = read(a), read(b)
+    exact = overlap_table(va, vb, overlaps(va, vb, agreement.horizontal_nm, agreement.vertical_ft))
     private = local_check(read(a), read(b), agreement, 0.0, None)
     window = ["2026-05-01T10:00:02.500Z", "2026-05-01T10:00:05.500Z"]
     assert exact[["time_start", "time_end"]].values.tolist() == [window]

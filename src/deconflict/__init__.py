@@ -6,13 +6,18 @@ Public API (everything else is reachable through its module):
 - :func:`detect`: tactical conflicts in a DataFrame of aircraft states.
 - :func:`advise`: alert levels and coordinated complementary advisories per aircraft.
 - :class:`TrafficState`: validated struct-of-arrays states for the numeric core.
+- :class:`Zones`: protected airspace compiled for checking (GeoJSON, or the agreement's).
+- :class:`Volumes`: one party's planned 4-D operation volumes.
 - :class:`DeconflictError`, :class:`InputError`, :class:`AgreementError`.
 """
 
 from deconflict.agreement import Agreement
+from deconflict.airspace.volumes import Volumes
+from deconflict.airspace.zones import Zones
 from deconflict.errors import AgreementError, DeconflictError, InputError
-from deconflict.tactical.advise import advise, detect
+from deconflict.tactical.advise import advise
 from deconflict.tactical.state import TrafficState
+from deconflict.tactical.tables import detect
 
 __all__ = [
     "Agreement",
@@ -20,6 +25,8 @@ __all__ = [
     "DeconflictError",
     "InputError",
     "TrafficState",
+    "Volumes",
+    "Zones",
     "advise",
     "detect",
 ]

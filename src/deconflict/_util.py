@@ -1,7 +1,7 @@
 """Ground-floor helpers, one implementation each: files, times, error lines, pair keys.
 
-This module imports only the standard library (and pydantic for its error type), so
-every other module of deconflict may use it.
+This module imports only the standard library, pydantic (for its error type) and
+:mod:`deconflict.errors`, so every other module of deconflict may use it.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+
+from deconflict.errors import InputError
 
 #: Separator of the two parts of a pair or aircraft key (``party␟id``, ``id_a␟id_b``):
 #: the ASCII unit separator, which no id may contain.
@@ -83,6 +86,41 @@ def fsync_dir(directory: str | os.PathLike[str]) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def make_private(path: Path, what: str) -> None:
+    """Create the file ``path`` with mode 0600, or make an existing one private.
+
+    For an SQLite file kept from other users' eyes before SQLite opens it: an existing
+    file (and its ``-wal`` and ``-shm`` companions) that others could read or write is
+    made 0600. Raises :class:`~deconflict.errors.InputError` ``{what} {path}: {reason}``.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = Path(d) / "store.db"
+    ...     make_private(p, "store")
+    ...     oct(p.stat().st_mode & 0o777)
+    '0o600'
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            try:
+                st = part.stat()
+                if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+                    part.chmod(0o600)
+            except FileNotFoundError:
+                continue
+            except OSError as err:
+                raise InputError(f"{what} {part}: {err.strerror}") from None
+        return
+    except OSError as err:
+        raise InputError(f"{what} {path}: {err.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+    finally:
+        os.close(fd)
 
 
 # -- times ------------------------------------------------------------------------------------

@@ -18,16 +18,20 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+#: One minute in seconds.
+MINUTE = 60.0
+#: One hour in seconds.
+HOUR = 3600.0
+#: One kilometre in metres.
+KM = 1000.0
 #: One international nautical mile in metres (exact).
 NM = 1852.0
 #: One international foot in metres (exact).
 FT = 0.3048
 #: One knot (NM per hour) in metres per second.
-KT = NM / 3600.0
+KT = NM / HOUR
 #: One foot per minute in metres per second.
-FPM = FT / 60.0
-#: One foot per minute in feet per second.
-FPM_TO_FPS = 1.0 / 60.0
+FPM = FT / MINUTE
 
 ArrayOrFloat = TypeVar("ArrayOrFloat", float, npt.NDArray[np.float64])
 
@@ -70,3 +74,21 @@ def fpm_to_mps(x: ArrayOrFloat) -> ArrayOrFloat:
 def mps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
     """Metres per second → feet per minute."""
     return x / FPM
+
+
+def fpm_to_fps(x: ArrayOrFloat) -> ArrayOrFloat:
+    """Feet per minute → feet per second (``x / 60``).
+
+    >>> fpm_to_fps(1500.0)
+    25.0
+    """
+    return x / MINUTE
+
+
+def fps_to_fpm(x: ArrayOrFloat) -> ArrayOrFloat:
+    """Feet per second → feet per minute (``x * 60``); also ft/s² → ft/min per second.
+
+    >>> fps_to_fpm(8.0)
+    480.0
+    """
+    return x * MINUTE

@@ -15,16 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
-import deconflict.airspace.volume_files as edge_volumes
 from deconflict import Agreement, InputError
-from deconflict.airspace.volume_files import (
-    OVERLAP_COLUMNS,
-    from_volume4d,
-    parse,
-    read,
-    to_geojson,
-    write_geojson,
-)
+from deconflict.airspace.overlaps import OVERLAP_COLUMNS, overlap_table, overlaps, to_geojson
+from deconflict.airspace.volume4d import from_volume4d
+from deconflict.airspace.volume4d import parse_volumes as parse
 from deconflict.airspace.volumes import (
     CIRCLE_TOLERANCE_M,
     Volume,
@@ -32,8 +26,9 @@ from deconflict.airspace.volumes import (
     buffered,
     circle,
     outline_problem,
-    overlaps,
 )
+from deconflict.io.airspace_files import read_volumes as read
+from deconflict.io.airspace_files import write_overlaps
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "volumes"
 GEOD = Geod(ellps="WGS84")
@@ -426,7 +421,8 @@ def test_read_volume4d_matches_the_geojson():
 
 def test_overlaps_frame_and_geojson_round_trip(tmp_path: Path):
     a, b = read(DATA / "a.geojson"), read(DATA / "b.geojson")
-    frame = edge_volumes.overlaps(a, b, Agreement(), time_buffer_s=600.0)
+    ag = Agreement()
+    frame = overlap_table(a, b, overlaps(a, b, ag.horizontal_nm, ag.vertical_ft, 600.0))
     assert list(frame.columns) == list(OVERLAP_COLUMNS)
     assert list(zip(frame.a_id, frame.b_id, strict=True)) == [
         ("A-survey", "B-patrol"),
@@ -436,7 +432,7 @@ def test_overlaps_frame_and_geojson_round_trip(tmp_path: Path):
     assert list(frame.time_end) == ["2026-05-01T12:05:00Z", "2026-05-01T15:05:00Z"]
     assert set(frame["mode"]) == {"exact"}
     out = tmp_path / "o.geojson"
-    write_geojson(frame, out)
+    write_overlaps(frame, out)
     fc = json.loads(out.read_text())
     assert fc == to_geojson(frame)
     assert [f["properties"]["a_id"] for f in fc["features"]] == ["A-survey", "A-orbit"]
@@ -445,7 +441,7 @@ def test_overlaps_frame_and_geojson_round_trip(tmp_path: Path):
     assert region.equals_exact(frame.geometry[0], 1e-12)
     assert not list(tmp_path.glob(".*.tmp"))
     # Tighter minima: the 3.7 km gap between survey and patrol is more than 1 NM.
-    assert len(edge_volumes.overlaps(a, b, Agreement(horizontal_nm=1.0))) == 0
+    assert len(overlaps(a, b, 1.0, ag.vertical_ft)) == 0
 
 
 GOOD_FEATURE = {

@@ -17,17 +17,15 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from deconflict import Agreement, InputError, TrafficState
-from deconflict.airspace.zone_files import ZONE_COLUMNS, as_zones, check, read
-from deconflict.airspace.zones import (
-    MAX_RADIUS_DEG,
-    Zone,
+from deconflict.airspace.entries import (
+    ZONE_COLUMNS,
     ZoneEntries,
-    Zones,
     candidate_pairs,
-    check_state,
+    entry_table,
     pair_entries,
     zone_entries,
 )
+from deconflict.airspace.zones import MAX_RADIUS_DEG, Zone, Zones
 from deconflict.geo import (
     WGS84_A,
     enu_basis,
@@ -36,6 +34,7 @@ from deconflict.geo import (
     geodetic_to_ecef,
     horizontal_velocity_ecef,
 )
+from deconflict.io.airspace_files import read_zones as read
 from deconflict.tactical.detect import Kinematics
 from deconflict.units import KT
 
@@ -79,6 +78,15 @@ def east_box(near_nm: float, far_nm: float = 30.0, half_deg: float = 0.15, **pro
     return collection(feature("BOX", [ring(w, -half_deg, e, half_deg)], **props))
 
 
+def check(
+    states: pd.DataFrame | TrafficState, zones: Zones | dict, agreement: Agreement
+) -> pd.DataFrame:
+    """What ``deconflict zones`` does: states validated once, zones compiled, the table."""
+    state = states if isinstance(states, TrafficState) else TrafficState.from_frame(states)
+    compiled = zones if isinstance(zones, Zones) else Zones.from_geojson(zones)
+    return entry_table(state, compiled, zone_entries(state, compiled, agreement.lookahead_s))
+
+
 def only(frame: pd.DataFrame) -> pd.Series:
     assert len(frame) == 1, frame
     return frame.iloc[0]
@@ -102,8 +110,8 @@ def test_too_far_for_the_lookahead():
         states([{"lat": 0.0, "lon": 0.0, "gs_kt": 600.0, "track_deg": 90.0}])
     )
     zones = Zones.from_geojson(east_box(10.0))
-    assert len(check_state(s, zones, 59.99)) == 0
-    assert len(check_state(s, zones, 60.01)) == 1
+    assert len(zone_entries(s, zones, 59.99)) == 0
+    assert len(zone_entries(s, zones, 60.01)) == 1
 
 
 def test_passing_above_the_ceiling():
@@ -290,17 +298,31 @@ def test_empty_inputs():
     assert check(s.iloc[:0], east_box(10.0), AG).empty
 
 
-def test_zones_given_as_path_dict_or_object(tmp_path: Path):
+def test_zones_read_or_parsed_give_the_same_entries(tmp_path: Path):
     obj = json.loads((DATA / "zones.geojson").read_text())
     path = tmp_path / "z.geojson"
     path.write_text(json.dumps(obj))
     s = states([{"lat": 35.05, "lon": 35.2}, {"lat": 37.0, "lon": 37.0}])
     expected = check(s, read(path), AG)
     assert len(expected) == 2
-    for given_zones in (str(path), path, obj, Zones.from_geojson(json.dumps(obj))):
+    for given_zones in (
+        read(str(path)),
+        Zones.from_geojson(obj),
+        Zones.from_geojson(json.dumps(obj)),
+    ):
         pd.testing.assert_frame_equal(check(s, given_zones, AG), expected)
     state = TrafficState.from_frame(s)
-    pd.testing.assert_frame_equal(check(state, path, AG), expected)
+    pd.testing.assert_frame_equal(check(state, read(path), AG), expected)
+
+
+def test_zones_from_the_agreement():
+    fc = east_box(10.0)
+    ag = Agreement(lookahead_s=300, protected_areas=tuple(fc["features"]))
+    s = states([{"lat": 0.0, "lon": 0.0, "gs_kt": 600.0, "track_deg": 90.0}])
+    pd.testing.assert_frame_equal(
+        check(s, Zones.from_agreement(ag), ag), check(s, Zones.from_geojson(fc), ag)
+    )
+    assert len(Zones.from_agreement(AG)) == 0
 
 
 def test_read_properties():
@@ -319,7 +341,7 @@ def test_zone_objects_directly():
     geom = shapely.Polygon(ring(0.2, -0.1, 0.4, 0.1))
     zones = Zones.from_zones([Zone("Z", geom, floor_ft=0.0, ceiling_ft=20000.0, owner="X")])
     s = TrafficState.from_frame(states([{"lat": 0.0, "lon": 0.0, "gs_kt": 600, "track_deg": 90}]))
-    got = check_state(s, zones, 300.0)
+    got = zone_entries(s, zones, 300.0)
     assert isinstance(got, ZoneEntries) and len(got) == 1 and not got.violation[0]
     with pytest.raises(InputError, match=r"zone 1 \('Z'\): field 'name': duplicate"):
         Zones.from_zones([Zone("Z", geom), Zone("Z", geom)])
@@ -378,7 +400,7 @@ def test_pruning_matches_all_pairs(lat0: float, lon0: float):
     zones = random_zones(rng, 40, lat0, lon0, 600e3)
     state = random_traffic(rng, 1500, lat0, lon0, 700e3)
     kin = Kinematics.from_state(state)
-    got = zone_entries(kin, zones, 300.0)
+    got = zone_entries(state, zones, 300.0)
     i, k = np.meshgrid(np.arange(len(state)), np.arange(len(zones)), indexing="ij")
     every = pair_entries(kin, zones, 300.0, i.ravel(), k.ravel())
     assert len(got) > 50 and got.violation.any() and not got.violation.all()
@@ -560,7 +582,7 @@ EPS_M, EPS_FT, EPS_S = 0.5, 0.01, 1e-3
 @given(scenarios())
 def test_against_shapely_exact_and_sampled(scenario):
     zones, state, T = scenario
-    got = check_state(state, zones, T)
+    got = zone_entries(state, zones, T)
     ours = {
         (int(i), int(k)): float(t)
         for i, k, t in zip(got.aircraft, got.zone, got.t_entry_s, strict=True)
@@ -745,7 +767,7 @@ def test_bad_files_in_tmp(tmp_path: Path, content: bytes, expected: str):
 def test_missing_file_and_wrong_type(tmp_path: Path):
     with pytest.raises(InputError, match="cannot read zones file"):
         read(tmp_path / "absent.geojson")
-    with pytest.raises(InputError, match="expected Zones"):
-        as_zones(42)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="expected a GeoJSON object, got int"):
+        Zones.from_geojson(42)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="not valid JSON"):
         Zones.from_geojson("{", source="text")

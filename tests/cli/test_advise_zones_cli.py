@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deconflict.airspace.zone_files import ZONE_COLUMNS
-from deconflict.tactical.advise import ADVICE_COLUMNS
+from deconflict.airspace.entries import ZONE_COLUMNS
+from deconflict.tactical.tables import ADVICE_COLUMNS
 from tests.cli.test_detect_cli import CONFLICTING, run
 from tests.conftest import HEADON
 

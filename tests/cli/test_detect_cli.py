@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deconflict.tactical.advise import CONFLICT_COLUMNS
+from deconflict.tactical.tables import CONFLICT_COLUMNS
 from tests.conftest import HEADON, run_deconflict
 
 HEADER = "time,id,party,lat,lon,alt_ft,gs_kt,track_deg,vs_fpm\n"

@@ -23,7 +23,7 @@ from deconflict.errors import InputError
 from deconflict.hotline.audit import entries
 from deconflict.hotline.client import HotlineClient, describe_event
 from deconflict.hotline.client_store import ClientStore
-from deconflict.hotline.config import FIELDS, load_config
+from deconflict.hotline.config import FIELDS, load_config, store_path
 from deconflict.hotline.keys import load_key_file, new_key_file, public_hex
 from deconflict.hotline.messages import new_message, sign
 from deconflict.hotline.relay_store import key_fingerprint
@@ -39,6 +39,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No DECONFLICT_* settings and a HOME without a config file."""
     for name in [*FIELDS, "config"]:
         monkeypatch.delenv(f"DECONFLICT_{name.upper()}", raising=False)
+        monkeypatch.delenv(f"DECONFLICT_CLIENT_{name.upper()}", raising=False)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -252,6 +253,31 @@ def test_config_file_from_env_and_default_location(
 
     explicit = write_toml(tmp_path / "explicit.toml", token="explicit-token", key_file="/k")
     assert load_config(NO_FLAGS, explicit).token == "explicit-token"
+
+
+def test_client_prefixed_names_win_over_the_older_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECONFLICT_TOKEN", "old-token")
+    monkeypatch.setenv("DECONFLICT_CLIENT_TOKEN", "new-token")
+    monkeypatch.setenv("DECONFLICT_KEY_FILE", "/old/key")
+    monkeypatch.setenv("DECONFLICT_CLIENT_KEY_FILE", "/new/key")
+    monkeypatch.setenv("DECONFLICT_STORE", "/old/store.db")  # an older name alone still counts
+    cfg = load_config(NO_FLAGS)
+    assert (cfg.token, cfg.key_file, cfg.store) == (
+        "new-token",
+        Path("/new/key"),
+        Path("/old/store.db"),
+    )
+    assert load_config({**NO_FLAGS, "token": "flag-token"}).token == "flag-token"
+    old = write_toml(tmp_path / "old.toml", broker_url="http://old:1")
+    new = write_toml(tmp_path / "new.toml", broker_url="http://new:1")
+    monkeypatch.setenv("DECONFLICT_CONFIG", str(old))
+    monkeypatch.setenv("DECONFLICT_CLIENT_CONFIG", str(new))
+    assert load_config(NO_FLAGS).broker_url == "http://new:1"
+    monkeypatch.setenv("DECONFLICT_CLIENT_STORE", "/new/store.db")
+    assert store_path() == Path("/new/store.db")
+    assert store_path(Path("flag.db")) == Path("flag.db")
 
 
 def test_config_file_errors(tmp_path: Path) -> None:

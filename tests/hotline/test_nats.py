@@ -17,11 +17,11 @@ from typing import Any
 import nats
 import pytest
 
+from deconflict.hotline.channels.nats import subject_for
 from deconflict.hotline.client import HotlineClient
 from deconflict.hotline.client_store import ClientStore
 from deconflict.hotline.keys import load_key_file
 from deconflict.hotline.messages import Message
-from deconflict.hotline.nats_channel import subject_for
 from tests.hotline.conftest import Hotline, Party, until
 from tests.service.conftest import free_port
 

@@ -315,7 +315,7 @@ def test_the_relay_audits_key_changes_with_both_fingerprints(relay: Relay, tmp_p
     relay_key = SigningKey(bytes([99]) * 32)
     log_path = tmp_path / "relay.audit.jsonl"
     blue, grey = relay.parties["blue"], relay.parties["grey"]
-    primary = HotlineRelay(lambda token: blue, name="primary", can_register_keys=True)
+    primary = HotlineRelay(name="primary", can_register_keys=True)
     blue_new, grey_first = SigningKey(bytes([9]) * 32), SigningKey(bytes([10]) * 32)
     with AuditLog.open(log_path, relay_key) as log:
         primary.bind(relay.store, log)

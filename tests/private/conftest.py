@@ -1,22 +1,32 @@
-"""Random plans and a fast stand-in group for the private-mode tests."""
+"""The sample plans, random plans and a fast stand-in group for the private-mode tests."""
 
 from __future__ import annotations
 
 import hashlib
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
 
 from deconflict.airspace.volumes import Volume, Volumes, circle
+from deconflict.io.airspace_files import read_volumes as read
 from deconflict.private.cells import records_to_bytes
 
 #: A whole hour, so that slots line up with the windows drawn below.
 T0 = 1_780_000_000 - 1_780_000_000 % 3600
 #: Days between two plan pairs of a batch: far more than any window or buffer.
 PAIR_SPACING_S = 2 * 86_400
+#: The sample volumes (tests/data/volumes).
+DATA = Path(__file__).resolve().parents[1] / "data" / "volumes"
+
+
+@pytest.fixture(scope="module")
+def plans() -> tuple[Volumes, Volumes]:
+    """The sample plans a.geojson and b.geojson (they overlap once)."""
+    return read(DATA / "a.geojson"), read(DATA / "b.geojson")
 
 
 class XorGroup:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from deconflict import Agreement
-from deconflict.airspace.volume_files import read
 from deconflict.cli.private_cmd import private_app
+from deconflict.io.airspace_files import read_volumes as read
 from deconflict.private import local_check
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "volumes"

@@ -3,27 +3,17 @@ messages that are corrupt, foreign or out of order rejected with one-line errors
 
 from __future__ import annotations
 
-import json
 import struct
-from pathlib import Path
 
 import h3
 import numpy as np
 import pytest
 
 from deconflict import Agreement
-from deconflict.airspace.volume_files import read
 from deconflict.errors import InputError
-from deconflict.private import Grid, Party, exchange, join, local_check, psi
+from deconflict.private import Grid, Party, exchange, join, psi
 from deconflict.private.cells import coarse_records, fine_records, parents
-from deconflict.private.psi import RISTRETTO255, Kind, Message, decode, is_size_class, split
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "volumes"
-
-
-@pytest.fixture(scope="module")
-def plans():
-    return read(DATA / "a.geojson"), read(DATA / "b.geojson")
+from deconflict.private.psi import RISTRETTO255, Message, decode, is_size_class, split
 
 
 @pytest.fixture(scope="module")
@@ -229,51 +219,3 @@ def test_foreign_messages_are_rejected(plans, fresh):
     with pytest.raises(InputError) as err:
         _ = pa.learned
     assert "not finished" in one_line(err)
-
-
-def test_state_round_trips_through_json_at_every_step(plans):
-    a, b = plans
-    ag = Agreement()
-
-    def hop(party: Party) -> Party:
-        return Party.from_state(json.loads(json.dumps(party.to_state())))
-
-    pa, pb = hop(Party.initiator(a, ag)), hop(Party.responder(b, ag))
-    m1 = pa.offer()
-    pa = hop(pa)
-    m2 = pb.answer(m1)
-    pb = hop(pb)
-    m3 = pa.refine(m2)
-    pa = hop(pa)
-    m4 = pb.refine(m3)
-    pb = hop(pb)
-    m5 = pa.finish(m4)
-    pa = hop(pa)
-    assert m5 is not None and pb.finish(m5) is None
-    pb = hop(pb)
-    direct = local_check(a, b, ag)
-    resumed = join(pa, pb)
-    assert resumed.drop(columns="geometry").equals(direct.drop(columns="geometry"))
-    own = pa.overlaps()
-    assert set(own["id"]) == set(direct["a_id"]) and set(pb.overlaps()["id"]) == set(direct["b_id"])
-    with pytest.raises(InputError, match="not a deconflict private-mode state"):
-        Party.from_state({"format": "something else"})
-    broken = pa.to_state()
-    del broken["scalar"]
-    with pytest.raises(InputError, match="damaged private-mode state"):
-        Party.from_state(broken)
-
-
-def test_messages_dir_holds_each_message(plans, tmp_path: Path):
-    a, b = plans
-    local_check(a, b, Agreement(), messages_dir=tmp_path / "wire")
-    names = sorted(p.name for p in (tmp_path / "wire").iterdir())
-    assert names == [
-        "01-a-offer.bin",
-        "02-b-answer.bin",
-        "03-a-refine.bin",
-        "04-b-refine-answer.bin",
-        "05-a-finish.bin",
-    ]
-    kinds = [decode((tmp_path / "wire" / n).read_bytes()).kind for n in names]
-    assert kinds == list(Kind)

@@ -15,7 +15,7 @@ import pytest
 import shapely
 
 from deconflict import Agreement
-from deconflict.airspace.volumes import overlaps
+from deconflict.airspace.overlaps import overlaps
 from deconflict.private import Grid, local_check
 from tests.private.conftest import XorGroup, random_plans
 

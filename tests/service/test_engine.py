@@ -136,9 +136,9 @@ def test_restore_rebuilds_the_picture_from_storage():
 
 
 def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
-    from deconflict.airspace.zone_files import as_zones
+    from deconflict.airspace.zones import Zones
 
-    zones = as_zones(
+    zones = Zones.from_geojson(
         {
             "type": "FeatureCollection",
             "features": [
@@ -264,10 +264,10 @@ def test_one_stale_aircraft_clears_its_conflict_in_the_same_cycle():
 
 
 def test_zone_alerts_of_stale_aircraft_clear_with_reason_stale():
-    from deconflict.airspace.zone_files import as_zones
+    from deconflict.airspace.zones import Zones
 
     square = [[-0.1, 0.2], [0.1, 0.2], [0.1, 0.4], [-0.1, 0.4], [-0.1, 0.2]]
-    zones = as_zones(
+    zones = Zones.from_geojson(
         {
             "type": "FeatureCollection",
             "features": [

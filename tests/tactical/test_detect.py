@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deconflict import Agreement, TrafficState, detect
-from deconflict.tactical.advise import CONFLICT_COLUMNS
 from deconflict.tactical.detect import Kinematics, detect_state, windows
 from deconflict.tactical.pairs import overlapping_pairs
+from deconflict.tactical.tables import CONFLICT_COLUMNS
 from tests.conftest import HEADON, make_state
 from tests.reference import geodesic_reference
 

@@ -14,10 +14,11 @@ from hypothesis import strategies as st
 
 from deconflict import Agreement, TrafficState, advise, detect
 from deconflict.geo import geodetic_from_enu
-from deconflict.tactical.advise import ADVICE_COLUMNS, advise_state
+from deconflict.tactical.advise import advise_state
 from deconflict.tactical.alerts import AlertTracker, pair_keys
 from deconflict.tactical.relative import extrapolate
 from deconflict.tactical.resolve import MANOEUVRES, tie_hashes
+from deconflict.tactical.tables import ADVICE_COLUMNS
 
 AG = Agreement()
 #: Sees every pair within 50 NM / 20,000 ft over 10 min: to measure miss distances.

@@ -1,7 +1,5 @@
-"""4-D operation volumes: an outline, an altitude band and a time window; buffers and overlaps.
+"""4-D operation volumes: an outline, an altitude band and a time window; circles and buffers.
 
-Model
------
 A :class:`Volume` is an outline (a shapely Polygon or MultiPolygon of longitude,
 latitude in degrees; holes allowed; the parts of a MultiPolygon are united), a closed
 altitude band ``[alt_lower_ft, alt_upper_ft]`` and a time window
@@ -9,72 +7,47 @@ altitude band ``[alt_lower_ft, alt_upper_ft]`` and a time window
 longitude/latitude, as GeoJSON says (RFC 7946 §3.1.1), taking the short way round in
 longitude, so an outline may cross the antimeridian (written 179 → -179, 179 → 181,
 or cut in two parts at ±180°). An outline must lie within :data:`MAX_RADIUS_DEG` of
-its centre, below :data:`MAX_ABS_LAT_DEG` of latitude and must not enclose a pole.
+its centre, below :data:`~deconflict.airspace.planes.MAX_ABS_LAT_DEG` of latitude and
+must not enclose a pole.
 
-Two volumes **overlap** under minima ``H`` (horizontal) and ``V`` (vertical) and a time
-buffer ``tb`` when all three hold:
-
-- the horizontal distance between the two outlines on the ground is ``< H``
-  (0 where they meet);
-- the vertical gap between the bands is ``< V`` (negative where they overlap);
-- the gap between the time windows is ``< tb`` (negative where they overlap; with
-  ``tb = 0``, windows that only touch, one ending when the other starts, do not
-  overlap).
-
-This is the same as growing each volume by half of each (``H/2`` on the ground,
-``V/2`` up and down, ``tb/2`` before and after) and asking whether the grown
-volumes intersect; :func:`overlaps` reports that intersection: the region where the
-two outlines grown by ``H/2`` meet, the band and the window.
-
-Accuracy
---------
-Distances are metric, on the WGS84 ellipsoid. Each edge is cut into pieces short
-enough (:data:`DENSIFY_STEP_DEG` of arc, less above 45° latitude) that the
-longitude/latitude line strays less than :data:`DENSIFY_TOLERANCE_M` (1 m) from the
-straight pieces used; that is the outline's tolerance. For a candidate pair, both
-outlines are projected into the tangent plane at a point between them (east, north:
-an orthographic view of the surface). That projection never lengthens a distance,
-and shortens one by at most the factor ``cos θ`` (``θ``: the angle between the
-verticals at the plane's origin and at the far end), so a plane distance ``d``
-decides the pair when ``d >= H`` (apart) or ``d < H cos θ`` (overlap). The few pairs
-in between are projected again into the plane at the midpoint of their closest
-points (twice at most), where the band shrinks to millimetres (2.5 mm at 5 NM),
-and the geodesic distance between the closest points found decides the rest. A
-pair exactly ``H`` apart is decided by rounding either way.
-
-Cost
-----
-Each volume's surface is bounded by a box in Earth-centred (ECEF) coordinates; a
-:class:`shapely.STRtree` over one side's boxes (grown by ``H/2``) is queried in bulk
-with the other side's, then the band and window gaps prune the candidates, all
-vectorised; only the remaining pairs are projected and measured, with shapely 2's
-vectorised ``shortest_line``. Thousands of volumes per side take well under a
-second (``bench/volumes.py``).
+:meth:`Volumes.from_geojson` reads a GeoJSON FeatureCollection,
+:func:`deconflict.airspace.volume4d.from_volume4d` ASTM F3548 ``Volume4D`` JSON;
+:func:`deconflict.airspace.overlaps.overlaps` finds where two parties' volumes overlap.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import Geod
 
-from deconflict.airspace.zones import _is_number, _Where
-from deconflict.errors import InputError
-from deconflict.geo import (
-    WGS84_A,
-    WGS84_E2,
-    WGS84_F,
-    WGS84_MIN_RADIUS,
-    enu_basis,
-    geodetic_to_ecef,
+from deconflict.airspace.geojson import (
+    Where,
+    features,
+    finite_number,
+    is_number,
+    point,
+    polygonal,
+    utc_time,
 )
+from deconflict.airspace.planes import (
+    MAX_ABS_LAT_DEG,
+    cut_antimeridian,
+    grow,
+    prepare,
+    set_lon,
+    starts,
+    wrap,
+)
+from deconflict.errors import InputError
+from deconflict.geo import WGS84_MIN_RADIUS, geodetic_to_ecef
 from deconflict.names import id_problem, terminal_text
 
 FloatArray = npt.NDArray[np.float64]
@@ -85,42 +58,13 @@ Polygonal = shapely.Polygon | shapely.MultiPolygon
 
 #: Largest angle (deg, at the Earth's centre) between an outline's centre and any vertex.
 MAX_RADIUS_DEG = 20.0
-#: Outlines stay within this latitude (deg, north or south).
-MAX_ABS_LAT_DEG = 89.0
-#: Longest piece (degrees of arc; less above 45° latitude) an edge is cut into.
-DENSIFY_STEP_DEG = 0.045
-#: Most an edge strays (m) from the straight pieces it is cut into.
-DENSIFY_TOLERANCE_M = 1.0
-#: Segments per quarter circle of the round joins of a buffer.
-QUAD_SEGS = 16
 #: Most a circle's polygon exceeds the circle (m), up to its vertex limit.
 CIRCLE_TOLERANCE_M = 2.0
 #: Fewest and most vertices of a circle's polygon.
 CIRCLE_VERTICES = (16, 720)
-#: Extra growth (m) of a buffered outline: the input's and the output's edge tolerance.
-GROW_MARGIN_M = 2.0 * DENSIFY_TOLERANCE_M + 0.5
-#: Extra width (m) of every box beyond the proven bounds: numerical headroom.
-_BOX_SLACK_M = 50.0
-#: Most vertices projected at once when measuring candidate pairs (bounds peak memory).
-_CHUNK_VERTICES = 1 << 21
-#: Re-projections of a pair whose plane distance does not decide it.
-_REFINE_ROUNDS = 2
+#: Largest circle radius (m) a file may give.
+MAX_CIRCLE_RADIUS_M = 2_000_000.0
 _GEOD = Geod(ellps="WGS84")
-_B = WGS84_A * (1.0 - WGS84_F)
-
-
-#: Columns of an overlap table (exact or private), in order: the two volumes' ids, the
-#: overlap's band (ft) and window (ISO 8601 UTC), the mode and the region.
-OVERLAP_COLUMNS = (
-    "a_id",
-    "b_id",
-    "alt_lower_ft",
-    "alt_upper_ft",
-    "time_start",
-    "time_end",
-    "mode",
-    "geometry",
-)
 
 
 @dataclass(frozen=True)
@@ -165,37 +109,35 @@ class Volumes:
         """Return the number of volumes."""
         return len(self.items)
 
+    def outlines(self) -> ObjArray:
+        """Each volume's outline (shapely, lon/lat deg) in an object array."""
+        return np.array([v.geometry for v in self.items], dtype=object)
 
-@dataclass(frozen=True, eq=False)
-class Overlaps:
-    """Overlapping pairs of volumes, one entry per pair in every array.
+    @classmethod
+    def from_geojson(cls, obj: Mapping[str, Any], source: str = "volumes") -> Volumes:
+        """Volumes from a GeoJSON FeatureCollection (a parsed mapping).
 
-    ``a_index``/``b_index`` index the two :class:`Volumes`. ``geometry`` holds the
-    overlap regions (shapely, lon/lat deg; cut at the antimeridian as RFC 7946
-    asks): where the two outlines grown by ``H/2`` meet. The band
-    ``[alt_lower_ft, alt_upper_ft]`` and the window ``[time_start_s, time_end_s]``
-    are the intersections of the bands grown by ``V/2`` and of the windows grown by
-    ``tb/2``. ``distance_m`` is the horizontal distance between the outlines (0 where
-    they meet): a lower bound, short by at most a factor ``cos θ`` (see the module's
-    notes: under 0.1 % for outlines within 300 km); near ``H``, the geodesic
-    distance between the closest points found. Entries are sorted by ``a_index``, then ``b_index``.
-    """
+        Each feature is a Polygon or MultiPolygon (longitude, latitude in degrees; holes
+        allowed; see :mod:`deconflict.airspace.volumes` for edges and the antimeridian), or a
+        Point with a ``radius_m`` property (a circle, see
+        :func:`~deconflict.airspace.volumes.circle`), with properties:
 
-    a_index: IntArray
-    b_index: IntArray
-    geometry: ObjArray
-    alt_lower_ft: FloatArray
-    alt_upper_ft: FloatArray
-    time_start_s: FloatArray
-    time_end_s: FloatArray
-    distance_m: FloatArray
+        ============= ==========================================================
+        id            string, unique in the file (else the feature's ``id``)
+        alt_lower_ft  lower limit of the band, ft (number)
+        alt_upper_ft  upper limit, ft (number, not below ``alt_lower_ft``)
+        time_start    ISO 8601 time with a UTC offset, e.g. ``2026-05-01T10:00:00Z``
+        time_end      ISO 8601, after ``time_start``
+        radius_m      Points only: the circle's radius, m (number > 0)
+        ============= ==========================================================
 
-    def __len__(self) -> int:
-        """Return the number of overlapping pairs."""
-        return int(self.a_index.size)
-
-
-# -- validation ------------------------------------------------------------------------
+        Other properties are ignored.
+        """
+        items = [
+            _geojson_volume(feature, props, Where(source, "feature", j, None))
+            for j, (feature, props) in enumerate(features(obj, source))
+        ]
+        return collect(items, source, "feature")
 
 
 def validate(items: Sequence[Volume], source: str = "volumes", what: str = "volume") -> None:
@@ -211,7 +153,7 @@ def validate(items: Sequence[Volume], source: str = "volumes", what: str = "volu
         if not isinstance(v, Volume):
             raise InputError(f"{source}: {what} {j}: expected a Volume, got {type(v).__name__}")
         name = terminal_text(v.id) if isinstance(v.id, str) else None
-        where = _Where(source, what, j, name)
+        where = Where(source, what, j, name)
         problem = _scalar_problem(v)
         if problem is not None:
             raise where.error(*problem)
@@ -222,7 +164,7 @@ def validate(items: Sequence[Volume], source: str = "volumes", what: str = "volu
         problems = _outline_problems(np.array([v.geometry for v in items], dtype=object))
         for j, problem in enumerate(problems):
             if problem is not None:
-                raise _Where(source, what, j, terminal_text(items[j].id)).error("geometry", problem)
+                raise Where(source, what, j, terminal_text(items[j].id)).error("geometry", problem)
 
 
 def _scalar_problem(v: Volume) -> tuple[str, str] | None:
@@ -237,7 +179,7 @@ def _scalar_problem(v: Volume) -> tuple[str, str] | None:
         ("time_end_s", "s"),
     ):
         value = getattr(v, fname)
-        if not _is_number(value) or not math.isfinite(value):
+        if not is_number(value) or not math.isfinite(value):
             return fname, f"{value!r} is not a finite number ({unit})"
     if v.alt_lower_ft > v.alt_upper_ft:
         return "alt_lower_ft", (
@@ -276,7 +218,7 @@ def _outline_problems(geoms: ObjArray) -> list[str | None]:
         return out
     g = geoms[live]
     coords, idx = shapely.get_coordinates(g, return_index=True)
-    first = _starts(idx, live.size)
+    first = starts(idx, live.size)
 
     def flag(bad: BoolArray, message: Callable[[int], str]) -> None:
         for k in np.flatnonzero(bad):
@@ -297,7 +239,7 @@ def _outline_problems(geoms: ObjArray) -> list[str | None]:
     flag(worst_lon > 360.0, lambda k: f"longitude {worst_lon[k]:g} is outside [-360, 360]")
 
     ref = coords[first, 0]
-    lon = ref[idx] + _wrap(coords[:, 0] - ref[idx])
+    lon = ref[idx] + wrap(coords[:, 0] - ref[idx])
     span = np.maximum.reduceat(lon, first) - np.minimum.reduceat(lon, first)
     flag(
         span >= 180.0,
@@ -321,7 +263,7 @@ def _outline_problems(geoms: ObjArray) -> list[str | None]:
     # Validity, part by part in unwrapped longitudes (parts may touch or overlap).
     ok = np.array([out[j] is None for j in live], dtype=bool)
     if ok.any():
-        unwrapped = shapely.transform(g[ok], _set_lon(lon[ok[idx]]))
+        unwrapped = shapely.transform(g[ok], set_lon(lon[ok[idx]]))
         parts, owner = shapely.get_parts(unwrapped, return_index=True)
         valid = shapely.is_valid(parts)
         for p in np.flatnonzero(~valid):
@@ -343,11 +285,8 @@ def _explain(reason: str) -> str:
         x, y = float(m["x"]), float(m["y"])
     except ValueError:
         return f"invalid polygon: {reason.lower()}"
-    lon = float(_wrap(np.float64(x)))
+    lon = float(wrap(np.float64(x)))
     return f"invalid polygon: {m['what'].lower()} near lon {lon:.5f}, lat {y:.5f}"
-
-
-# -- circles ---------------------------------------------------------------------------
 
 
 def circle(
@@ -376,7 +315,7 @@ def circle(
     az = np.linspace(0.0, 360.0, n, endpoint=False)
     dist = np.full(n, (radius_m + sag_m) / math.cos(half))
     lon, lat, _ = _GEOD.fwd(np.full(n, lon_deg), np.full(n, lat_deg), az, dist)
-    lon = lon_deg + _wrap(np.asarray(lon) - lon_deg)
+    lon = lon_deg + wrap(np.asarray(lon) - lon_deg)
     return shapely.Polygon(np.column_stack([lon, lat]))
 
 
@@ -391,9 +330,6 @@ def _sag_m(edge_m: float | FloatArray, lat_abs_deg: float | FloatArray) -> Float
     t = np.tan(np.radians(np.minimum(np.abs(lat_abs_deg), MAX_ABS_LAT_DEG + 0.5)))
     kappa = (1.4 * np.maximum(1.0, t) + 0.4) / WGS84_MIN_RADIUS
     return np.asarray(kappa * np.square(edge_m) / 8.0, dtype=np.float64)
-
-
-# -- buffering -------------------------------------------------------------------------
 
 
 def buffered(volumes: Volumes, horizontal_m: float, vertical_ft: float, time_s: float) -> Volumes:
@@ -428,14 +364,14 @@ def buffered(volumes: Volumes, horizontal_m: float, vertical_ft: float, time_s: 
     True
     """
     for name, value in (("horizontal_m", horizontal_m), ("vertical_ft", vertical_ft)):
-        _check_nonnegative(name, value)
-    _check_nonnegative("time_s", time_s)
+        check_nonnegative(name, value)
+    check_nonnegative("time_s", time_s)
     n = len(volumes)
     if horizontal_m > 0.0 and n:
-        prep = _prepare(volumes)
-        grown = _cut_antimeridian(_grow(prep, np.arange(n), float(horizontal_m)))
+        prep = prepare(volumes.outlines())
+        grown = cut_antimeridian(grow(prep, np.arange(n), float(horizontal_m)))
     else:
-        grown = np.array([v.geometry for v in volumes.items], dtype=object)
+        grown = volumes.outlines()
     items = tuple(
         Volume(
             id=v.id,
@@ -450,420 +386,93 @@ def buffered(volumes: Volumes, horizontal_m: float, vertical_ft: float, time_s: 
     return Volumes(items, source=volumes.source)
 
 
-def _check_nonnegative(name: str, value: float) -> None:
-    if not _is_number(value) or not math.isfinite(value) or value < 0.0:
+def check_nonnegative(name: str, value: float) -> None:
+    """Raise a one-line :class:`~deconflict.errors.InputError` unless ``value`` is finite, >= 0."""
+    if not is_number(value) or not math.isfinite(value) or value < 0.0:
         raise InputError(f"{name}: {value!r} is not a finite number >= 0")
 
 
-def _grow(prep: _Prepared, idx: IntArray, radius_m: float) -> ObjArray:
-    """Outlines ``idx`` grown by ``radius_m`` (m), as continuous lon/lat polygons.
+# -- reading ---------------------------------------------------------------------------
 
-    See :func:`buffered` for the guarantee. Longitudes stay within 180° of each
-    outline's reference longitude.
+
+def collect(items: Sequence[Volume], source: str, what: str) -> Volumes:
+    """:class:`Volumes` of parsed items; a duplicate id names the item as ``what`` (feature...)."""
+    seen: dict[str, int] = {}
+    for j, v in enumerate(items):
+        if v.id in seen:
+            raise Where(source, what, j, v.id).error(
+                "id", f"duplicate id (also {what} {seen[v.id]})"
+            )
+        seen[v.id] = j
+    return Volumes(tuple(items), source=source)
+
+
+def volume_id(raw: object, where: Where) -> str | None:
+    """A volume's id as written (a non-empty string, or an int), checked; None if absent.
+
+    The one id rule (:mod:`deconflict.names`): printable, no control characters, ≤ 64.
     """
-    planar = _project(prep, idx, prep.origin[idx], prep.basis[idx])
-    # GEOS rounds the number of chords of a round join: each spans up to 1.5 × 90°/QUAD_SEGS.
-    dist = (radius_m + GROW_MARGIN_M) / math.cos(3.0 * math.pi / (8 * QUAD_SEGS))
-    grown = shapely.buffer(planar, dist, quad_segs=QUAD_SEGS)
-    lat_far = np.minimum(
-        prep.lat_max_abs[idx] + np.degrees(dist / WGS84_MIN_RADIUS) + 0.01, MAX_ABS_LAT_DEG + 0.5
-    )
-    step_m = _step_m(lat_far)
-    grown = shapely.segmentize(grown, step_m)
-    coords, owner = shapely.get_coordinates(grown, return_index=True)
-    lat, lon = _lift(coords, prep.origin[idx][owner], prep.basis[idx][owner])
-    ref = prep.ref_lon[idx][owner]
-    lon = ref + _wrap(lon - ref)
-    out = np.asarray(shapely.transform(grown, lambda _c: np.column_stack([lon, lat])), dtype=object)
-    # Lifting is smooth and one-to-one, but rounding may pinch a near-degenerate spot.
-    pinched = ~shapely.is_valid(out)
-    if pinched.any():
-        out[pinched] = _polygonal(np.asarray(shapely.make_valid(out[pinched]), dtype=object))
-    return out
+    ident: str | None = None
+    if isinstance(raw, str) and raw.strip():
+        ident = raw
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        ident = str(raw)
+    if ident is not None:
+        problem = id_problem(ident)
+        if problem is not None:
+            raise Where(where.source, where.what, where.index, terminal_text(ident)).error(
+                "id", problem
+            )
+    return ident
 
 
-def _step_m(lat_abs_deg: FloatArray) -> FloatArray:
-    """Longest piece (m, in a plane) that keeps a lon/lat line within 1 m of its chord."""
-    t = np.maximum(1.0, np.tan(np.radians(lat_abs_deg)))
-    # Pieces of DENSIFY_STEP_DEG / sqrt(t) of arc (5 km at most): _sag_m ≤ 0.9 m anywhere.
-    step = np.radians(DENSIFY_STEP_DEG) * WGS84_MIN_RADIUS / np.sqrt(t)
-    return np.asarray(0.95 * step, dtype=np.float64)
+def checked_circle(lon: float, lat: float, radius_m: float, field_name: str, where: Where) -> Any:
+    """:func:`circle` around a centre read from a file; errors name ``field_name``."""
+    if abs(lat) > MAX_ABS_LAT_DEG or abs(lon) > 360.0:
+        raise where.error(field_name, f"centre lon {lon:g}, lat {lat:g} is out of range")
+    if radius_m > MAX_CIRCLE_RADIUS_M:
+        raise where.error(field_name, f"radius {radius_m:g} m is over 2000 km (split the volume)")
+    return circle(lon, lat, radius_m)
 
 
-# -- overlaps --------------------------------------------------------------------------
-
-
-def overlaps(
-    a: Volumes, b: Volumes, horizontal_nm: float, vertical_ft: float, time_buffer_s: float = 0.0
-) -> Overlaps:
-    """Pairs of volumes of ``a`` and ``b`` that overlap under the minima (see the module's notes).
-
-    ``horizontal_nm`` (NM) and ``vertical_ft`` (ft) are positive; ``time_buffer_s``
-    (s) is at least 0.
-
-    >>> sq = shapely.box(0.0, 0.0, 0.1, 0.1)
-    >>> a = Volumes((Volume("a", sq, 0.0, 1000.0, 0.0, 3600.0),))
-    >>> east = shapely.box(0.17, 0.0, 0.2, 0.1)  # 7.8 km east
-    >>> b = Volumes((Volume("b", east, 1500.0, 3000.0, 1800.0, 7200.0),))
-    >>> o = overlaps(a, b, horizontal_nm=5, vertical_ft=1000)
-    >>> len(o), float(o.alt_lower_ft[0]), float(o.alt_upper_ft[0])
-    (1, 1000.0, 1500.0)
-    >>> float(o.time_start_s[0]), float(o.time_end_s[0]), round(float(o.distance_m[0]))
-    (1800.0, 3600.0, 7792)
-    >>> len(overlaps(a, b, horizontal_nm=4, vertical_ft=1000))
-    0
-    """
-    for name, value in (("horizontal_nm", horizontal_nm), ("vertical_ft", vertical_ft)):
-        if not _is_number(value) or not math.isfinite(value) or value <= 0.0:
-            raise InputError(f"{name}: {value!r} is not a finite number > 0")
-    _check_nonnegative("time_buffer_s", time_buffer_s)
-    H = float(horizontal_nm) * 1852.0
-    V = float(vertical_ft)
-    tb = float(time_buffer_s)
-    if len(a) == 0 or len(b) == 0:
-        return _no_overlaps()
-    pa, pb = _prepare(a), _prepare(b)
-    ia, ib = _candidates(pa, pb, 0.5 * H + _BOX_SLACK_M)
-    band_gap = np.maximum(pb.alt_lower[ib] - pa.alt_upper[ia], pa.alt_lower[ia] - pb.alt_upper[ib])
-    time_gap = np.maximum(pb.t_start[ib] - pa.t_end[ia], pa.t_start[ia] - pb.t_end[ib])
-    keep = (band_gap < V) & (time_gap < tb)
-    ia, ib = ia[keep], ib[keep]
-    hit = np.zeros(ia.size, dtype=bool)
-    dist = np.zeros(ia.size)
-    for sl in _chunks(pa.count[ia] + pb.count[ib]):
-        hit[sl], dist[sl] = _decide(pa, ia[sl], pb, ib[sl], H)
-    ia, ib, dist = ia[hit], ib[hit], dist[hit]
-    order = np.lexsort((ib, ia))
-    ia, ib, dist = ia[order], ib[order], dist[order]
-    return Overlaps(
-        a_index=ia.astype(np.int64),
-        b_index=ib.astype(np.int64),
-        geometry=_regions(pa, ia, pb, ib, 0.5 * H),
-        alt_lower_ft=np.maximum(pa.alt_lower[ia], pb.alt_lower[ib]) - 0.5 * V,
-        alt_upper_ft=np.minimum(pa.alt_upper[ia], pb.alt_upper[ib]) + 0.5 * V,
-        time_start_s=np.maximum(pa.t_start[ia], pb.t_start[ib]) - 0.5 * tb,
-        time_end_s=np.minimum(pa.t_end[ia], pb.t_end[ib]) + 0.5 * tb,
-        distance_m=dist,
-    )
-
-
-def _no_overlaps() -> Overlaps:
-    empty = np.zeros(0, dtype=np.int64)
-    return Overlaps(
-        empty,
-        empty.copy(),
-        np.zeros(0, dtype=object),
-        np.zeros(0),
-        np.zeros(0),
-        np.zeros(0),
-        np.zeros(0),
-        np.zeros(0),
-    )
-
-
-def _chunks(vertices: IntArray) -> list[slice]:
-    """Consecutive slices of pairs holding at most :data:`_CHUNK_VERTICES` vertices each."""
-    if vertices.size == 0:
-        return []
-    total = np.cumsum(vertices)
-    bounds = [0]
-    while bounds[-1] < vertices.size:
-        base = total[bounds[-1] - 1] if bounds[-1] else 0
-        nxt = int(np.searchsorted(total, base + _CHUNK_VERTICES, side="right"))
-        bounds.append(max(nxt, bounds[-1] + 1))
-    return [slice(s, e) for s, e in itertools.pairwise(bounds)]
-
-
-def _candidates(pa: _Prepared, pb: _Prepared, pad_m: float) -> tuple[IntArray, IntArray]:
-    """Pairs whose ECEF boxes, each grown by ``pad_m``, overlap.
-
-    Points of the two surfaces less than ``2 pad_m`` apart on the ground are less
-    than that apart in a straight line, so their boxes grown by ``pad_m`` meet. The
-    tree holds 2-D boxes on the two ECEF axes least aligned with the volumes' mean
-    vertical; the third axis is checked in numpy.
-    """
-    up = np.concatenate([pa.origin, pb.origin]).sum(axis=0)
-    drop = int(np.argmax(np.abs(up)))
-    k0, k1 = (k for k in range(3) if k != drop)
-    lo_a, hi_a = pa.lo - pad_m, pa.hi + pad_m
-    lo_b, hi_b = pb.lo - pad_m, pb.hi + pad_m
-    tree = shapely.STRtree(shapely.box(lo_b[:, k0], lo_b[:, k1], hi_b[:, k0], hi_b[:, k1]))
-    ia, ib = tree.query(shapely.box(lo_a[:, k0], lo_a[:, k1], hi_a[:, k0], hi_a[:, k1]))
-    near = (lo_a[ia, drop] <= hi_b[ib, drop]) & (hi_a[ia, drop] >= lo_b[ib, drop])
-    return ia[near].astype(np.int64), ib[near].astype(np.int64)
-
-
-def _decide(
-    pa: _Prepared, ia: IntArray, pb: _Prepared, ib: IntArray, H: float
-) -> tuple[BoolArray, FloatArray]:
-    """Whether each pair's outlines are less than ``H`` (m) apart, and that distance (m)."""
-    k = ia.size
-    origin, basis = _mid_planes(pa.origin[ia], pb.origin[ib])
-    yes = np.zeros(k, dtype=bool)
-    todo = np.arange(k)
-    dist = np.zeros(k)
-    for round_ in range(_REFINE_ROUNDS + 1):
-        d, p, q = _closest(pa, ia[todo], pb, ib[todo], origin[todo], basis[todo])
-        dist[todo] = d
-        rho = np.maximum(np.hypot(p[:, 0], p[:, 1]), np.hypot(q[:, 0], q[:, 1]))
-        theta = np.minimum(1.01 * rho / WGS84_MIN_RADIUS, 0.5 * math.pi)
-        sure_yes = d < H * np.cos(theta)
-        yes[todo[sure_yes]] = True
-        open_ = ~sure_yes & (d < H)
-        if not open_.any():
-            break
-        todo, p, q = todo[open_], p[open_], q[open_]
-        pe = _surface_ecef(p, origin[todo], basis[todo])
-        qe = _surface_ecef(q, origin[todo], basis[todo])
-        if round_ == _REFINE_ROUNDS:
-            # Millimetres from H: the geodesic between the closest points decides.
-            lat_p, lon_p = _ecef_surface_latlon(pe)
-            lat_q, lon_q = _ecef_surface_latlon(qe)
-            _, _, geo = _GEOD.inv(lon_p, lat_p, lon_q, lat_q)
-            geo = np.asarray(geo, dtype=np.float64)
-            yes[todo[geo < H]] = True
-            dist[todo] = geo
-            break
-        new_origin, new_basis = _mid_planes(pe, qe)
-        origin = origin.copy()
-        basis = basis.copy()
-        origin[todo], basis[todo] = new_origin, new_basis
-    return yes, dist
-
-
-def _closest(
-    pa: _Prepared,
-    ia: IntArray,
-    pb: _Prepared,
-    ib: IntArray,
-    origin: FloatArray,
-    basis: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Distance (m) and closest points (plane, m) of each pair in its plane."""
-    ga = _project(pa, ia, origin, basis)
-    gb = _project(pb, ib, origin, basis)
-    line = shapely.get_coordinates(shapely.shortest_line(ga, gb)).reshape(-1, 2, 2)
-    p, q = line[:, 0], line[:, 1]
-    return np.hypot(*(q - p).T), p, q
-
-
-def _regions(pa: _Prepared, ia: IntArray, pb: _Prepared, ib: IntArray, r_m: float) -> ObjArray:
-    """Where the outlines grown by ``r_m`` meet, per pair (lon/lat, cut at the antimeridian)."""
-    if ia.size == 0:
-        return np.zeros(0, dtype=object)
-    ua, inv_a = np.unique(ia, return_inverse=True)
-    ub, inv_b = np.unique(ib, return_inverse=True)
-    ga = _grow(pa, ua, r_m)[inv_a]
-    gb = _grow(pb, ub, r_m)[inv_b]
-    shift = 360.0 * np.round((pa.ref_lon[ia] - pb.ref_lon[ib]) / 360.0)
-    _, owner = shapely.get_coordinates(gb, return_index=True)
-    gb = shapely.transform(gb, lambda c: c + np.column_stack([shift[owner], np.zeros(owner.size)]))
-    try:
-        region = shapely.intersection(ga, gb)
-    except shapely.errors.GEOSException:  # pragma: no cover - a grown outline out of shape
-        region = shapely.intersection(shapely.make_valid(ga), shapely.make_valid(gb))
-    return _cut_antimeridian(_polygonal(np.asarray(region, dtype=object)))
-
-
-def _polygonal(geoms: ObjArray) -> ObjArray:
-    """Keep only the polygonal parts of each geometry (drop touching lines and points)."""
-    out = geoms.copy()
-    kind = shapely.get_type_id(geoms)
-    for j in np.flatnonzero((kind != 3) & (kind != 6)):
-        parts = [p for p in shapely.get_parts(geoms[j]) if isinstance(p, shapely.Polygon)]
-        out[j] = (
-            shapely.Polygon()
-            if not parts
-            else parts[0]
-            if len(parts) == 1
-            else shapely.MultiPolygon(parts)
+def _geojson_volume(feature: Mapping[str, Any], props: Mapping[str, Any], where: Where) -> Volume:
+    raw = props["id"] if props.get("id") is not None else feature.get("id")
+    ident = volume_id(raw, where)
+    if ident is None:
+        shown = (
+            "missing" if raw is None else f"{terminal_text(repr(raw))} is not a non-empty string"
         )
-    return out
+        raise where.error("id", f"{shown} (each volume needs a unique string 'id')")
+    where = Where(where.source, where.what, where.index, terminal_text(ident))
+    geometry = _geojson_geometry(feature.get("geometry"), props, where)
+    lower = finite_number(props.get("alt_lower_ft"), where, "alt_lower_ft", "ft")
+    upper = finite_number(props.get("alt_upper_ft"), where, "alt_upper_ft", "ft")
+    if lower > upper:
+        raise where.error("alt_lower_ft", f"{lower:g} ft is above alt_upper_ft {upper:g} ft")
+    start = utc_time(props.get("time_start"), where, "time_start")
+    end = utc_time(props.get("time_end"), where, "time_end")
+    if not end > start:
+        raise where.error(
+            "time_end", f"{props['time_end']!r} is not after time_start {props['time_start']!r}"
+        )
+    problem = outline_problem(geometry)
+    if problem is not None:
+        raise where.error("geometry", problem)
+    return Volume(ident, geometry, lower, upper, start, end)
 
 
-def _cut_antimeridian(geoms: ObjArray) -> ObjArray:
-    """Longitudes into [-180, 180]: outlines crossing ±180° become two-sided MultiPolygons."""
-    out = np.asarray(geoms, dtype=object).copy()
-    if out.size == 0:
-        return out
-    bounds = shapely.bounds(out)
-    outside = np.flatnonzero((bounds[:, 0] < -180.0) | (bounds[:, 2] > 180.0))
-    for j in outside:
-        g = out[j]
-        parts: list[shapely.Polygon] = []
-        for lo, shift in ((-540.0, 360.0), (-180.0, 0.0), (180.0, -360.0)):
-            piece = shapely.intersection(g, shapely.box(lo, -90.0, lo + 360.0, 90.0))
-            if shift:
-                piece = shapely.transform(piece, lambda c, s=shift: c + np.array([s, 0.0]))
-            parts.extend(p for p in shapely.get_parts(piece) if isinstance(p, shapely.Polygon))
-        out[j] = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
-    return out
-
-
-# -- geometry in tangent planes ---------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class _Prepared:
-    """Volumes ready for measuring: densified outlines, their ECEF vertices, planes, boxes.
-
-    ``dense`` holds each outline with its edges cut (see :data:`DENSIFY_STEP_DEG`),
-    longitudes unwrapped within 180° of ``ref_lon``; ``ecef`` its vertices (m) in
-    ``shapely.get_coordinates`` order, volume ``i``'s from ``start[i]``, ``count[i]``
-    of them. Each volume's own plane is at ``origin`` (ECEF) with ``basis`` (east,
-    north, up rows); ``lo``/``hi`` bound the surface under the outline (ECEF, m).
-    """
-
-    dense: ObjArray
-    ref_lon: FloatArray
-    lat_max_abs: FloatArray
-    ecef: FloatArray
-    start: IntArray
-    count: IntArray
-    origin: FloatArray
-    basis: FloatArray
-    lo: FloatArray
-    hi: FloatArray
-    alt_lower: FloatArray
-    alt_upper: FloatArray
-    t_start: FloatArray
-    t_end: FloatArray
-
-
-def _prepare(volumes: Volumes) -> _Prepared:
-    items = volumes.items
-    n = len(items)
-    geoms = np.array([v.geometry for v in items], dtype=object)
-    coords, idx = shapely.get_coordinates(geoms, return_index=True)
-    first = _starts(idx, n)
-    ref = coords[first, 0]
-    lon = ref[idx] + _wrap(coords[:, 0] - ref[idx])
-    lat = coords[:, 1]
-    lat_max = np.maximum.reduceat(np.abs(lat), first)
-    crosses = (np.minimum.reduceat(lat, first) < 0.0) & (np.maximum.reduceat(lat, first) > 0.0)
-    lat_min = np.where(crosses, 0.0, np.minimum.reduceat(np.abs(lat), first))
-
-    # Cut edges in (lon cos(lat_min), lat): pieces no longer than the step in arc.
-    scale = np.cos(np.radians(lat_min))
-    scaled = shapely.transform(geoms, _set_lon(lon * scale[idx]))
-    step = DENSIFY_STEP_DEG / np.sqrt(np.maximum(1.0, np.tan(np.radians(lat_max))))
-    dense = shapely.segmentize(scaled, step)
-    dcoords, didx = shapely.get_coordinates(dense, return_index=True)
-    dlon = dcoords[:, 0] / scale[didx]
-    dense = np.asarray(shapely.transform(dense, _set_lon(dlon)), dtype=object)
-
-    ecef = geodetic_to_ecef(dcoords[:, 1], dlon, 0.0)
-    count = np.bincount(didx, minlength=n).astype(np.int64)
-    start = (np.cumsum(count) - count).astype(np.int64)
-    lat0, lon0 = _ecef_surface_latlon(np.add.reduceat(ecef, start, axis=0))
-    origin = geodetic_to_ecef(lat0, lon0, 0.0)
-    basis = enu_basis(lat0, lon0)
-    d = ecef - origin[didx]
-    own = np.einsum("ij,ikj->ik", d, basis[didx])  # (east, north, up) per vertex
-    plane_lo = np.minimum.reduceat(own, start, axis=0)
-    plane_hi = np.maximum.reduceat(own, start, axis=0)
-    # The surface under the outline: its plane box, from the lowest vertex to the plane.
-    corners = np.stack(
-        [
-            np.stack([x, y, u], axis=-1)
-            for x in (plane_lo[:, 0], plane_hi[:, 0])
-            for y in (plane_lo[:, 1], plane_hi[:, 1])
-            for u in (plane_lo[:, 2], np.zeros(n))
-        ],
-        axis=1,
-    )  # (n, 8, 3)
-    corners_ecef = origin[:, None, :] + np.einsum("nck,nkj->ncj", corners, basis)
-    return _Prepared(
-        dense=dense,
-        ref_lon=ref,
-        lat_max_abs=lat_max,
-        ecef=ecef,
-        start=start,
-        count=count,
-        origin=origin,
-        basis=basis,
-        lo=corners_ecef.min(axis=1) - _BOX_SLACK_M,
-        hi=corners_ecef.max(axis=1) + _BOX_SLACK_M,
-        alt_lower=np.array([v.alt_lower_ft for v in items], dtype=np.float64),
-        alt_upper=np.array([v.alt_upper_ft for v in items], dtype=np.float64),
-        t_start=np.array([v.time_start_s for v in items], dtype=np.float64),
-        t_end=np.array([v.time_end_s for v in items], dtype=np.float64),
-    )
-
-
-def _project(prep: _Prepared, idx: IntArray, origin: FloatArray, basis: FloatArray) -> ObjArray:
-    """Outlines ``idx`` in the planes ``origin[k]``, ``basis[k]`` (one per entry of ``idx``)."""
-    owner, vert = _expand(prep.count[idx], prep.start[idx])
-    d = prep.ecef[vert] - origin[owner]
-    x = np.einsum("ij,ij->i", d, basis[owner, 0])
-    y = np.einsum("ij,ij->i", d, basis[owner, 1])
-    return np.asarray(
-        shapely.transform(prep.dense[idx], lambda _c: np.column_stack([x, y])), dtype=object
-    )
-
-
-def _mid_planes(p: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Tangent planes (origin ECEF, basis) on the surface halfway between ECEF points."""
-    mid = p / np.linalg.norm(p, axis=1)[:, None] + q / np.linalg.norm(q, axis=1)[:, None]
-    lat, lon = _ecef_surface_latlon(mid)
-    return geodetic_to_ecef(lat, lon, 0.0), enu_basis(lat, lon)
-
-
-def _ecef_surface_latlon(xyz: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Geodetic (lat, lon) deg of the surface point on the ray from the centre through ``xyz``.
-
-    Exact for points on the surface: there ``tan(lat) = z / ((1 - e²) p)``.
-    """
-    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
-    lat = np.degrees(np.arctan2(z, (1.0 - WGS84_E2) * np.hypot(x, y)))
-    lon = np.degrees(np.arctan2(y, x))
-    return lat, lon
-
-
-def _surface_ecef(xy: FloatArray, origin: FloatArray, basis: FloatArray) -> FloatArray:
-    """Plane points (m) → the surface points under them along the planes' verticals (ECEF).
-
-    The line ``origin + x e + y n + h u`` meets the ellipsoid where ``|P / (a, a, b)|² = 1``,
-    a quadratic in ``h``; the near root (0 at the origin) is taken.
-    """
-    base = origin + xy[:, 0:1] * basis[:, 0] + xy[:, 1:2] * basis[:, 1]
-    scale = np.array([1.0 / WGS84_A, 1.0 / WGS84_A, 1.0 / _B])
-    b, u = base * scale, basis[:, 2] * scale
-    qa = np.einsum("ij,ij->i", u, u)
-    qb = np.einsum("ij,ij->i", b, u)
-    qc = np.einsum("ij,ij->i", b, b) - 1.0
-    h = (-qb + np.sqrt(np.maximum(qb * qb - qa * qc, 0.0))) / qa
-    return np.asarray(base + h[:, None] * basis[:, 2], dtype=np.float64)
-
-
-def _lift(xy: FloatArray, origin: FloatArray, basis: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Plane points (m) → (lat, lon) deg of the surface under them (inverse of projecting)."""
-    return _ecef_surface_latlon(_surface_ecef(xy, origin, basis))
-
-
-# -- small helpers ---------------------------------------------------------------------
-
-
-def _wrap(dlon: FloatArray) -> FloatArray:
-    """Longitude differences into [-180, 180)."""
-    return np.asarray((dlon + 180.0) % 360.0 - 180.0, dtype=np.float64)
-
-
-def _set_lon(lon: FloatArray) -> Callable[[FloatArray], FloatArray]:
-    """A ``shapely.transform`` function that replaces the x coordinates by ``lon``."""
-    return lambda c: np.column_stack([lon, c[:, 1]])
-
-
-def _starts(idx: IntArray, n: int) -> IntArray:
-    """First coordinate of each of ``n`` geometries in a sorted owner index (none empty)."""
-    return np.searchsorted(idx, np.arange(n)).astype(np.int64)
-
-
-def _expand(count: IntArray, first: IntArray) -> tuple[IntArray, IntArray]:
-    """For ``j`` with ``count[j]`` items from ``first[j]``: (owner j, item index) per item."""
-    count = np.asarray(count, dtype=np.int64)
-    total = int(count.sum())
-    owner = np.repeat(np.arange(count.size, dtype=np.int64), count)
-    start = np.cumsum(count) - count
-    item = np.arange(total, dtype=np.int64) + (np.asarray(first, dtype=np.int64) - start)[owner]
-    return owner, item
+def _geojson_geometry(geometry: object, props: Mapping[str, Any], where: Where) -> Polygonal:
+    if not isinstance(geometry, Mapping):
+        raise where.error("geometry", "missing (expected a Polygon, MultiPolygon or Point)")
+    kind = geometry.get("type")
+    if kind == "Point":
+        lon, lat = point(geometry.get("coordinates"), where)
+        radius = props.get("radius_m")
+        if radius is None:
+            raise where.error("radius_m", "missing (a Point needs the circle's radius in metres)")
+        if not is_number(radius) or not math.isfinite(radius) or radius <= 0:
+            raise where.error("radius_m", f"{radius!r} is not a number > 0 (m)")
+        return checked_circle(lon, lat, float(radius), "geometry", where)
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise where.error("geometry", f"type {kind!r} is not a Polygon, MultiPolygon or Point")
+    return polygonal(geometry, where)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from deconflict._util import atomic_write
 from deconflict.cli.common import console, err_console, one_line_errors
 from deconflict.errors import InputError
-from deconflict.hotline.audit import load_head, read_head, verify_log
+from deconflict.hotline.audit import head_text, load_head, read_head, verify_log, write_head
 from deconflict.hotline.keys import load_key_file, public_hex
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -76,12 +74,11 @@ def head_command(log: LogArg, key_file: HolderKeyOpt, output: HeadOutOpt = None)
     Reads the log without taking it over, so it works while the hotline is appending.
     """
     signed = read_head(log, load_key_file(key_file))
-    text = json.dumps(signed, indent=2) + "\n"
     if output is None:
-        print(text, end="")
+        print(head_text(signed), end="")
         return
     try:
-        atomic_write(output, text)
+        write_head(output, signed)
     except OSError as err:
         raise InputError(f"head output {output}: {err.strerror}") from None
     console.print(

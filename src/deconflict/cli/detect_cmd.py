@@ -20,7 +20,8 @@ from deconflict.cli.common import (
     rules_summary,
 )
 from deconflict.io.states import read_states
-from deconflict.tactical.advise import advise, detect
+from deconflict.tactical.advise import advise
+from deconflict.tactical.tables import detect
 
 StatesArg = Annotated[Path, typer.Argument(help="States: .csv, .parquet or DAIDALUS .daa")]
 AllPairsOpt = Annotated[

@@ -1,15 +1,13 @@
 """``deconflict hotline`` (send, listen, overdue, backup) and ``deconflict keys new``.
 
-Client settings come from flags, then ``DECONFLICT_*`` variables, then the config file
-(see :mod:`deconflict.hotline.config`).
+Flags and printing only: the work is in :mod:`deconflict.hotline`. Client settings come
+from flags, then ``DECONFLICT_CLIENT_*`` variables (or the older ``DECONFLICT_*`` names),
+then the config file (see :mod:`deconflict.hotline.config`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import stat
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +16,6 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from deconflict._util import atomic_write
 from deconflict.cli.common import console, err_console, format_time, one_line_errors
 from deconflict.errors import InputError
 
@@ -35,31 +32,38 @@ keys_app = typer.Typer(
 BrokerOpt = Annotated[
     str | None,
     typer.Option(
-        "--broker-url", help="Broker URL [$DECONFLICT_BROKER_URL, config, http://127.0.0.1:8000]"
+        "--broker-url",
+        help="Broker URL [$DECONFLICT_CLIENT_BROKER_URL, config, http://127.0.0.1:8000]",
     ),
 ]
 BackupOpt = Annotated[
     str | None,
-    typer.Option("--backup-url", help="Backup relay URL [$DECONFLICT_BACKUP_URL, config]"),
+    typer.Option("--backup-url", help="Backup relay URL [$DECONFLICT_CLIENT_BACKUP_URL, config]"),
 ]
 TokenOpt = Annotated[
-    str | None, typer.Option("--token", help="Party token [$DECONFLICT_TOKEN, config]")
+    str | None, typer.Option("--token", help="Party token [$DECONFLICT_CLIENT_TOKEN, config]")
 ]
 KeyOpt = Annotated[
-    Path | None, typer.Option("--key-file", help="Signing key file [$DECONFLICT_KEY_FILE, config]")
+    Path | None,
+    typer.Option("--key-file", help="Signing key file [$DECONFLICT_CLIENT_KEY_FILE, config]"),
 ]
 StoreOpt = Annotated[
     Path | None,
-    typer.Option("--store", help="Local outbox/inbox file [$DECONFLICT_STORE, config, hotline.db]"),
+    typer.Option(
+        "--store", help="Local outbox/inbox file [$DECONFLICT_CLIENT_STORE, config, hotline.db]"
+    ),
 ]
 NatsOpt = Annotated[
     str | None,
-    typer.Option("--nats-url", help="NATS JetStream as the primary [$DECONFLICT_NATS_URL, config]"),
+    typer.Option(
+        "--nats-url", help="NATS JetStream as the primary [$DECONFLICT_CLIENT_NATS_URL, config]"
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="Config file [$DECONFLICT_CONFIG, ~/.config/deconflict/hotline.toml]"
+        "--config",
+        help="Config file [$DECONFLICT_CLIENT_CONFIG, ~/.config/deconflict/hotline.toml]",
     ),
 ]
 
@@ -75,56 +79,18 @@ def _client(
     **kwargs: Any,
 ) -> Any:
     from deconflict.hotline.client import HotlineClient
-    from deconflict.hotline.client_store import ClientStore
     from deconflict.hotline.config import load_config
-    from deconflict.hotline.keys import load_key_file
 
-    cfg = load_config(
-        {
-            "broker_url": broker_url,
-            "backup_url": backup_url,
-            "token": token,
-            "key_file": key_file,
-            "store": store,
-            "nats_url": nats_url,
-        },
-        config,
-    )
-    key = load_key_file(cfg.key_file)  # before the store is made: a bad key leaves no file
-    new_store = not cfg.store.exists()
-    client = HotlineClient(
-        ClientStore(cfg.store),
-        key,
-        cfg.token,
-        cfg.broker_url,
-        cfg.backup_url,
-        nats_url=cfg.nats_url,
-        **kwargs,
-    )
-    client.new_store = new_store  # type: ignore[attr-defined]
-    return client
-
-
-async def _start(client: Any, *, receive: bool = True) -> None:
-    """Start ``client``; a store this command created is removed again if that fails.
-
-    A refused token (or no relay answering for a party never seen) leaves nothing behind.
-    """
-    try:
-        await client.start(receive=receive)
-    except InputError:
-        if getattr(client, "new_store", False) and client.store.outbox_counts()["total"] == 0:
-            client.store.close()  # closing twice is harmless
-            for part in ("", "-wal", "-shm"):
-                Path(f"{client.store.path}{part}").unlink(missing_ok=True)
-        raise
+    flags = {"broker_url": broker_url, "backup_url": backup_url, "token": token}
+    flags |= {"key_file": key_file, "store": store, "nats_url": nats_url}
+    return HotlineClient.from_config(load_config(flags, config), **kwargs)
 
 
 def _check_send_options(
     kind: str, to: str, text: str, reply_to: str | None, deadline_s: float | None
 ) -> None:
     """One-line errors, in terms of the command's options, before anything is numbered."""
-    from deconflict.hotline.messages import ALL, KINDS, MAX_BODY_CHARS
+    from deconflict.hotline.messages import ALL, KINDS, MAX_BODY_CHARS, MAX_DEADLINE_S
     from deconflict.names import party_name_problem, terminal_text
 
     if kind not in KINDS:
@@ -136,7 +102,7 @@ def _check_send_options(
         raise InputError(f"--kind {kind} needs --reply-to ID (the message it answers)")
     if deadline_s is not None and kind != "request":
         raise InputError("--deadline-s is for --kind request only")
-    if deadline_s is not None and not 0 < deadline_s <= 30 * 86400:
+    if deadline_s is not None and not 0 < deadline_s <= MAX_DEADLINE_S:
         raise InputError(f"--deadline-s {deadline_s:g}: expected more than 0 and at most 30 days")
     if len(text) > MAX_BODY_CHARS:
         raise InputError(f"the message text has {len(text)} characters; at most {MAX_BODY_CHARS}")
@@ -182,7 +148,7 @@ def send_command(
 
     async def run() -> int:
         try:
-            await _start(client, receive=wait_ack)
+            await client.start(receive=wait_ack)
             if to == client.party:
                 raise InputError(f"--to {to}: a party cannot send to itself")
             msg = await client.send(kind, to, text, in_reply_to=answers, deadline_s=deadline_s)
@@ -201,12 +167,9 @@ def send_command(
                 highlight=False,
             )
             if wait_ack:
-                while time.monotonic() - t0 < timeout_s:
-                    row = client.store.outbox_row(msg.id)
-                    if row and row["acked_at"]:
-                        console.print(f"acknowledged after {(time.monotonic() - t0) * 1000:.0f} ms")
-                        return 0
-                    await asyncio.sleep(0.02)
+                if await client.wait_acked(msg.id, timeout_s - (time.monotonic() - t0)):
+                    console.print(f"acknowledged after {(time.monotonic() - t0) * 1000:.0f} ms")
+                    return 0
                 err_console.print(f"no acknowledgement within {timeout_s:g} s", highlight=False)
                 return 1
             return 0
@@ -267,6 +230,7 @@ def listen_command(
     shown by one is not shown again by the other.
     """
     from deconflict.hotline.client import describe_event
+    from deconflict.hotline.listen import listen
     from deconflict.names import terminal_text
 
     if count is not None and count < 1:
@@ -286,104 +250,39 @@ def listen_command(
         if line is not None:
             err_console.print(escape(terminal_text(line)), style="dim", highlight=False)
 
+    def on_overdue(owed: Any) -> None:
+        text = (
+            f"{owed.direction}: request {owed.id} ({owed.party}) due "
+            f"{format_time(owed.due_at)}: {owed.body}"
+        )
+        err_console.print(f"[bold yellow]OVERDUE[/] {escape(terminal_text(text))}", highlight=False)
+
+    def show(messages: list[Any]) -> None:
+        shown_at = time.time()
+        for m in messages:
+            _print_message(m, shown_at)
+
     client = _client(
         broker_url, backup_url, token, key_file, store, config, nats_url, on_event=on_event
     )
 
-    async def run() -> None:
-        out = None
-        try:
-            cursor = client.store.cursor()
-            if jsonl:
-                cursor = max(cursor, _jsonl_cursor(jsonl, client.store.last_delivered()))
-            seen = 0
-            warned: set[str] = set()
-            await _start(client)
-            console.print(
-                f"listening as {client.party} · primary {client.nats_url or client.broker_url} · "
-                f"backup {client.backup_url or 'none'} · store {client.store.path}",
-                highlight=False,
-            )
-            out = _open_private(jsonl) if jsonl else None
-            while count is None or seen < count:
-                limit = 5000 if count is None else min(5000, count - seen)
-                rows = await asyncio.to_thread(client.store.delivered, cursor, limit)
-                if rows:
-                    if out is not None:
-                        out.write(
-                            "".join(json.dumps({"n": n, **m.model_dump()}) + "\n" for n, m in rows)
-                        )
-                        out.flush()
-                        os.fsync(out.fileno())
-                    if not quiet:
-                        shown_at = time.time()
-                        for _, m in rows:
-                            _print_message(m, shown_at)
-                    cursor = rows[-1][0]
-                    seen += len(rows)
-                    await asyncio.to_thread(client.store.advance_cursor, cursor)
-                    continue
-                for owed in client.store.owed(time.time()):
-                    if owed.id not in warned:
-                        warned.add(owed.id)
-                        text = (
-                            f"{owed.direction}: request {owed.id} ({owed.party}) due "
-                            f"{format_time(owed.due_at)}: {owed.body}"
-                        )
-                        err_console.print(
-                            f"[bold yellow]OVERDUE[/] {escape(terminal_text(text))}",
-                            highlight=False,
-                        )
-                await asyncio.sleep(0.05)
-            # let the acks of the last messages leave before exiting
-            deadline = time.monotonic() + 5
-            while client.store.unrelayed(1) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-        finally:
-            if out is not None:
-                out.close()
-            await client.stop()
-            client.store.close()
-
-    asyncio.run(run())
-
-
-def _open_private(path: Path) -> Any:
-    """Open ``path`` for appending, created 0600 (it holds message text); made 0600 if not."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
-            os.fchmod(fd, 0o600)  # whatever the umask, or an older file's mode
-        return os.fdopen(fd, "a")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _jsonl_cursor(path: Path, last_delivered: int) -> int:
-    """The last delivery number written to ``path`` (0 if none).
-
-    The file is written and fsynced before the store's cursor moves, so after a crash
-    between the two it is ahead of the cursor and wins. A file ahead of every delivery
-    in the store (``last_delivered``) was written from another store: an error.
-    """
-    if not path.exists():
-        return 0
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):  # a line torn by a crash: drop it, it is re-written
-        data = data[: data.rfind(b"\n") + 1]
-        path.write_bytes(data)
-    lines = data.splitlines()
-    try:
-        written = int(json.loads(lines[-1])["n"]) if lines else 0
-    except (ValueError, KeyError, TypeError, RecursionError):
-        raise InputError(f"{path}: the last line is not a delivery written by listen") from None
-    if written > last_delivered:
-        raise InputError(
-            f"{path} ends at delivery {written}, but this store has released only "
-            f"{last_delivered}: it was written from another store"
+    def started() -> None:
+        console.print(
+            f"listening as {client.party} · primary {client.primary.url} · "
+            f"backup {client.backup_url or 'none'} · store {client.store.path}",
+            highlight=False,
         )
-    return written
+
+    asyncio.run(
+        listen(
+            client,
+            jsonl=jsonl,
+            count=count,
+            show=None if quiet else show,
+            on_started=started,
+            on_overdue=on_overdue,
+        )
+    )
 
 
 @hotline_app.command("overdue")
@@ -406,17 +305,26 @@ def overdue_command(
     ``--remote`` reads no store and asks both relays, merging what they list.
     """
     from deconflict.hotline.config import load_config
+    from deconflict.hotline.overdue import local_overdue, remote_overdue
 
     flags = {"broker_url": broker_url, "backup_url": backup_url, "token": token}
     cfg = load_config({**flags, "key_file": key_file, "store": store}, config)
     now = time.time()
-    rows = _remote_overdue(cfg) if remote else _local_overdue(cfg, now)
+    if remote:
+        rows, problems = remote_overdue(cfg)
+        for problem in problems:
+            err_console.print(
+                f"hotline: {escape(problem)}; showing the other relay's list", highlight=False
+            )
+    else:
+        rows = local_overdue(cfg, now)
     request = Column("request", no_wrap=True, min_width=32)  # a full id, for --reply-to
     table = Table(request, "who owes", "to whom", "due", "overdue (s)", "body")
-    for rid, owes, owed_to, due, body in rows:
+    for o in rows:
         table.add_row(
-            *(_cell(v) for v in (rid, owes, owed_to, format_time(due), f"{now - due:.0f}")),
-            _cell(body[:60]),
+            *(_cell(v) for v in (o.id, o.owes, o.owed_to, format_time(o.due_at))),
+            _cell(f"{now - o.due_at:.0f}"),
+            _cell(o.body[:60]),
         )
     console.print(table if rows else "no overdue requests")
 
@@ -426,98 +334,6 @@ def _cell(text: str) -> str:
     from deconflict.names import terminal_text
 
     return escape(terminal_text(str(text)))
-
-
-def _open_existing_store(cfg: Any) -> Any:
-    """The party's store for a read-only command: never created; refused if another's.
-
-    :class:`InputError` when it does not exist, and when it is bound to a party whose
-    key is not ``cfg.key_file`` (the store records the key of the party it belongs to).
-    """
-    from deconflict.hotline.client_store import ClientStore
-    from deconflict.hotline.keys import load_key_file, public_hex
-
-    if not cfg.store.exists():
-        raise InputError(
-            f"hotline store {cfg.store} does not exist: nothing was sent or received with it"
-            " (name yours with --store)"
-        )
-    mine = public_hex(load_key_file(cfg.key_file))
-    local = ClientStore(cfg.store)
-    party, key = local.get_meta("party"), local.get_meta("public_key")
-    if key and key != mine:
-        local.close()
-        raise InputError(
-            f"hotline store {cfg.store} belongs to party {party!r}, whose key is not"
-            f" {cfg.key_file}; use a store of your own (--store)"
-        )
-    return local
-
-
-def _local_overdue(cfg: Any, now: float) -> list[tuple[str, str, str, float, str]]:
-    """Overdue requests the local store knows: (id, who owes, to whom, due, body)."""
-    local = _open_existing_store(cfg)
-    try:
-        me = local.get_meta("party", "us")
-        rows = []
-        for o in local.owed(now):
-            owes, owed_to = (o.party, me) if o.direction == "they owe us" else (me, o.party)
-            rows.append((o.id, owes, owed_to, o.due_at, o.body))
-        return rows
-    finally:
-        local.close()
-
-
-def _remote_overdue(cfg: Any) -> list[tuple[str, str, str, float, str]]:
-    """Overdue requests both relays list, merged by id; a relay that fails is named on stderr.
-
-    Each relay raises escalations for what it carried, so a request only the backup
-    carried is listed by the backup alone. :class:`InputError` when neither answers.
-    """
-    import httpx
-
-    found: dict[str, tuple[str, str, str, float, str]] = {}
-    problems: list[str] = []
-    answered = 0
-    for name, base in (("broker", cfg.broker_url), ("backup", cfg.backup_url)):
-        if base is None:
-            continue
-        try:
-            resp = httpx.get(
-                f"{base}/hotline/overdue",
-                headers={"Authorization": f"Bearer {cfg.token}"},
-                timeout=5,
-                trust_env=False,
-            )
-        except httpx.HTTPError as err:
-            problems.append(f"the {name} ({base}) did not answer ({err.__class__.__name__})")
-            continue
-        if resp.status_code == 401:
-            problems.append(f"the {name} ({base}) answered 401 unauthorized (check the token)")
-            continue
-        if resp.status_code != 200:
-            problems.append(f"the {name} ({base}) answered HTTP {resp.status_code}")
-            continue
-        answered += 1
-        try:
-            for o in resp.json():
-                found.setdefault(
-                    str(o["id"]),
-                    (str(o["id"]), str(o["to"]), str(o["sender"]), float(o["due_at"]), o["body"]),
-                )
-        except (ValueError, KeyError, TypeError):
-            problems.append(f"the {name} ({base}) answered something that is not an overdue list")
-            answered -= 1
-    if not answered:
-        raise InputError(
-            "; ".join(problems or ["no relay configured"])
-            + "; run without --remote to read the local store"
-        )
-    for problem in problems:
-        err_console.print(
-            f"hotline: {escape(problem)}; showing the other relay's list", highlight=False
-        )
-    return sorted(found.values(), key=lambda r: r[3])
 
 
 @hotline_app.command("backup")
@@ -546,18 +362,12 @@ def backup_command(
 ) -> None:
     """Run the backup relay: its own port, database and audit log."""
     from deconflict.cli.serve_cmd import check_listen, run_server, settings_from
-    from deconflict.datadir import prepare_for
-    from deconflict.hotline.backup import BackupSettings, create_backup_app
-    from deconflict.hotline.setup import check_relay_files
-    from deconflict.store.sql import SqlRepository
+    from deconflict.hotline.backup import BackupSettings, prepare_backup
 
     given = {"db": db, "registry_db": registry_db, "host": host, "port": port}
     settings = settings_from(BackupSettings, {**given, "data_dir": data_dir})
     check_listen(settings.host, settings.port)
-    check_relay_files(settings.relay_key_file, settings.audit_log)
-    prepare_for(settings.db, settings.data_dir)
-    SqlRepository(settings.db, migrate=True).close()
-    app = create_backup_app(settings)
+    app = prepare_backup(settings)
     console.print(
         f"backup relay on http://{settings.host}:{settings.port} · db {settings.db} · "
         f"registry from {settings.registry_db}",
@@ -591,21 +401,12 @@ def heads_command(
     store: StoreOpt = None,
 ) -> None:
     """Export the newest signed audit heads the relays gave us (for `audit verify --head`)."""
-    from deconflict.hotline.client_store import ClientStore
+    from deconflict.hotline.client_store import export_heads
+    from deconflict.hotline.config import store_path
 
-    path = store or Path(os.environ.get("DECONFLICT_STORE", "hotline.db"))
-    if not path.exists():
-        raise InputError(f"hotline store {path} does not exist")
-    local = ClientStore(path)
-    try:
-        heads = local.heads()
-    finally:
-        local.close()
-    if not heads:
+    written = export_heads(store_path(store), out_dir)
+    if not written:
         console.print("no heads yet: a relay returns one with each message it stores")
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for relay, head in sorted(heads.items()):
-        target = out_dir / f"{relay}.head.json"
-        atomic_write(target, json.dumps(head, indent=2) + "\n")
-        console.print(f"{target}: {relay} log at entry {head['n']}", highlight=False)
+    for target, relay, n in written:
+        console.print(f"{target}: {relay} log at entry {n}", highlight=False)

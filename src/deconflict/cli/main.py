@@ -8,6 +8,8 @@ import typer
 
 from deconflict.agreement import Agreement
 from deconflict.cli.audit_cmd import audit_app
+from deconflict.cli.client_cmd import HELP as CLIENT_HELP
+from deconflict.cli.client_cmd import client_command
 from deconflict.cli.common import one_line_errors
 from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
 from deconflict.cli.hotline_cmd import hotline_app, keys_app
@@ -15,6 +17,7 @@ from deconflict.cli.party_cmd import party_app
 from deconflict.cli.plan_cmd import plan_app
 from deconflict.cli.private_cmd import private_app
 from deconflict.cli.serve_cmd import serve_command
+from deconflict.cli.sim_cmd import sim_command
 from deconflict.cli.zones_cmd import zones_command
 
 app = typer.Typer(
@@ -35,6 +38,8 @@ app.add_typer(hotline_app, name="hotline")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
+app.command("sim")(sim_command)
+app.command("client", help=CLIENT_HELP)(client_command)
 
 
 @app.command("demo")

@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from deconflict.agreement import Agreement
-from deconflict.airspace.volume_files import areas_km2, overlaps, read, write_geojson
+from deconflict.airspace.overlaps import areas_km2, overlap_table, overlaps
 from deconflict.cli.common import (
     EXIT_BAD_INPUT,
     AgreementOpt,
@@ -23,6 +23,7 @@ from deconflict.cli.common import (
     resolve_agreement,
 )
 from deconflict.errors import InputError
+from deconflict.io.airspace_files import read_volumes, write_overlaps
 
 plan_app = typer.Typer(
     help="Strategic deconfliction: do two parties' planned operations overlap?",
@@ -71,7 +72,7 @@ def check_command(
     if not (math.isfinite(time_buffer_s) and time_buffer_s >= 0.0):
         raise InputError(f"time_buffer_s: {time_buffer_s!r} is not a finite number >= 0")
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
-    va, vb = read(a), read(b)
+    va, vb = read_volumes(a), read_volumes(b)
     if private:
         try:
             from deconflict.private import local_check
@@ -81,14 +82,15 @@ def check_command(
         result = local_check(va, vb, ag, time_buffer_s, messages_dir)
         mode = "private"
     else:
-        result = overlaps(va, vb, ag, time_buffer_s)
+        found = overlaps(va, vb, ag.horizontal_nm, ag.vertical_ft, time_buffer_s)
+        result = overlap_table(va, vb, found)
         mode = "exact"
     summary = (
         f"{len(result)} overlap(s) between {len(va)} volume(s) in {a.name} and "
         f"{len(vb)} in {b.name} ({mode}); " + _rules(ag, time_buffer_s)
     )
     if output is not None:
-        write_geojson(result, output)
+        write_overlaps(result, output)
         console.print(f"{summary}; written to {output}", highlight=False)
         return
     if len(result):

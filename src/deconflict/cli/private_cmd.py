@@ -7,13 +7,11 @@ shared folder, the broker): six steps, five messages.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from deconflict._util import atomic_write
 from deconflict.cli.common import (
     AgreementOpt,
     HorizontalOpt,
@@ -24,12 +22,6 @@ from deconflict.cli.common import (
     resolve_agreement,
 )
 from deconflict.errors import InputError
-from deconflict.json_text import check_depth
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from deconflict.private import Party
 
 # The private mode (rbcl, h3) is imported inside the commands, so that every other
 # ``deconflict`` command starts without it.
@@ -81,66 +73,6 @@ TimeBufferOpt = Annotated[
 ]
 
 
-# -- files ------------------------------------------------------------------------------------
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by its owner only (0600), atomically."""
-    try:
-        atomic_write(path, text, mode=0o600)
-    except OSError as err:
-        raise InputError(f"{path}: cannot write state: {err.strerror or err}") from None
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write a message file atomically."""
-    try:
-        atomic_write(path, data)
-    except OSError as err:
-        raise InputError(f"{path}: cannot write message: {err.strerror or err}") from None
-
-
-def read_bytes(path: Path, what: str = "message") -> bytes:
-    """A message file's bytes; a missing or unreadable file is an :class:`InputError`."""
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read {what}: {err.strerror or err}") from None
-
-
-def refuse_existing_state(path: Path, force: bool) -> None:
-    """:class:`InputError` when a new exchange would overwrite the state at ``path``."""
-    if path.exists() and not force:
-        raise InputError(
-            f"{path} exists and holds the secret of another exchange; refusing to overwrite "
-            "it: pass --force, or choose another --state"
-        )
-
-
-def save_state(party: Party, path: Path) -> None:
-    """The party's state as JSON, owner-only."""
-    write_private(path, json.dumps(party.to_state(), separators=(",", ":")))
-
-
-def load_state(path: Path) -> Party:
-    """A party from its state file."""
-    from deconflict.private import Party
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: no such state file; start with 'deconflict private offer' (A) "
-            "or 'deconflict private answer' (B)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read state: {err}") from None
-    check_depth(text, f"{path}: state")  # before json.loads can recurse
-    try:
-        data: Any = json.loads(text)
-    except ValueError as err:  # bad syntax, or an integer over 4300 digits
-        raise InputError(f"{path}: state is not valid JSON: {err}") from None
-    return Party.from_state(data, source=str(path))
-
-
 def _sent(kind: str, data: bytes, out: Path, next_step: str) -> None:
     console.print(
         f"wrote the {kind} message ({len(data):,} bytes) to {out}; send it to the other side, "
@@ -163,15 +95,17 @@ def offer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 1 (side A): start an exchange; writes the offer and A's state."""
-    from deconflict.airspace.volume_files import read
-    from deconflict.private import Party
+    from deconflict.io.airspace_files import read_volumes as read
+    from deconflict.private.message_files import write_message
+    from deconflict.private.protocol import Party
+    from deconflict.private.state_file import refuse_existing_state, save_state
 
     refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
     party = Party.initiator(read(plan), ag, time_buffer_s)
     data = party.offer()
     save_state(party, state)
-    write_bytes(output, data)
+    write_message(output, data)
     _sent("offer", data, output, "deconflict private answer")
 
 
@@ -189,16 +123,18 @@ def answer_command(
     force: ForceOpt = False,
 ) -> None:
     """Step 2 (side B): answer A's offer; writes the answer and B's state."""
-    from deconflict.airspace.volume_files import read
-    from deconflict.private import Party
+    from deconflict.io.airspace_files import read_volumes as read
+    from deconflict.private.message_files import read_message, write_message
+    from deconflict.private.protocol import Party
+    from deconflict.private.state_file import refuse_existing_state, save_state
 
     refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
-    data_in = read_bytes(offer, "offer")
+    data_in = read_message(offer, "offer")
     party = Party.responder(read(plan), ag, time_buffer_s)
     data = party.answer(data_in, source=str(offer))
     save_state(party, state)
-    write_bytes(output, data)
+    write_message(output, data)
     _sent("answer", data, output, "deconflict private refine")
 
 
@@ -206,10 +142,13 @@ def answer_command(
 @one_line_errors
 def refine_command(message: MessageArg, state: StateOpt, output: MessageOutOpt) -> None:
     """Steps 3 (A, after the answer) and 4 (B, after A's refine): the fine round."""
+    from deconflict.private.message_files import read_message, write_message
+    from deconflict.private.state_file import load_state, save_state
+
     party = load_state(state)
-    data = party.refine(read_bytes(message), source=str(message))
+    data = party.refine(read_message(message), source=str(message))
     save_state(party, state)
-    write_bytes(output, data)
+    write_message(output, data)
     if party.role == "a":
         _sent("refine", data, output, "deconflict private refine")
     else:
@@ -231,6 +170,10 @@ def finish_command(
     ] = None,
 ) -> None:
     """Steps 5 (A, writes --send for B) and 6 (B): learn your own overlaps."""
+    from deconflict.private.message_files import read_message, write_message
+    from deconflict.private.results import own_pairs
+    from deconflict.private.state_file import load_state, save_state
+
     party = load_state(state)
     if party.role == "a" and send is None:
         raise InputError(
@@ -238,20 +181,20 @@ def finish_command(
         )
     if party.role == "b" and send is not None:
         raise InputError("finish: side B has no message left to send; drop --send")
-    data = party.finish(read_bytes(message), source=str(message))
+    data = party.finish(read_message(message), source=str(message))
     save_state(party, state)
     if data is not None and send is not None:
-        write_bytes(send, data)
+        write_message(send, data)
         _sent("finish", data, send, "deconflict private finish")
-    frame = _own_frame(party)
+    frame = own_pairs(party)
     summary = (
         f"{len(frame)} of your {len(party.cells)} volume(s) overlap the other plan (private); "
         f"its size classes: {party.their_sizes[0]} coarse / {party.their_sizes[1]} fine elements"
     )
     if output is not None:
-        from deconflict.airspace.volume_files import write_geojson
+        from deconflict.io.airspace_files import write_overlaps
 
-        write_geojson(frame, output)
+        write_overlaps(frame, output)
         console.print(f"{summary}; written to {output}", highlight=False)
         return
     if len(frame):
@@ -259,13 +202,3 @@ def finish_command(
         formats = {"alt_lower_ft": "{:,.0f}", "alt_upper_ft": "{:,.0f}"}
         console.print(frame_table(shown, "Your overlaps", formats))
     console.print(summary, highlight=False)
-
-
-def _own_frame(party: Party) -> pd.DataFrame:
-    """The party's own overlaps with the plan-check columns (the other side's id empty)."""
-    own = party.overlaps()
-    frame = own.rename(columns={"id": "a_id" if party.role == "a" else "b_id"})
-    frame.insert(1 if party.role == "a" else 0, "b_id" if party.role == "a" else "a_id", None)
-    from deconflict.private.protocol import PAIR_COLUMNS
-
-    return frame[PAIR_COLUMNS]

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from deconflict.airspace.zone_files import as_zones, check, read
+from deconflict.airspace.entries import entry_table, zone_entries
+from deconflict.airspace.zones import Zones
 from deconflict.cli.common import (
     AgreementOpt,
     LookaheadOpt,
@@ -19,6 +20,7 @@ from deconflict.cli.common import (
 )
 from deconflict.cli.detect_cmd import StatesArg
 from deconflict.errors import InputError
+from deconflict.io.airspace_files import read_zones
 from deconflict.io.states import read_states
 
 ZONE_FORMATS = {"t_entry_s": "{:.1f}"}
@@ -38,13 +40,13 @@ def zones_command(
     """Aircraft inside (violation) or predicted to enter (predicted) protected airspace."""
     ag = resolve_agreement(agreement, None, None, lookahead_s)
     if zones is not None:
-        zone_set = read(zones)
+        zone_set = read_zones(zones)
     elif ag.protected_areas:
-        zone_set = as_zones({"type": "FeatureCollection", "features": list(ag.protected_areas)})
+        zone_set = Zones.from_agreement(ag)
     else:
         raise InputError("no zones: give --zones FILE or protected_areas in the --agreement")
     state = read_states(states)
-    result = check(state, zone_set, ag)
+    result = entry_table(state, zone_set, zone_entries(state, zone_set, ag.lookahead_s))
     n_violation = int((result["status"] == "violation").sum())
     summary = (
         f"{n_violation} violation(s), {len(result) - n_violation} predicted entry(ies) "

@@ -30,7 +30,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from deconflict._util import fsync_dir, write_all
+from deconflict._util import atomic_write, fsync_dir, write_all
 from deconflict.errors import InputError
 
 try:
@@ -485,6 +485,16 @@ def _check_chain(
         hashes.append(digest)
         prev = digest
     return hashes, signer, None
+
+
+def head_text(head: Mapping[str, Any]) -> str:
+    """A head as its file holds it: indented JSON and a final newline."""
+    return json.dumps(head, indent=2) + "\n"
+
+
+def write_head(path: Path, head: Mapping[str, Any]) -> None:
+    """Write ``head`` to the JSON file at ``path`` (atomically; :func:`load_head` reads it)."""
+    atomic_write(path, head_text(head))
 
 
 def load_head(path: Path) -> dict[str, Any]:

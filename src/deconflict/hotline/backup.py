@@ -19,14 +19,13 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import Field, ValidationInfo, field_validator
 
-from deconflict.api.auth import authenticate
 from deconflict.api.limits import install_limits
 from deconflict.api.problems import install_error_handlers
 from deconflict.api.settings import RelaySettings, role_config
-from deconflict.datadir import BACKUP, BROKER, default_db_url
+from deconflict.datadir import BACKUP, BROKER, default_db_url, prepare_for
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
-from deconflict.hotline.setup import open_audit
+from deconflict.hotline.setup import check_relay_files, open_audit
 from deconflict.store.sql import SqlRepository
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class BackupSettings(RelaySettings):
 
 def create_backup_app(settings: BackupSettings) -> FastAPI:
     """The backup relay's application."""
-    relay = Relay(authenticate, name="backup", can_register_keys=False)
+    relay = Relay(name="backup", can_register_keys=False)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -121,3 +120,14 @@ async def _sync_registry(store: HotlineStore, registry: HotlineStore, every_s: f
             await asyncio.to_thread(store.copy_registry_from, registry)
         except Exception as err:  # keep serving the last copy while the broker's db is away
             log.debug("registry refresh failed: %s", err)
+
+
+def prepare_backup(settings: BackupSettings) -> FastAPI:
+    """Before start-up: check the relay's files, make the data folder, migrate; the app.
+
+    A bad relay key or a busy audit log is an :class:`InputError` before anything listens.
+    """
+    check_relay_files(settings.relay_key_file, settings.audit_log)
+    prepare_for(settings.db, settings.data_dir)
+    SqlRepository(settings.db, migrate=True).close()
+    return create_backup_app(settings)

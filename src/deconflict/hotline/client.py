@@ -1,20 +1,23 @@
-"""A party's hotline client: primary WebSocket, backup HTTP, failover, exactly-once inbox.
+"""A party's hotline client: a primary and a backup channel, failover, exactly-once inbox.
 
-Sending: every message is committed to the outbox first, then sent on the primary
-(the broker's ``/hotline/ws``). A send the primary does not confirm within
-``ack_timeout_s``, or a heartbeat unanswered for ``dead_after_s``, marks the primary
-down and the outbox drains through the backup relay (HTTP) instead; the client keeps
-reconnecting and switches back once the primary answers again. Nothing leaves the
-outbox until a relay confirmed it committed, so a message may reach both relays:
-that is safe, because receiving de-duplicates.
+The client chooses its channels once (:mod:`deconflict.hotline.channels`): the primary
+is the broker's WebSocket, or NATS JetStream when a NATS URL is given; the backup is
+the backup relay over HTTP.
 
-Receiving: the client reads both channels all the time (pushes on the primary, a
-long poll on the backup), checks each sender's signature against the registered
-keys, commits arrivals to the inbox, and only then acknowledges them to the relay.
-The inbox releases each message once, in its stream's order (a stream: one sender's
-direct messages to us, or its broadcasts). Released
-messages (but acks) are answered end to end with signed ``ack`` messages, one per
-sender and batch, listing the acknowledged ids.
+Sending: every message is committed to the outbox first, then sent on the primary.
+A send the primary does not confirm within ``ack_timeout_s``, or a heartbeat
+unanswered for ``dead_after_s``, marks the primary down and the outbox drains through
+the backup instead; the primary channel keeps reconnecting and the client switches
+back once it answers again. Nothing leaves the outbox until a relay confirmed it
+committed, so a message may reach both relays: that is safe, because receiving
+de-duplicates.
+
+Receiving: the client reads both channels all the time, checks each sender's
+signature against the registered keys, commits arrivals to the inbox, and only then
+acknowledges them to the relay. The inbox releases each message once, in its
+stream's order (a stream: one sender's direct messages to us, or its broadcasts).
+Released messages (but acks) are answered end to end with signed ``ack`` messages,
+one per sender and batch, listing the acknowledged ids.
 """
 
 from __future__ import annotations
@@ -24,36 +27,25 @@ import contextlib
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from nacl.signing import SigningKey
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
 
 from deconflict.errors import InputError
+from deconflict.hotline.channels.base import DEFAULT_TIMING, Channel, Link, Relayed, Timing
+from deconflict.hotline.channels.http import HttpChannel
+from deconflict.hotline.channels.websocket import WebSocketChannel
 from deconflict.hotline.client_store import ClientStore, Draft
-from deconflict.hotline.keys import public_hex
+from deconflict.hotline.config import ClientConfig
+from deconflict.hotline.keys import load_key_file, public_hex
 from deconflict.hotline.messages import Message, new_message, parse_message, verify
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[list[Message]], Awaitable[None] | None]
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Failover timing, s."""
-
-    heartbeat_s: float = 0.2
-    dead_after_s: float = 0.8
-    ack_timeout_s: float = 2.0
-    reconnect_s: float = 0.3
-    poll_wait_s: float = 10.0
-    http_timeout_s: float = 5.0
 
 
 @dataclass
@@ -104,7 +96,7 @@ class HotlineClient:
         broker_url: str,
         backup_url: str | None = None,
         *,
-        timing: Timing = Timing(),
+        timing: Timing = DEFAULT_TIMING,
         on_message: Handler | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         auto_ack: bool = True,
@@ -120,43 +112,80 @@ class HotlineClient:
         self.on_message = on_message
         self.on_event = on_event
         self.auto_ack = auto_ack
-        #: NATS JetStream replaces the broker's WebSocket as the primary when set.
-        self.nats_url = nats_url
-        self.nats_prefix = nats_prefix
-        self._nats: Any = None
         self.stats = Stats()
         self.party: str | None = None
+        #: The store was made for this client: :meth:`start` removes it again if it fails.
+        self.new_store = False
         self._keys: dict[str, str] = {}
-        self._ws: ClientConnection | None = None
-        self._in_flight: deque[asyncio.Future[dict[str, Any]]] = deque()
-        self._last_pong = 0.0
         self._wake = asyncio.Event()
-        self._primary_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = 0.0
-        self._send_lock = asyncio.Lock()
         self._http = httpx.AsyncClient(
             headers={"Authorization": f"Bearer {token}"},
             timeout=timing.http_timeout_s,
             trust_env=False,
         )
+        self._link = Link(self._accept, self._primary_up, self._primary_down, self._event)
+        #: The primary channel: NATS JetStream when ``nats_url`` is set, else the broker's
+        #: WebSocket. Chosen here, once.
+        self.primary: Channel
+        if nats_url:
+            from deconflict.hotline.channels.nats import NatsChannel  # nats-py only when used
+
+            self.primary = NatsChannel(nats_url, prefix=nats_prefix, timing=timing)
+        else:
+            self.primary = WebSocketChannel(self.broker_url, token, timing)
+        #: The backup channel: the backup relay over HTTP (None without a backup URL).
+        self.backup: Channel | None = (
+            HttpChannel(self.backup_url, self._http, timing) if self.backup_url else None
+        )
+
+    @classmethod
+    def from_config(cls, config: ClientConfig, **kwargs: Any) -> HotlineClient:
+        """A client with the settings ``config`` (keyword arguments as for the class).
+
+        The key is loaded before the store is made, so a bad key leaves no file; a store
+        made here is :attr:`new_store`.
+        """
+        if config.key_file is None:
+            raise InputError("no signing key: the hotline signs every message (--key-file)")
+        key = load_key_file(config.key_file)
+        new_store = not config.store.exists()
+        client = cls(
+            ClientStore(config.store),
+            key,
+            config.token,
+            config.broker_url,
+            config.backup_url,
+            nats_url=config.nats_url,
+            **kwargs,
+        )
+        client.new_store = new_store
+        return client
 
     # -- life cycle ------------------------------------------------------------------
 
     async def start(self, *, receive: bool = True) -> None:
         """Learn who we are, register our key, and start the channel tasks.
 
-        ``receive=False`` skips the backup's long poll (a one-shot sender); pushes on the
-        primary are still committed to the inbox.
+        ``receive=False`` does not read the backup (a one-shot sender); what arrives on the
+        primary is still committed to the inbox. When that fails (a refused token, or no
+        relay answering for a party never seen) a :attr:`new_store` with nothing in its
+        outbox is removed again: a failed start leaves nothing behind.
         """
-        await self._introduce()
+        try:
+            await self._introduce()
+        except InputError:
+            if self.new_store and self.store.outbox_counts()["total"] == 0:
+                self.store.delete()
+            raise
+        assert self.party is not None
         self._started = time.monotonic()
-        primary = self._nats_loop() if self.nats_url else self._primary_loop()
-        self._tasks.append(asyncio.create_task(primary))
+        self._tasks.append(asyncio.create_task(self.primary.run(self.party, self._link)))
         self._tasks.append(asyncio.create_task(self._sender_loop()))
         self._tasks.append(asyncio.create_task(self._resend_loop()))
-        if receive and self.backup_url:
-            self._tasks.append(asyncio.create_task(self._backup_poll_loop()))
+        if receive and self.backup is not None:
+            self._tasks.append(asyncio.create_task(self.backup.run(self.party, self._link)))
 
     async def stop(self) -> None:
         """Stop every task and close connections (the stores stay as they are).
@@ -273,6 +302,16 @@ class HotlineClient:
             await asyncio.sleep(0.02)
         return None
 
+    async def wait_acked(self, msg_id: str, timeout_s: float) -> bool:
+        """Wait for the recipient's signed ack of ``msg_id``; False after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            row = self.store.outbox_row(msg_id)
+            if row and row["acked_at"]:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
     async def _sender_loop(self) -> None:
         while True:
             batch = await asyncio.to_thread(self.store.unrelayed, 500)
@@ -291,12 +330,21 @@ class HotlineClient:
 
     async def _send_active(self, batch: list[Message]) -> bool:
         """Send on the primary when it is up, else (or if that fails) on the backup."""
-        ok = False
-        if self.stats.primary_up:
-            ok = await (self._send_nats(batch) if self.nats_url else self._send_primary(batch))
-        if not ok:
-            ok = await self._send_backup(batch)
-        return ok
+        if self.stats.primary_up and await self._send_on(self.primary, batch):
+            return True
+        return self.backup is not None and await self._send_on(self.backup, batch)
+
+    async def _send_on(self, channel: Channel, batch: list[Message]) -> bool:
+        """Send ``batch`` on ``channel`` and settle what its relay answered."""
+        relayed = await channel.send(batch)
+        if relayed is None:
+            return False
+        await self._settle(relayed, channel.name)
+        if channel is self.primary:
+            self.stats.sent_primary += len(relayed.stored)
+        else:
+            self.stats.sent_backup += len(relayed.stored)
+        return True
 
     async def _resend_loop(self) -> None:
         """Send stranded messages (see :meth:`ClientStore.stranded`) on the channel now up."""
@@ -305,141 +353,29 @@ class HotlineClient:
             if time.monotonic() - self._started < self.timing.dead_after_s:
                 continue
             active = "primary" if self.stats.primary_up else "backup"
-            if active == "backup" and self.backup_url is None:
+            if active == "backup" and self.backup is None:
                 continue
             batch = await asyncio.to_thread(self.store.stranded, active, time.time())
             if batch and await self._send_active(batch):
                 await asyncio.to_thread(self.store.mark_resent, [m.id for m in batch])
                 self.stats.resent += len(batch)
 
-    async def _send_primary(self, batch: list[Message]) -> bool:
-        ws = self._ws
-        if ws is None:
-            return False
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        try:
-            frame = json.dumps({"type": "send", "messages": [m.model_dump() for m in batch]})
-            async with self._send_lock:  # replies come in the order the frames went out
-                self._in_flight.append(fut)
-                await ws.send(frame)
-            reply = await asyncio.wait_for(fut, self.timing.ack_timeout_s)
-        except (TimeoutError, WebSocketException, OSError, ConnectionError):
-            self._primary_down("no confirmation from the primary")
-            return False
-        await self._settle(reply, "primary")
-        self.stats.sent_primary += len(reply.get("stored", []))
-        return True
-
-    async def _send_backup(self, batch: list[Message]) -> bool:
-        if self.backup_url is None:
-            return False
-        try:
-            resp = await self._http.post(
-                f"{self.backup_url}/hotline/messages",
-                json={"messages": [m.model_dump() for m in batch]},
+    async def _settle(self, relayed: Relayed, via: str) -> None:
+        await asyncio.to_thread(self.store.mark_relayed, relayed.stored, via)
+        if relayed.rejected:
+            kept = await asyncio.to_thread(self.store.refuse, relayed.rejected)
+            self._event(
+                {"type": "rejected", "via": via, "rejected": relayed.rejected, "gaps": kept}
             )
-            resp.raise_for_status()
-        except httpx.HTTPError:
-            return False
-        reply = resp.json()
-        await self._settle(reply, "backup")
-        self.stats.sent_backup += len(reply.get("stored", []))
-        return True
+        if relayed.head:
+            await asyncio.to_thread(self.store.save_head, via, relayed.head)
 
-    async def _settle(self, reply: dict[str, Any], via: str) -> None:
-        await asyncio.to_thread(self.store.mark_relayed, list(reply.get("stored", [])), via)
-        rejected = [(r["id"], r["reason"]) for r in reply.get("rejected", []) if r.get("id")]
-        if rejected:
-            kept = await asyncio.to_thread(self.store.refuse, rejected)
-            self._event({"type": "rejected", "via": via, "rejected": rejected, "gaps": kept})
-        if reply.get("head"):
-            await asyncio.to_thread(self.store.save_head, via, reply["head"])
-
-    # -- the primary channel -----------------------------------------------------------
-
-    def _ws_url(self) -> str:
-        base = self.broker_url.replace("https://", "wss://").replace("http://", "ws://")
-        return f"{base}/hotline/ws"
-
-    async def _primary_loop(self) -> None:
-        while True:
-            try:
-                async with connect(
-                    self._ws_url(),
-                    additional_headers={"Authorization": f"Bearer {self.token}"},
-                    open_timeout=2,
-                    ping_interval=None,
-                    close_timeout=0.5,
-                    max_size=32 * 2**20,
-                    proxy=None,
-                ) as ws:
-                    self._ws = ws
-                    self._last_pong = time.monotonic()
-                    beat = asyncio.create_task(self._heartbeat(ws))
-                    inbound: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=16)
-                    worker = asyncio.create_task(self._deliveries(ws, inbound))
-                    try:
-                        async for frame in ws:
-                            await self._on_frame(frame, inbound)
-                    finally:
-                        beat.cancel()
-                        worker.cancel()
-            except (OSError, WebSocketException, TimeoutError) as err:
-                log.debug("primary: %s", err)
-            except asyncio.CancelledError:
-                raise
-            self._ws = None
-            self._primary_down("primary connection closed")
-            await asyncio.sleep(self.timing.reconnect_s)
-
-    async def _heartbeat(self, ws: ClientConnection) -> None:
-        while True:
-            with contextlib.suppress(WebSocketException, OSError):
-                await ws.send(json.dumps({"type": "ping", "t": time.time()}))
-            await asyncio.sleep(self.timing.heartbeat_s)
-            silent = time.monotonic() - self._last_pong
-            if silent > self.timing.dead_after_s:
-                self._primary_down(f"primary silent {silent:.1f} s")
-                await ws.close()
-                return
-
-    async def _deliveries(
-        self, ws: ClientConnection, inbound: asyncio.Queue[dict[str, Any]]
-    ) -> None:
-        """Commit pushed deliveries, then acknowledge them (apart from the frame reader)."""
-        while True:
-            data = await inbound.get()
-            await self._accept([d["message"] for d in data["deliveries"]], "primary")
-            with contextlib.suppress(WebSocketException, OSError):
-                ids = [d["d"] for d in data["deliveries"]]
-                await ws.send(json.dumps({"type": "ack", "ids": ids}))
-
-    async def _on_frame(self, raw: str | bytes, inbound: asyncio.Queue[dict[str, Any]]) -> None:
-        data = json.loads(raw)
-        kind = data.get("type")
-        self._last_pong = time.monotonic()  # any frame shows the primary is alive
-        if kind == "pong":
-            self._primary_up()
-        elif kind == "stored":
-            if self._in_flight:
-                fut = self._in_flight.popleft()
-                if not fut.done():
-                    fut.set_result(data)
-        elif kind == "deliver":
-            await inbound.put(data)
-        elif kind == "escalation":
-            self._event(data)
-        elif kind == "error":
-            self._event(data)
-            if self._in_flight:
-                fut = self._in_flight.popleft()
-                if not fut.done():
-                    fut.set_exception(ConnectionError(data.get("detail", "error")))
+    # -- the primary channel's state ---------------------------------------------------
 
     def _primary_up(self) -> None:
         if not self.stats.primary_up:
             self.stats.primary_up = True
-            event: dict[str, Any] = {"type": "primary_up", "channel": self._primary_name()}
+            event: dict[str, Any] = {"type": "primary_up", "channel": self.primary.label}
             now = time.time()
             if self.stats.failovers:
                 self.stats.recoveries += 1
@@ -448,52 +384,7 @@ class HotlineClient:
             self._event(event)
             self._wake.set()
 
-    def _primary_name(self) -> str:
-        """What the primary channel is, for status lines."""
-        return "NATS JetStream" if self.nats_url else "broker WebSocket"
-
-    # -- NATS JetStream as the primary -------------------------------------------------
-
-    async def _nats_loop(self) -> None:
-        from deconflict.hotline.nats_channel import NatsChannel
-
-        assert self.nats_url is not None and self.party is not None
-        while True:
-            channel = NatsChannel(self.nats_url, self.party, prefix=self.nats_prefix)
-            try:
-                await channel.connect(
-                    lambda up: self._primary_up() if up else self._primary_down("nats down")
-                )
-                self._nats = channel
-                await channel.receive_forever(self._accept)
-            except asyncio.CancelledError:
-                await channel.close()
-                raise
-            except Exception as err:  # no server yet, or it went away: retry
-                log.warning("nats channel failed: %r", err)
-            self._nats = None
-            await channel.close()
-            self._primary_down("nats unavailable")
-            await asyncio.sleep(self.timing.reconnect_s)
-
-    async def _send_nats(self, batch: list[Message]) -> bool:
-        channel = self._nats
-        if channel is None or not channel.connected:
-            return False
-        try:
-            ids = await asyncio.wait_for(channel.publish(batch), self.timing.ack_timeout_s)
-        except (TimeoutError, ConnectionError):
-            self._primary_down("no confirmation from NATS")
-            return False
-        await asyncio.to_thread(self.store.mark_relayed, ids, "nats")
-        self.stats.sent_primary += len(ids)
-        return True
-
     def _primary_down(self, why: str) -> None:
-        for fut in self._in_flight:
-            if not fut.done():
-                fut.set_exception(ConnectionError(why))
-        self._in_flight.clear()
         if self.stats.primary_up:
             self.stats.primary_up = False
             self.stats.failovers += 1
@@ -504,27 +395,6 @@ class HotlineClient:
             self._wake.set()
 
     # -- receiving -------------------------------------------------------------------
-
-    async def _backup_poll_loop(self) -> None:
-        assert self.backup_url is not None
-        while True:
-            try:
-                resp = await self._http.get(
-                    f"{self.backup_url}/hotline/inbox",
-                    params={"wait_s": self.timing.poll_wait_s},
-                    timeout=self.timing.poll_wait_s + self.timing.http_timeout_s,
-                )
-                resp.raise_for_status()
-                deliveries = resp.json()["deliveries"]
-                if deliveries:
-                    await self._accept([d["message"] for d in deliveries], "backup")
-                    ack = await self._http.post(
-                        f"{self.backup_url}/hotline/inbox/ack",
-                        json={"ids": [d["d"] for d in deliveries]},
-                    )
-                    ack.raise_for_status()
-            except (httpx.HTTPError, ValueError, KeyError):
-                await asyncio.sleep(self.timing.reconnect_s)
 
     async def _accept(self, raw: list[dict[str, Any]], via: str) -> int:
         """Verify, commit and release arrivals; acknowledge what was released. Returns how many.

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deconflict._util import make_private
 from deconflict.errors import InputError
+from deconflict.hotline.audit import write_head
 from deconflict.hotline.messages import Message, parse_message
 
 SCHEMA = """
@@ -126,7 +126,7 @@ class ClientStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        _make_private(path)
+        make_private(path, "hotline store")
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -138,9 +138,15 @@ class ClientStore:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file (closing twice is harmless)."""
         with self._lock:
             self._db.close()
+
+    def delete(self) -> None:
+        """Close the store and remove its file, with its ``-wal`` and ``-shm`` companions."""
+        self.close()
+        for part in ("", "-wal", "-shm"):
+            Path(f"{self.path}{part}").unlink(missing_ok=True)
 
     def _tx(self) -> _Transaction:
         return _Transaction(self)
@@ -501,27 +507,27 @@ class ClientStore:
         return out
 
 
-def _make_private(path: Path) -> None:
-    """Create ``path`` with mode 0600, or make an existing store (and its companions) 0600."""
+def export_heads(store: Path, out_dir: Path) -> list[tuple[Path, str, int]]:
+    """Write the newest signed audit head seen from each relay to ``out_dir/RELAY.head.json``.
+
+    Reads the existing store at ``store`` (:class:`InputError` if there is none);
+    returns (file, relay, entry count) for each head written, none when there are none.
+    """
+    if not store.exists():
+        raise InputError(f"hotline store {store} does not exist")
+    local = ClientStore(store)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            try:
-                st = part.stat()
-                if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-                    part.chmod(0o600)
-            except FileNotFoundError:
-                continue
-            except OSError as err:
-                raise InputError(f"hotline store {part}: {err.strerror}") from None
-        return
-    except OSError as err:
-        raise InputError(f"hotline store {path}: {err.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
+        heads = local.heads()
     finally:
-        os.close(fd)
+        local.close()
+    if heads:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for relay, head in sorted(heads.items()):
+        target = out_dir / f"{relay}.head.json"
+        write_head(target, head)
+        written.append((target, relay, int(head["n"])))  # type: ignore[call-overload]
+    return written
 
 
 def _enqueue(db: sqlite3.Connection, drafts: Iterable[Draft]) -> list[Message]:

@@ -35,6 +35,8 @@ ALL = BROADCAST
 #: Prefix of the signed bytes, so a hotline signature is never valid for anything else.
 DOMAIN = b"deconflict-hotline-v1\n"
 MAX_BODY_CHARS = 10_000
+#: Longest response deadline a request may set, s (30 days).
+MAX_DEADLINE_S = 30 * 86400
 #: A party name: the one rule of :mod:`deconflict.names`, shared with ``party add``.
 NAME_PATTERN = PARTY_NAME_PATTERN
 
@@ -53,7 +55,7 @@ class Message(BaseModel):
     ts: float = Field(ge=0, le=1e11, allow_inf_nan=False, description="Unix time, s")
     body: str = Field(max_length=MAX_BODY_CHARS)
     in_reply_to: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
-    deadline_s: float | None = Field(None, gt=0, le=30 * 86400, allow_inf_nan=False)
+    deadline_s: float | None = Field(None, gt=0, le=MAX_DEADLINE_S, allow_inf_nan=False)
     sig: str = Field("", pattern=r"^([0-9a-f]{128})?$", description="Ed25519, hex")
 
     @field_validator("sender")

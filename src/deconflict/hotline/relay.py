@@ -18,22 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import (
-    APIRouter,
-    Depends,
-    HTTPException,
-    Query,
-    Request,
-    WebSocket,
-    WebSocketDisconnect,
-)
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
-from starlette.requests import HTTPConnection
 
-from deconflict.api.auth import refuse_websocket
+from deconflict.api.auth import Party, authenticate, refuse_websocket
 from deconflict.api.limits import receive_text
 from deconflict.errors import InputError
 from deconflict.hotline.audit import AuditLog, entries
@@ -57,8 +47,6 @@ ESCALATION_INTERVAL_S = 1.0
 
 #: Fire-and-forget sends, referenced until done (asyncio keeps only weak references).
 _BACKGROUND: set[asyncio.Task[None]] = set()
-
-_bearer = HTTPBearer(auto_error=False, description="The party's API token")
 
 
 class KeyIn(BaseModel):
@@ -141,18 +129,15 @@ class Notifier:
 
 
 class Relay:
-    """One relay: its store, its audit log, how it authenticates, who it wakes."""
+    """One relay: its store, its audit log, who it wakes.
 
-    def __init__(
-        self,
-        authenticate: Callable[[HTTPConnection, str | None], PartyRecord],
-        *,
-        name: str,
-        can_register_keys: bool,
-    ) -> None:
+    Callers authenticate as everywhere (:mod:`deconflict.api.auth`), against the
+    application's ``state.repo``: the broker's registry, or the backup's copy of it.
+    """
+
+    def __init__(self, *, name: str, can_register_keys: bool) -> None:
         self._store: HotlineStore | None = None
         self.audit: AuditLog | None = None
-        self.authenticate = authenticate
         self.name = name
         self.can_register_keys = can_register_keys
         self.notifier = Notifier()
@@ -297,22 +282,12 @@ def _rejected_items(raw: list[Any], result: Accepted) -> list[tuple[Any, Rejecte
     return [(by_id[r.id], r) for r in result.rejected if r.id in by_id]
 
 
-def _caller(
-    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> PartyRecord:
-    relay: Relay = request.app.state.relay
-    return relay.authenticate(request, creds.credentials if creds else None)
-
-
-Caller = Annotated[PartyRecord, Depends(_caller)]
-
-
 def relay_router(relay: Relay) -> APIRouter:
     """The ``/hotline`` routes of ``relay``."""
     router = APIRouter(prefix="/hotline", tags=["hotline"])
 
     @router.put("/key", operation_id="hotline_register_key")
-    def register_key(party: Caller, body: KeyIn) -> dict[str, str]:
+    def register_key(party: Party, body: KeyIn) -> dict[str, str]:
         """Register (or replace) the caller's Ed25519 verify key."""
         if not relay.can_register_keys:
             raise HTTPException(
@@ -327,7 +302,7 @@ def relay_router(relay: Relay) -> APIRouter:
 
     @router.get("/keys", operation_id="hotline_keys")
     def keys(
-        party: Caller,
+        party: Party,
         name: Annotated[list[str], Query(max_length=100, description="Party names")],
     ) -> dict[str, str]:
         """The verify keys of the named live parties, so recipients check signatures.
@@ -339,12 +314,12 @@ def relay_router(relay: Relay) -> APIRouter:
         return {n: known[n] for n in name if n in known}
 
     @router.get("/whoami", operation_id="hotline_whoami")
-    def whoami(party: Caller) -> dict[str, Any]:
+    def whoami(party: Party) -> dict[str, Any]:
         """The caller's party name and this relay's name."""
         return {"party": party.name, "relay": relay.name}
 
     @router.post("/messages", operation_id="hotline_send", response_model=SendOut)
-    async def send(party: Caller, body: SendIn) -> SendOut:
+    async def send(party: Party, body: SendIn) -> SendOut:
         """Store signed messages (committed and audited) and wake their recipients."""
         result = await asyncio.to_thread(relay.accept, party, body.messages)
         relay.notifier.notify(result.recipients)
@@ -352,7 +327,7 @@ def relay_router(relay: Relay) -> APIRouter:
 
     @router.get("/inbox", operation_id="hotline_inbox", response_model=InboxOut)
     async def inbox(
-        party: Caller,
+        party: Party,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         wait_s: Annotated[float, Query(ge=0, le=30)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 500,
@@ -367,19 +342,19 @@ def relay_router(relay: Relay) -> APIRouter:
             await relay.notifier.wait(party.id, min(left, 1.0))
 
     @router.post("/inbox/ack", operation_id="hotline_ack")
-    async def ack(party: Caller, body: AckIdsIn) -> dict[str, int]:
+    async def ack(party: Party, body: AckIdsIn) -> dict[str, int]:
         """Acknowledge deliveries the caller committed; they are not sent again."""
         n = await asyncio.to_thread(relay.store.mark_delivered, party.id, body.ids)
         return {"acked": n}
 
     @router.get("/overdue", operation_id="hotline_overdue", response_model=list[OverdueOut])
-    def overdue(party: Caller) -> list[OverdueOut]:
+    def overdue(party: Party) -> list[OverdueOut]:
         """Requests the caller sent or received whose response deadline has passed."""
         now = time.time()
         return [_overdue_out(o, now) for o in relay.store.overdue(now, party.name)]
 
     @router.get("/head", operation_id="hotline_audit_head")
-    def head(party: Caller) -> dict[str, Any]:
+    def head(party: Party) -> dict[str, Any]:
         """The relay's signed audit-log head: keep it, to catch a rewritten log later."""
         signed = relay.head()
         if signed is None:
@@ -395,7 +370,7 @@ def relay_router(relay: Relay) -> APIRouter:
         ``pong``, ``escalation``, ``error``.
         """
         try:
-            party = relay.authenticate(websocket, _ws_token(websocket))
+            party = authenticate(websocket, _ws_token(websocket))
         except HTTPException as err:
             await refuse_websocket(websocket, err)  # 429 where over the failed-auth limit
             return

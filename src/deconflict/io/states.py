@@ -8,6 +8,7 @@ silently dropped.
 from __future__ import annotations
 
 import csv
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -17,36 +18,42 @@ import numpy as np
 import pandas as pd
 
 from deconflict.errors import InputError
-from deconflict.tactical.state import TrafficState
-from deconflict.units import FT, KT, NM
+from deconflict.tactical.state import INPUT_COLUMNS, TrafficState
+from deconflict.units import FPM, HOUR, KM, KT, MINUTE, NM, m_to_ft, mps_to_fpm, mps_to_kt
 
 SUFFIXES = (".csv", ".parquet", ".pq", ".daa")
 
 #: Factors to the detector's input units for the units DAIDALUS writes in a ``.daa`` header.
-_DAA_LENGTH_TO_FT = {"ft": 1.0, "m": 1.0 / FT, "km": 1000.0 / FT, "nmi": NM / FT, "nm": NM / FT}
+_DAA_LENGTH_TO_FT = {
+    "ft": 1.0,
+    "m": m_to_ft(1.0),
+    "km": m_to_ft(KM),
+    "nmi": m_to_ft(NM),
+    "nm": m_to_ft(NM),
+}
 _DAA_SPEED_TO_KT = {
     "knot": 1.0,
     "kn": 1.0,
     "kts": 1.0,
     "kt": 1.0,
-    "m/s": 1.0 / KT,
-    "mps": 1.0 / KT,
-    "km/h": 1000.0 / 3600.0 / KT,
-    "kph": 1000.0 / 3600.0 / KT,
-    "fpm": FT / 60.0 / KT,
-    "ft/min": FT / 60.0 / KT,
+    "m/s": mps_to_kt(1.0),
+    "mps": mps_to_kt(1.0),
+    "km/h": mps_to_kt(KM / HOUR),
+    "kph": mps_to_kt(KM / HOUR),
+    "fpm": mps_to_kt(FPM),
+    "ft/min": mps_to_kt(FPM),
 }
 _DAA_VS_TO_FPM = {
     "fpm": 1.0,
     "ft/min": 1.0,
-    "m/s": 60.0 / FT,
-    "mps": 60.0 / FT,
-    "knot": KT * 60.0 / FT,
-    "kn": KT * 60.0 / FT,
-    "kts": KT * 60.0 / FT,
+    "m/s": mps_to_fpm(1.0),
+    "mps": mps_to_fpm(1.0),
+    "knot": mps_to_fpm(KT),
+    "kn": mps_to_fpm(KT),
+    "kts": mps_to_fpm(KT),
 }
-_DAA_ANGLE_TO_DEG = {"deg": 1.0, "rad": 180.0 / 3.141592653589793}
-_DAA_TIME_TO_S = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
+_DAA_ANGLE_TO_DEG = {"deg": 1.0, "rad": math.degrees(1.0)}
+_DAA_TIME_TO_S = {"s": 1.0, "sec": 1.0, "min": MINUTE, "h": HOUR}
 
 #: DAIDALUS column → (our column, unit table).
 _DAA_COLUMNS: dict[str, tuple[str, dict[str, float]]] = {
@@ -218,4 +225,4 @@ def read_daa(path: str | Path) -> pd.DataFrame:
         out[ours] = values * table[unit]
     first_at_time = ~out["time"].duplicated(keep="first")
     out["party"] = np.where(first_at_time, OWNSHIP_PARTY, INTRUDER_PARTY)
-    return out[["time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"]]
+    return out[list(INPUT_COLUMNS)]

@@ -3,16 +3,26 @@
 Private set intersection (ECDH over ristretto255) on discretised cells — H3
 hexagon × altitude band × time slot — in a coarse round and a fine round inside
 the common coarse cells; no third party is trusted and any relay forwards only
-opaque bytes. See :mod:`deconflict.private.cells` (what the cells are and why no
-overlap is missed), :mod:`deconflict.private.psi` (group operations, wire format)
-and :mod:`deconflict.private.protocol` (the five messages, what each side learns).
+opaque bytes. Pure computation except the two file modules. The modules, lowest first:
 
-- :func:`local_check`: both sides here, as two parties exchanging only bytes.
-- :class:`Party`: one side, for a real deployment (``deconflict private …``).
-- :class:`Grid`: the resolutions both sides share.
+- :mod:`~deconflict.private.cells`: what the cells are and why no overlap is missed.
+- :mod:`~deconflict.private.psi`: group operations, the wire format of a message.
+- :mod:`~deconflict.private.protocol`: :class:`Party`, one side's state machine
+  (the five messages, what each side learns).
+- :mod:`~deconflict.private.results`: what the parties learned as overlaps.
+- :mod:`~deconflict.private.state_file`, :mod:`~deconflict.private.message_files`:
+  one side's state and its messages as files (``deconflict private …``).
+- :mod:`~deconflict.private.local`: :func:`local_check`, both sides here, as two
+  parties exchanging only bytes (``deconflict plan check --private``).
+
+This package's namespace gathers the names most callers need: :class:`Grid` (the
+resolutions both sides share), :class:`Party`, :class:`Learned`, :func:`exchange`,
+:func:`join` and :func:`local_check`.
 """
 
 from deconflict.private.cells import Grid
-from deconflict.private.protocol import Learned, Party, exchange, join, local_check
+from deconflict.private.local import exchange, local_check
+from deconflict.private.protocol import Learned, Party
+from deconflict.private.results import join
 
 __all__ = ["Grid", "Learned", "Party", "exchange", "join", "local_check"]

@@ -36,7 +36,7 @@ instead of the 4-D product: a 50 km × 2 h × 20-band block holds millions of fi
 volume is a product of its three index sets, two volumes ``a`` and ``b`` share a
 fine 4-D cell exactly when they share a hexagon, a band and a slot, so the
 two-sided join of what both parties learned is exact (see
-:func:`deconflict.private.protocol.join`).
+:func:`deconflict.private.results.join`).
 
 Soundness of the cover
 ----------------------

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from deconflict.errors import InputError
+from deconflict.tactical.state import NUMERIC_COLUMNS
 
 #: ``traffic`` column → detector input column.
 TRAFFIC_COLUMNS = {
@@ -62,7 +63,7 @@ def clean_reports(raw: pd.DataFrame) -> CleanReports:
         on_ground = frame["onground"].fillna(False).to_numpy(dtype=bool)
         dropped["on ground"] = int((keep & on_ground).sum())
         keep &= ~on_ground
-    cols = ["lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"]
+    cols = [c for c in NUMERIC_COLUMNS if c != "time"]
     incomplete = frame[cols].isna().any(axis=1).to_numpy()
     dropped["incomplete state"] = int((keep & incomplete).sum())
     keep &= ~incomplete

@@ -16,8 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from deconflict.agreement import Agreement
-from deconflict.airspace.zone_files import as_zones
-from deconflict.api.auth import authenticate
+from deconflict.airspace.zones import Zones
 from deconflict.api.limits import install_limits
 from deconflict.api.problems import install_error_handlers
 from deconflict.hotline.relay import Relay, relay_router
@@ -53,13 +52,9 @@ def create_app(
         raise TypeError("create_app: give repo and hotline together, or neither")
     terms = load_agreement(settings.agreement) if settings.agreement else Agreement()
     # Protected airspace is part of the agreement, so of its fingerprint.
-    zones = (
-        as_zones({"type": "FeatureCollection", "features": list(terms.protected_areas)})
-        if terms.protected_areas
-        else None
-    )
+    zones = Zones.from_agreement(terms) if terms.protected_areas else None
     hub = Hub()
-    relay = Relay(authenticate, name="primary", can_register_keys=True)
+    relay = Relay(name="primary", can_register_keys=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 from deconflict._util import KEY_SEP
 from deconflict.agreement import Agreement
-from deconflict.airspace.zones import Zones, zone_entries
+from deconflict.airspace.entries import zone_entries
+from deconflict.airspace.zones import Zones
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.repository import Repository
 from deconflict.tactical.advise import Advice, advise_state
@@ -560,7 +561,7 @@ class DetectionEngine:
     ) -> list[AlertRecord]:
         """Zone events: an aircraft inside (warning) or predicted to enter (caution) a zone."""
         assert self.zones is not None
-        entries = zone_entries(Kinematics.from_state(state), self.zones, self.agreement.lookahead_s)
+        entries = zone_entries(state, self.zones, self.agreement.lookahead_s)
         now = self.clock()
         t = float(state.time[0]) if len(state) else 0.0
         out: list[AlertRecord] = []

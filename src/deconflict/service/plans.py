@@ -18,8 +18,9 @@ import shapely
 
 from deconflict._util import KEY_SEP, iso_utc
 from deconflict.agreement import Agreement
-from deconflict.airspace.volume_files import parse
-from deconflict.airspace.volumes import Volume, Volumes, overlaps
+from deconflict.airspace.overlaps import overlaps
+from deconflict.airspace.volume4d import parse_volumes as parse
+from deconflict.airspace.volumes import Volume, Volumes
 from deconflict.errors import InputError
 from deconflict.json_text import parse_json
 from deconflict.store.records import OverlapRecord, PartyRecord, PlanVolumeRecord

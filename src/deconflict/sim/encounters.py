@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 from deconflict.geo import WGS84_A, ecef_to_geodetic, enu_basis, geodetic_to_ecef
 from deconflict.tactical.state import TrafficState
-from deconflict.units import KT, NM
+from deconflict.units import fpm_to_fps, kt_to_mps, m_to_nm, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -171,6 +171,13 @@ class EncounterPairs:
         """Number of pairs."""
         return int(self.a.shape[0])
 
+    def aircraft(self, n: int, mask: BoolArray) -> BoolArray:
+        """Which of the ``n`` aircraft appear in any pair where ``mask`` holds."""
+        out = np.zeros(n, dtype=bool)
+        out[self.a[mask]] = True
+        out[self.b[mask]] = True
+        return out
+
 
 def encounter_pairs(enc: Encounters) -> EncounterPairs:
     """All pairs within each encounter: the only pairs that can interact."""
@@ -210,7 +217,7 @@ def min_centre_spacing_nm(lat: FloatArray, lon: FloatArray) -> float:
         rows = np.arange(dots.shape[0])
         dots[rows, lo + rows] = -2.0
         best = min(best, float(np.arccos(np.clip(dots.max(), -1.0, 1.0))))
-    return best * WGS84_A / NM
+    return m_to_nm(best * WGS84_A)
 
 
 def _unit(angle_deg: FloatArray) -> FloatArray:
@@ -285,12 +292,12 @@ def _planted(
         )
         todo = closing < MIN_CLOSING_KT
     vertical = kind == KINDS.index("vertical")
-    v_a = _unit(trk_a) * (gs_a * KT)[:, None]
-    v_b = _unit(trk_b) * (gs_b * KT)[:, None]
+    v_a = _unit(trk_a) * kt_to_mps(gs_a)[:, None]
+    v_b = _unit(trk_b) * kt_to_mps(gs_b)[:, None]
     w = v_b - v_a
     w_hat = w / np.linalg.norm(w, axis=1)[:, None]
     normal = np.column_stack([-w_hat[:, 1], w_hat[:, 0]]) * rng.choice([-1.0, 1.0], n)[:, None]
-    d_cpa = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(0.0, 4.5, n)) * NM
+    d_cpa = nm_to_m(np.where(rng.random(n) < 0.3, 0.0, rng.uniform(0.0, 4.5, n)))
     m = normal * d_cpa[:, None]  # b minus a at CPA (m)
 
     # Vertical: level pairs offset by < 900 ft (40 % co-altitude); or a climber through a level.
@@ -300,7 +307,7 @@ def _planted(
     t_x = rng.uniform(-20.0, 20.0, n)  # climber crosses the level at this time from CPA (s)
     vs_a = np.where(vertical & ~climber_b, climb_vs, 0.0)
     vs_b = np.where(vertical & climber_b, climb_vs, 0.0)
-    dvz = (vs_b - vs_a) / 60.0  # ft/s
+    dvz = fpm_to_fps(vs_b - vs_a)
     dz0 = np.where(vertical, -dvz * t_x, level_dz)  # b minus a at CPA (ft)
 
     tau_in, tau_out = _loss_window(m, w, dz0, dvz, H, V)  # relative to CPA (s)
@@ -310,7 +317,7 @@ def _planted(
     # Altitudes: the level (a's at CPA), within bounds for the whole run.
     lvl_lo = np.full(n, 5000.0)
     lvl_hi = np.full(n, 40000.0)
-    climb_fps = np.abs(climb_vs) / 60.0
+    climb_fps = fpm_to_fps(np.abs(climb_vs))
     up = climb_vs > 0
     before = (t_x - tau0) * climb_fps  # altitude gained/lost from the start to the crossing
     after = (tau0 + duration_s - t_x) * climb_fps
@@ -332,14 +339,14 @@ def _planted(
         "trk_b": trk_b,
         "gs_a": gs_a,
         "gs_b": gs_b,
-        "alt_a": alt_a_cpa + vs_a / 60.0 * tau0,
-        "alt_b": alt_b_cpa + vs_b / 60.0 * tau0,
+        "alt_a": alt_a_cpa + fpm_to_fps(vs_a) * tau0,
+        "alt_b": alt_b_cpa + fpm_to_fps(vs_b) * tau0,
         "vs_a": vs_a,
         "vs_b": vs_b,
         "t_loss_s": t_loss,
         "t_cpa_s": -tau0,
         "t_out_s": tau_out - tau0,
-        "d_cpa_nm": d_cpa / NM,
+        "d_cpa_nm": m_to_nm(d_cpa),
         "dz_cpa_ft": dz0,
     }
 
@@ -379,7 +386,7 @@ def make_encounters(
     :func:`lattice_centres` of ``n``) places the encounters.
     """
     rng = np.random.default_rng(seed)
-    H = horizontal_nm * NM
+    H = nm_to_m(horizontal_nm)
     V = vertical_ft
     c_lat, c_lon = lattice_centres(n) if centres is None else centres
     p = _planted(rng, n, H, V, duration_s)
@@ -413,10 +420,10 @@ def make_encounters(
         if k == 0:
             break
         g = group[todo]
-        r0 = rng.uniform(12.0, 35.0, k) * NM
+        r0 = nm_to_m(rng.uniform(12.0, 35.0, k))
         b0 = rng.uniform(0.0, 360.0, k)
         en[todo] = _unit(b0) * r0[:, None]
-        aim = _unit(rng.uniform(0.0, 360.0, k)) * (np.sqrt(rng.random(k)) * 15.0 * NM)[:, None]
+        aim = _unit(rng.uniform(0.0, 360.0, k)) * nm_to_m(np.sqrt(rng.random(k)) * 15.0)[:, None]
         heading = aim - en[todo]
         trk[todo] = np.degrees(np.arctan2(heading[:, 0], heading[:, 1]))
         gs[todo] = rng.uniform(150.0, 500.0, k)
@@ -428,7 +435,7 @@ def make_encounters(
         vs[todo] = np.where(
             rng.random(k) < 0.7, 0.0, rng.uniform(500.0, 2000.0, k) * rng.choice([-1.0, 1.0], k)
         )
-        todo = bg & _crowded(en, alt, group, size, 6.0 * NM, V)
+        todo = bg & _crowded(en, alt, group, size, nm_to_m(6.0), V)
     else:  # pragma: no cover - 100 redraws never all fail in practice
         raise RuntimeError("could not place background aircraft apart")
 

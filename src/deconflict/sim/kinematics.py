@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from deconflict.agreement import ResolutionRules
 from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
-from deconflict.units import FPM_TO_FPS, KT
+from deconflict.units import fpm_to_fps, fps_to_fpm, kt_to_mps
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -164,14 +164,14 @@ def step(fleet: Fleet, dt_s: float, perf: Performance) -> Fleet:
     turn = np.clip(wrap180(fleet.cmd_track_deg - fleet.track_deg), -max_turn, max_turn)
     trk1 = fleet.track_deg + turn
     target_vs = np.clip(fleet.cmd_vs_fpm, -perf.max_vs_fpm, perf.max_vs_fpm)
-    max_dvs = perf.vertical_accel_fps2 * 60.0 * dt_s  # ft/min per step
+    max_dvs = fps_to_fpm(perf.vertical_accel_fps2) * dt_s  # ft/min per step
     vs1 = fleet.vs_fpm + np.clip(target_vs - fleet.vs_fpm, -max_dvs, max_dvs)
-    alt1 = fleet.alt_ft + 0.5 * (fleet.vs_fpm + vs1) * FPM_TO_FPS * dt_s
+    alt1 = fleet.alt_ft + fpm_to_fps(0.5 * (fleet.vs_fpm + vs1)) * dt_s
 
     # Horizontal: along the mid-step velocity in the tangent plane, then back on the ellipsoid.
     basis0 = enu_basis(fleet.lat, fleet.lon)
     mid = np.radians(fleet.track_deg + 0.5 * turn)
-    gs = fleet.gs_kt * KT
+    gs = kt_to_mps(fleet.gs_kt)
     vel = (gs * np.sin(mid))[:, None] * basis0[:, 0, :] + (gs * np.cos(mid))[:, None] * basis0[
         :, 1, :
     ]

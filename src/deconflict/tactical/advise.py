@@ -1,4 +1,10 @@
-"""The DataFrame edge of the core: validated pandas in, documented pandas out."""
+"""Advisories over arrays: detection, alert tracking and coordinated manoeuvres per snapshot.
+
+:func:`advise_state` is the orchestration the broker engine and the simulator call on
+a validated :class:`~deconflict.tactical.state.TrafficState`; :func:`advise` is its
+DataFrame form (the public :func:`deconflict.advise`). The result tables' columns are
+declared in :mod:`deconflict.tactical.tables`.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from deconflict._util import KEY_SEP
 from deconflict.agreement import Agreement
-from deconflict.tactical.alerts import EVENT_KINDS, LEVELS, AlertTracker, Tracked, pair_keys, track
-from deconflict.tactical.detect import (
-    Conflicts,
-    Kinematics,
-    detect_kinematics,
-    detect_state,
-    pair_geometry,
-    windows,
-)
+from deconflict.tactical.alerts import LEVELS, AlertTracker, pair_keys, track
+from deconflict.tactical.detect import Kinematics, detect_kinematics, pair_geometry, windows
 from deconflict.tactical.resolve import (
-    MANOEUVRES,
     PairAdvice,
     choose,
     other_half,
@@ -29,96 +26,7 @@ from deconflict.tactical.resolve import (
     tie_hashes,
 )
 from deconflict.tactical.state import TrafficState
-from deconflict.units import NM
-
-#: Columns of :func:`detect`'s result, in order.
-CONFLICT_COLUMNS = (
-    "time",
-    "id_a",
-    "id_b",
-    "party_a",
-    "party_b",
-    "t_in_s",
-    "t_out_s",
-    "t_cpa_s",
-    "d_cpa_nm",
-    "dz_cpa_ft",
-)
-
-
-def as_state(states: pd.DataFrame | TrafficState) -> TrafficState:
-    """Validate a DataFrame of input columns (or pass a :class:`TrafficState` through)."""
-    if isinstance(states, TrafficState):
-        return states
-    return TrafficState.from_frame(states)
-
-
-def detect(
-    states: pd.DataFrame | TrafficState,
-    agreement: Agreement | None = None,
-    *,
-    all_pairs: bool = False,
-) -> pd.DataFrame:
-    """Every pair predicted to lose separation within the look-ahead, per snapshot time.
-
-    ``states`` has the columns ``time, id, [party], lat, lon, alt_ft, gs_kt,
-    track_deg, vs_fpm`` (s, deg, ft, kt, deg, ft/min). The result has the columns
-    :data:`CONFLICT_COLUMNS`, one row per conflicting pair per time with
-    ``id_a < id_b``, sorted by time and ids. With a ``party`` column only pairs of
-    different parties are reported, unless ``all_pairs``.
-
-    >>> import pandas as pd
-    >>> from deconflict import Agreement, detect
-    >>> s = pd.DataFrame({"time": [0.0, 0.0], "id": ["A", "B"], "lat": [0.0, 0.2],
-    ...     "lon": [0.0, 0.0], "alt_ft": [30000.0, 30000.0], "gs_kt": [400.0, 400.0],
-    ...     "track_deg": [0.0, 180.0], "vs_fpm": [0.0, 0.0]})
-    >>> row = detect(s, Agreement(horizontal_nm=5, vertical_ft=1000, lookahead_s=300)).iloc[0]
-    >>> row.id_a, row.id_b, round(float(row.t_in_s), 1)  # 11.9 NM apart, closing at 800 kt
-    ('A', 'B', 31.2)
-    """
-    ag = agreement if agreement is not None else Agreement()
-    state = as_state(states)
-    return conflicts_frame(state, detect_state(state, ag, all_pairs=all_pairs))
-
-
-def conflicts_frame(state: TrafficState, c: Conflicts) -> pd.DataFrame:
-    """Tabulate :class:`Conflicts` with ids, parties and NM, ordered ``id_a < id_b``."""
-    swap = state.id[c.a] > state.id[c.b]
-    a = np.where(swap, c.b, c.a)
-    b = np.where(swap, c.a, c.b)
-    party = state.party
-    frame = pd.DataFrame(
-        {
-            "time": state.time[a],
-            "id_a": state.id[a].astype(object),
-            "id_b": state.id[b].astype(object),
-            "party_a": party[a].astype(object) if party is not None else None,
-            "party_b": party[b].astype(object) if party is not None else None,
-            "t_in_s": c.t_in_s,
-            "t_out_s": c.t_out_s,
-            "t_cpa_s": c.t_cpa_s,
-            "d_cpa_nm": c.d_cpa_m / NM,
-            "dz_cpa_ft": c.dz_cpa_ft,
-        },
-        columns=list(CONFLICT_COLUMNS),
-    )
-    return frame.sort_values(["time", "id_a", "id_b"], kind="stable").reset_index(drop=True)
-
-
-#: Columns of :func:`advise`'s result, in order.
-ADVICE_COLUMNS = (
-    "time",
-    "id",
-    "party",
-    "conflict_id",
-    "level",
-    "manoeuvre",
-    "target_vs_fpm",
-    "target_track_deg",
-    "t_in_s",
-)
-#: Columns of the alert events table.
-EVENT_COLUMNS = ("time", "conflict_id", "id_a", "id_b", "event", "level")
+from deconflict.tactical.tables import EVENT_COLUMNS, advice_frame, as_state, events_frame
 
 
 @dataclass(frozen=True)
@@ -146,8 +54,9 @@ def advise(
 ) -> pd.DataFrame:
     """One coordinated advisory per aircraft in conflict, per snapshot time.
 
-    Columns :data:`ADVICE_COLUMNS`: ``conflict_id`` (opaque, stable over the
-    snapshots of one episode; the aircraft's most urgent conflict), ``level``
+    Columns :data:`~deconflict.tactical.tables.ADVICE_COLUMNS`: ``conflict_id``
+    (opaque, stable over the snapshots of one episode; the aircraft's most urgent
+    conflict), ``level``
     (``advisory`` | ``caution`` | ``warning``, with hysteresis over the snapshots),
     ``manoeuvre`` (``climb`` | ``descend`` | ``turn_left`` | ``turn_right`` |
     ``no_safe_manoeuvre``), ``target_vs_fpm`` and ``target_track_deg`` (what to fly;
@@ -223,7 +132,7 @@ def advise_state(
         cid[lo:hi] = step.conflict_id
         advice_parts.append(chosen)
         if step.events.key.size:
-            event_parts.append(_events_frame(float(t), step))
+            event_parts.append(events_frame(float(t), step))
     if not advice_parts:
         advice_parts.append(choose(options, np.zeros(0, dtype=np.int64), slice(0, 0)))
     advice = PairAdvice(
@@ -237,22 +146,7 @@ def advise_state(
     worst_level = np.zeros(len(state), dtype=np.int64)
     np.maximum.at(worst_level, a, level)
     np.maximum.at(worst_level, b, level)
-    ac = per.aircraft
-    frame = pd.DataFrame(
-        {
-            "time": state.time[ac],
-            "id": state.id[ac].astype(object),
-            "party": state.party[ac].astype(object) if state.party is not None else None,
-            "conflict_id": cid[per.worst_pair].astype(object),
-            "level": np.asarray(LEVELS, dtype=object)[worst_level[ac]],
-            "manoeuvre": np.asarray(MANOEUVRES, dtype=object)[per.manoeuvre],
-            "target_vs_fpm": per.target_vs_fpm,
-            "target_track_deg": per.target_track_deg,
-            "t_in_s": t_in[per.worst_pair],
-        },
-        columns=list(ADVICE_COLUMNS),
-    )
-    frame = frame.sort_values(["time", "id"], kind="stable").reset_index(drop=True)
+    frame = advice_frame(state, per, worst_level, cid, t_in)
     events = (
         pd.concat(event_parts, ignore_index=True)
         if event_parts
@@ -269,18 +163,3 @@ def advise_state(
         }
     )
     return Advice(advisories=frame, events=events, tracker=current, pairs=pairs)
-
-
-def _events_frame(time_s: float, step: Tracked) -> pd.DataFrame:
-    ids = np.char.partition(step.events.key, KEY_SEP)
-    return pd.DataFrame(
-        {
-            "time": time_s,
-            "conflict_id": step.events.conflict_id.astype(object),
-            "id_a": ids[:, 0].astype(object),
-            "id_b": ids[:, 2].astype(object),
-            "event": np.asarray(EVENT_KINDS, dtype=object)[step.events.kind],
-            "level": np.asarray(LEVELS, dtype=object)[step.events.level],
-        },
-        columns=list(EVENT_COLUMNS),
-    )

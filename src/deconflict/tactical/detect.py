@@ -37,7 +37,7 @@ from deconflict.agreement import Agreement
 from deconflict.geo import WGS84_MIN_RADIUS, enu_basis, geodetic_to_ecef
 from deconflict.tactical.pairs import PairStats, overlapping_pairs
 from deconflict.tactical.state import TrafficState
-from deconflict.units import FPM_TO_FPS, KT, NM
+from deconflict.units import fpm_to_fps, kt_to_mps, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -69,7 +69,7 @@ class Kinematics:
         """Convert validated traffic states once (degrees, kt, fpm → ECEF, m/s, ft/s)."""
         basis = enu_basis(state.lat, state.lon)
         trk = np.radians(state.track_deg)
-        gs = state.gs_kt * KT
+        gs = kt_to_mps(state.gs_kt)
         vel = (gs * np.sin(trk))[:, None] * basis[:, 0, :] + (gs * np.cos(trk))[:, None] * basis[
             :, 1, :
         ]
@@ -79,7 +79,7 @@ class Kinematics:
             vel=vel.reshape(-1, 3),
             up=np.ascontiguousarray(basis[:, 2, :]).reshape(-1, 3),
             alt_ft=state.alt_ft.astype(np.float64),
-            vs_fps=state.vs_fpm * FPM_TO_FPS,
+            vs_fps=fpm_to_fps(state.vs_fpm),
             snap=snap.astype(np.int64).reshape(-1),
             times=times,
         )
@@ -172,7 +172,7 @@ def path_boxes(kin: Kinematics, agreement: Agreement) -> tuple[FloatArray, Float
     prune a pair that the tangent-plane test would call a conflict.
     """
     T = agreement.lookahead_s
-    H = agreement.horizontal_nm * NM
+    H = nm_to_m(agreement.horizontal_nm)
     V = agreement.vertical_ft
     end = kin.pos + kin.vel * T
     travel = np.linalg.norm(kin.vel, axis=1) * T
@@ -200,7 +200,7 @@ def grid_cell(lo: FloatArray, hi: FloatArray, agreement: Agreement) -> FloatArra
     c_xyz = max(
         2.0 * float(np.median(ext_xyz)),
         float(np.quantile(ext_xyz, 0.999)) / 5.0,
-        agreement.horizontal_nm * NM,
+        nm_to_m(agreement.horizontal_nm),
     )
     c_alt = max(
         2.0 * float(np.median(ext_alt)),
@@ -216,7 +216,7 @@ def windows(kin: Kinematics, a: IntArray, b: IntArray, agreement: Agreement) -> 
     Symmetric: swapping ``a`` and ``b`` gives the same numbers.
     """
     T = agreement.lookahead_s
-    H = agreement.horizontal_nm * NM
+    H = nm_to_m(agreement.horizontal_nm)
     V = agreement.vertical_ft
     g = pair_geometry(kin, a, b)
     r, w = g.r, g.w

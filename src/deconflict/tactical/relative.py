@@ -16,7 +16,7 @@ import numpy.typing as npt
 from deconflict.geo import ecef_to_geodetic, enu_basis
 from deconflict.tactical.detect import Kinematics, pair_geometry
 from deconflict.tactical.state import TrafficState
-from deconflict.units import FPM_TO_FPS, KT, NM
+from deconflict.units import fpm_to_fps, m_to_nm, mps_to_kt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -44,10 +44,10 @@ def relative_geometry(
     with np.errstate(invalid="ignore", divide="ignore"):
         closure = np.where(dist > 0, -np.einsum("ij,ij->i", g.r, g.w) / dist, 0.0)
     return Relative(
-        range_nm=dist / NM,
+        range_nm=m_to_nm(dist),
         bearing_deg=np.mod(np.degrees(np.arctan2(east, north)), 360.0),
         rel_alt_ft=g.dz_ft,
-        closure_kt=closure / KT,
+        closure_kt=mps_to_kt(closure),
     )
 
 
@@ -66,5 +66,5 @@ def extrapolate(state: TrafficState, time_s: float) -> TrafficState:
         time=np.full(len(state), float(time_s)),
         lat=np.asarray(lat, dtype=np.float64),
         lon=np.asarray(lon, dtype=np.float64),
-        alt_ft=state.alt_ft + state.vs_fpm * FPM_TO_FPS * dt,
+        alt_ft=state.alt_ft + fpm_to_fps(state.vs_fpm) * dt,
     )

@@ -46,7 +46,7 @@ import numpy.typing as npt
 from deconflict.agreement import Agreement
 from deconflict.tactical.detect import Kinematics, PairGeometry, Windows
 from deconflict.tactical.hashing import U64, combine, hash_strings
-from deconflict.units import NM
+from deconflict.units import MINUTE, fps_to_fpm, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -113,7 +113,7 @@ def _vertical(
     rules = ag.resolution
     T = ag.lookahead_s
     Vm = ag.vertical_ft * (1.0 + (rules.margin if margin is None else margin))
-    cap = rules.max_vs_fpm / 60.0
+    cap = rules.max_vs_fpm / MINUTE  # ft/s
     up_i = np.where(b_upper, b, a)
     lo_i = np.where(b_upper, a, b)
     sign = np.where(b_upper, 1.0, -1.0)
@@ -169,7 +169,7 @@ def _turn(
     left) where given; ``margin`` defaults to the agreement's resolution margin.
     """
     rules = ag.resolution
-    Hm = ag.horizontal_nm * NM * (1.0 + (rules.margin if margin is None else margin))
+    Hm = nm_to_m(ag.horizontal_nm) * (1.0 + (rules.margin if margin is None else margin))
     psi = np.zeros(g.r.shape[0])
     for _ in range(3):  # the turn's own duration delays it: iterate
         t_eff = rules.reaction_s + psi / (2.0 * rules.turn_rate_dps)
@@ -271,8 +271,8 @@ def pair_options(
     turn_code = np.where(sense > 0, TURN_RIGHT, TURN_LEFT)
     man_b = np.where(vertical, np.where(b_upper, CLIMB, DESCEND), turn_code)
     man_a = np.where(vertical, np.where(b_upper, DESCEND, CLIMB), turn_code)
-    vs_b = np.where(vertical, np.where(b_upper, tgt_up, tgt_lo), kin.vs_fps[b]) * 60.0
-    vs_a = np.where(vertical, np.where(b_upper, tgt_lo, tgt_up), kin.vs_fps[a]) * 60.0
+    vs_b = fps_to_fpm(np.where(vertical, np.where(b_upper, tgt_up, tgt_lo), kin.vs_fps[b]))
+    vs_a = fps_to_fpm(np.where(vertical, np.where(b_upper, tgt_lo, tgt_up), kin.vs_fps[a]))
     turn = np.where(vertical, 0.0, sense * psi)
     fresh = PairAdvice(
         a=a,
@@ -299,16 +299,16 @@ def pair_options(
     a_up0 = _vertical(g, win, np.zeros(n, dtype=bool), kin, a, b, ag, margin=0.0)
     turns = [_turn(g, win, ag, np.full(n, side)) for side in (-1.0, 1.0)]
     turns0 = [_turn(g, win, ag, np.full(n, side), margin=0.0) for side in (-1.0, 1.0)]
-    vs_a_now = kin.vs_fps[a] * 60.0
-    vs_b_now = kin.vs_fps[b] * 60.0
+    vs_a_now = fps_to_fpm(kin.vs_fps[a])
+    vs_b_now = fps_to_fpm(kin.vs_fps[b])
     true = np.ones(n, dtype=bool)
     return PairOptions(
         fresh=fresh,
         track_a_deg=track_deg[a],
         track_b_deg=track_deg[b],
         # a climbs: a is the upper one; a descends: b is.
-        vs_a_fpm=np.stack([a_up.tgt_up * 60.0, b_up.tgt_lo * 60.0, vs_a_now, vs_a_now]),
-        vs_b_fpm=np.stack([a_up.tgt_lo * 60.0, b_up.tgt_up * 60.0, vs_b_now, vs_b_now]),
+        vs_a_fpm=np.stack([fps_to_fpm(a_up.tgt_up), fps_to_fpm(b_up.tgt_lo), vs_a_now, vs_a_now]),
+        vs_b_fpm=np.stack([fps_to_fpm(a_up.tgt_lo), fps_to_fpm(b_up.tgt_up), vs_b_now, vs_b_now]),
         turn_deg=np.stack([np.zeros(n), np.zeros(n), *(np.minimum(t[0], max_turn) for t in turns)]),
         clears=np.stack([a_up.ok, b_up.ok, turns[0][2], turns[1][2]]),
         holds=np.stack(
@@ -374,27 +374,6 @@ def choose(opts: PairOptions, held_a: IntArray, sel: slice | IntArray = slice(No
         clears=np.where(held, opts.clears[c, col], f.clears[sel]),
         reversed=replace & (fresh_man_a != held_a),
     )
-
-
-def pair_advice(
-    kin: Kinematics,
-    track_deg: FloatArray,
-    a: IntArray,
-    b: IntArray,
-    g: PairGeometry,
-    win: Windows,
-    tie_a: U64,
-    tie_b: U64,
-    ag: Agreement,
-    held_a: IntArray | None = None,
-) -> PairAdvice:
-    """Complementary advisories for conflicting pairs ``(a, b)`` (one snapshot or several).
-
-    ``tie_a``/``tie_b``: see :func:`tie_hashes`; ``held_a``: see :func:`choose`
-    (default: every conflict new).
-    """
-    opts = pair_options(kin, track_deg, a, b, g, win, tie_a, tie_b, ag)
-    return choose(opts, held_a if held_a is not None else np.full(a.size, -1, dtype=np.int64))
 
 
 def tie_hashes(

@@ -1,4 +1,4 @@
-"""NATS JetStream as the hotline's primary transport, for deployments at scale.
+"""NATS JetStream as the hotline's primary channel, for deployments at scale.
 
 Each message is published to ``<prefix>.to.<recipient>`` (the name hex-encoded, so any
 party name is one subject token) with the header ``Nats-Msg-Id: <sender>.<id>``: the
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import nats
@@ -25,6 +26,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from deconflict.hotline.channels.base import DEFAULT_TIMING, Deliver, Link, Relayed, Timing
 from deconflict.hotline.messages import ALL, Message
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,8 @@ DEFAULT_PREFIX = "hotline"
 DUPLICATE_WINDOW_S = 600.0
 #: How long a delivered message may stay unacknowledged before it is redelivered, s.
 ACK_WAIT_S = 5.0
-
-Deliver = Callable[[list[dict[str, Any]], str], Awaitable[int]]
+#: How long the stream keeps a message, s (a week).
+MAX_AGE_S = 7 * 24 * 3600.0
 
 
 def subject_for(prefix: str, recipient: str) -> str:
@@ -46,6 +48,52 @@ def subject_for(prefix: str, recipient: str) -> str:
 
 
 class NatsChannel:
+    """JetStream as a party's primary channel: one connection at a time, made again on loss."""
+
+    name = "nats"
+    label = "NATS JetStream"
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, timing: Timing = DEFAULT_TIMING):
+        self.url = url
+        self.prefix = prefix
+        self.timing = timing
+        self._link: Link | None = None
+        self._conn: JetStreamConnection | None = None
+
+    async def run(self, party: str, link: Link) -> None:
+        """Connect, pull both consumers; after a failure wait ``reconnect_s`` and start again."""
+        self._link = link
+        while True:
+            conn = JetStreamConnection(self.url, party, prefix=self.prefix)
+            try:
+                await conn.connect(lambda up: link.up() if up else link.down("nats down"))
+                self._conn = conn
+                await conn.receive_forever(link.deliver)
+            except asyncio.CancelledError:
+                await conn.close()
+                raise
+            except Exception as err:  # no server yet, or it went away: retry
+                log.warning("nats channel failed: %r", err)
+            self._conn = None
+            await conn.close()
+            link.down("nats unavailable")
+            await asyncio.sleep(self.timing.reconnect_s)
+
+    async def send(self, batch: list[Message]) -> Relayed | None:
+        """Publish; the stream's PubAcks within ``ack_timeout_s`` confirm it."""
+        conn = self._conn
+        if conn is None or not conn.connected:
+            return None
+        try:
+            ids = await asyncio.wait_for(conn.publish(batch), self.timing.ack_timeout_s)
+        except (TimeoutError, ConnectionError):
+            if self._link is not None:
+                self._link.down("no confirmation from NATS")
+            return None
+        return Relayed(ids)
+
+
+class JetStreamConnection:
     """One party's JetStream connection: publish with de-duplication, pull with explicit acks."""
 
     def __init__(self, url: str, party: str, *, prefix: str = DEFAULT_PREFIX) -> None:
@@ -88,7 +136,7 @@ class NatsChannel:
             subjects=[f"{self.prefix}.to.>"],
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_S,
-            max_age=7 * 86400.0,
+            max_age=MAX_AGE_S,
         )
         try:
             await js.stream_info(self.stream)
@@ -157,15 +205,9 @@ class NatsChannel:
             raw = []
             for m in msgs:
                 with contextlib.suppress(ValueError):
-                    raw.append(_json(m.data))
+                    raw.append(json.loads(m.data))
             mine = [r for r in raw if isinstance(r, dict) and r.get("sender") != self.party]
-            await deliver(mine, "nats")  # committed to the inbox before the acks below
+            await deliver(mine, NatsChannel.name)  # committed to the inbox before the acks below
             for m in msgs:
                 with contextlib.suppress(NatsError, TimeoutError):
                     await m.ack()  # a lost ack only means a redelivery, removed as a duplicate
-
-
-def _json(data: bytes) -> Any:
-    import json
-
-    return json.loads(data)

@@ -1,0 +1,24 @@
+"""Both sides here: the five messages can be kept in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deconflict import Agreement
+from deconflict.private.local import local_check
+from deconflict.private.psi import Kind, decode
+
+
+def test_messages_dir_holds_each_message(plans, tmp_path: Path):
+    a, b = plans
+    local_check(a, b, Agreement(), messages_dir=tmp_path / "wire")
+    names = sorted(p.name for p in (tmp_path / "wire").iterdir())
+    assert names == [
+        "01-a-offer.bin",
+        "02-b-answer.bin",
+        "03-a-refine.bin",
+        "04-b-refine-answer.bin",
+        "05-a-finish.bin",
+    ]
+    kinds = [decode((tmp_path / "wire" / n).read_bytes()).kind for n in names]
+    assert kinds == list(Kind)
