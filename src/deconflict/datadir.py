@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from deconflict.errors import InputError
 
@@ -104,24 +103,3 @@ def prepare_for(url: str, data_dir: Path | str | None = None) -> None:
     folder = resolve_data_dir(data_dir)
     if path is not None and path.parent.resolve() == folder.resolve():
         make_private_dir(folder)
-
-
-def with_default_paths(values: Any, stem: str, db_fields: tuple[str, ...] = ("db",)) -> Any:
-    """Fill the paths nobody gave from the data directory (a settings class's raw input).
-
-    Each of ``db_fields`` defaults to ``DATA_DIR/<stem>.db`` (the first) or the broker's
-    database (the others); ``audit_log`` and ``relay_key_file`` to :func:`relay_file` of the first.
-    """
-    if not isinstance(values, dict):
-        return values
-    out = dict(values)
-    data_dir = Path(str(out.get("data_dir") or default_data_dir())).expanduser()
-    out["data_dir"] = data_dir
-    for i, name in enumerate(db_fields):
-        if not out.get(name):
-            out[name] = default_db_url(data_dir, stem if i == 0 else BROKER)
-    db = str(out[db_fields[0]])
-    for name, suffix in (("audit_log", ".audit.jsonl"), ("relay_key_file", ".relay.key")):
-        if not out.get(name):
-            out[name] = relay_file(db, suffix, data_dir, stem)
-    return out

@@ -12,17 +12,21 @@ import threading
 import time as _time
 
 import numpy as np
+from sqlalchemy import insert
 
 from deconflict.errors import InputError
+from deconflict.hotline.relay_store import HotlineStore
 from deconflict.names import check_party_name
+from deconflict.store.engine import make_engine
+from deconflict.store.migrate import upgrade_engine
+from deconflict.store.models import Party
 from deconflict.store.records import (
+    BATCH_FIELDS,
     AlertRecord,
     OverlapRecord,
     PartyRecord,
     PlanVolumeRecord,
     TrackBatch,
-)
-from deconflict.store.sql import (
     check_batch,
     clean_alert,
     empty_batch,
@@ -31,9 +35,8 @@ from deconflict.store.sql import (
     unknown_party_error,
 )
 
-_FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 #: Stored columns: the batch's and the broker time each state was received (Unix s).
-_STORED = (*_FIELDS, "received_at")
+_STORED = (*BATCH_FIELDS, "received_at")
 
 
 @dataclasses.dataclass
@@ -69,7 +72,7 @@ def _concat(chunks: list[TrackBatch]) -> TrackBatch:
 
 def _take(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
     """States at ``index``, without ``received_at`` (as a party's own history is read)."""
-    return TrackBatch(**{name: getattr(batch, name)[index] for name in _FIELDS})
+    return TrackBatch(**{name: getattr(batch, name)[index] for name in BATCH_FIELDS})
 
 
 class MemoryRepository:
@@ -126,6 +129,11 @@ class MemoryRepository:
         with self._lock:
             return [p.record() for p in self._parties]
 
+    def party_names(self) -> dict[int, str]:
+        """Every party's name by id (revoked ones too)."""
+        with self._lock:
+            return {p.id: p.name for p in self._parties}
+
     def revoke_party(self, name: str) -> bool:
         """Revoke a party's token; False if there is no such party.
 
@@ -174,7 +182,10 @@ class MemoryRepository:
             chunk = TrackBatch(
                 party_id=party_id.copy(),
                 id=np.array([str(v) for v in np.asarray(batch.id).tolist()], dtype=np.str_),
-                **{name: np.array(getattr(batch, name), dtype=np.float64) for name in _FIELDS[2:]},
+                **{
+                    name: np.array(getattr(batch, name), dtype=np.float64)
+                    for name in BATCH_FIELDS[2:]
+                },
                 received_at=np.full(n, _time.time()),
             )
             self._chunks.append(chunk)
@@ -303,3 +314,24 @@ class MemoryRepository:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def memory_hotline(repo: MemoryRepository) -> HotlineStore:
+    """A hotline store on in-memory SQLite, with ``repo``'s parties (as they are now) copied in.
+
+    What ``create_app(settings, repo, hotline)`` needs beside a :class:`MemoryRepository`.
+    """
+    engine = make_engine("sqlite://")
+    upgrade_engine(engine)
+    with engine.begin() as conn:
+        for p in repo.list_parties():
+            conn.execute(
+                insert(Party.__table__).values(
+                    id=p.id,
+                    name=p.name,
+                    is_admin=p.is_admin,
+                    token_hash=f"memory-{p.id}",
+                    created_at=p.created_at,
+                )
+            )
+    return HotlineStore(engine)

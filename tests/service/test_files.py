@@ -20,7 +20,14 @@ from tests.conftest import run_deconflict
 from tests.service.conftest import cli, free_port, start_broker
 
 #: Variables that would name the files this module wants defaulted.
-PATH_VARIABLES = ("DECONFLICT_DB", "DECONFLICT_AUDIT_LOG", "DECONFLICT_RELAY_KEY_FILE")
+PATH_VARIABLES = (
+    "DECONFLICT_DB",
+    "DECONFLICT_AUDIT_LOG",
+    "DECONFLICT_RELAY_KEY_FILE",
+    "DECONFLICT_BROKER_DB",
+    "DECONFLICT_BROKER_AUDIT_LOG",
+    "DECONFLICT_BROKER_KEY_FILE",
+)
 
 
 def mode(path: Path) -> int:

@@ -18,14 +18,16 @@ from deconflict.store.tokens import hash_token
 from tests.conftest import run_deconflict
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+#: The variables naming the broker's database (the new name, the older one).
+DB_VARIABLES = ("DECONFLICT_BROKER_DB", "DECONFLICT_DB")
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_deconflict("party", *args, cwd=cwd, drop=("DECONFLICT_DB",))
+    return run_deconflict("party", *args, cwd=cwd, drop=DB_VARIABLES)
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(party_app, list(args), env=env or {"DECONFLICT_DB": ""})
+    return CliRunner().invoke(party_app, list(args), env=env or dict.fromkeys(DB_VARIABLES))
 
 
 def stored_party(url: str, token: str):
@@ -97,9 +99,10 @@ def test_errors_are_one_line(sqlite_url: str, args: tuple[str, ...], message: st
     assert res.stderr.startswith(message) and len(res.stderr.strip().splitlines()) == 1
 
 
-def test_database_from_the_environment_and_list_creates_no_file(tmp_path: Path):
+@pytest.mark.parametrize("variable", DB_VARIABLES)
+def test_database_from_the_environment_and_list_creates_no_file(tmp_path: Path, variable: str):
     db = tmp_path / "env.db"
-    env = {"DECONFLICT_DB": f"sqlite:///{db}"}
+    env = {**dict.fromkeys(DB_VARIABLES), variable: f"sqlite:///{db}"}
     res = invoke("list", env=env)
     assert res.exit_code == 2 and "no database at" in res.stderr
     assert not db.exists()
@@ -111,7 +114,8 @@ def test_database_from_the_environment_and_list_creates_no_file(tmp_path: Path):
 def test_default_database_is_the_brokers(monkeypatch: pytest.MonkeyPatch, data_dir: Path):
     from deconflict.service.settings import Settings
 
-    monkeypatch.delenv("DECONFLICT_DB", raising=False)
+    for name in DB_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     assert party_cmd.database(None) == default_db_url() == Settings().db
     assert default_db_url() == f"sqlite:///{data_dir / 'deconflict.db'}"
 

@@ -16,27 +16,12 @@ from __future__ import annotations
 import json
 
 from fastapi import FastAPI, HTTPException, WebSocket
-from pydantic import Field
-from pydantic_settings import BaseSettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
+from deconflict.api.settings import DEFAULT_MAX_BODY_BYTES, MIB
 from deconflict.errors import InputError
 from deconflict.json_text import MAX_DEPTH, DepthScan
-
-#: Default largest request body, and largest WebSocket frame (bytes): 32 MiB.
-DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-
-
-class RequestLimits(BaseSettings):
-    """The limits every relay puts on its callers (the broker's and the backup's)."""
-
-    #: Largest request body and WebSocket frame (bytes): bigger gets 413, or close 1009.
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1)
-    #: Failed authentications one client address may make per window; then 429.
-    auth_max_failures: int = Field(20, ge=1)
-    #: The failed-authentication window (s).
-    auth_window_s: float = Field(60.0, gt=0)
 
 
 class BodyTooLarge(HTTPException):
@@ -119,7 +104,7 @@ class BodyLimit:
 
 
 def _too_large(max_body_bytes: int) -> str:
-    return f"request body larger than the limit of {max_body_bytes / (1024 * 1024):g} MiB"
+    return f"request body larger than the limit of {max_body_bytes / MIB:g} MiB"
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

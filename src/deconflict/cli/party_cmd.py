@@ -7,7 +7,6 @@ SHA-256 hash: capture it then (``deconflict party add blue | tail -n 1``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deconflict.cli.common import console, format_time, one_line_errors
-from deconflict.datadir import default_db_url, prepare_for
+from deconflict.datadir import prepare_for
 from deconflict.errors import InputError
 from deconflict.names import check_party_name, terminal_text
 
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
 
 # The store (SQLAlchemy, alembic) is imported inside the commands, so that every
 # other ``deconflict`` command starts without it.
-
-#: Environment variable naming the broker database when ``--db`` is not given.
-DB_ENV = "DECONFLICT_DB"
-
 
 party_app = typer.Typer(
     name="party",
@@ -41,7 +36,7 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help=f"Database URL [default: ${DB_ENV}, else DATA_DIR/deconflict.db]",
+        help="Database URL [default: $DECONFLICT_BROKER_DB, else DATA_DIR/deconflict.db]",
         show_default=False,
     ),
 ]
@@ -55,11 +50,16 @@ NameArg = Annotated[
 
 
 def database(db: str | None) -> str:
-    """The database URL: ``--db``, else ``$DECONFLICT_DB``, else the broker's default.
+    """The database URL: ``--db``, else the broker's (as ``serve`` finds it).
 
-    The default is :func:`deconflict.datadir.default_db_url`, the one ``serve`` uses.
+    That is ``$DECONFLICT_BROKER_DB`` (or the older ``$DECONFLICT_DB``), else
+    ``DATA_DIR/deconflict.db``: :class:`deconflict.service.settings.BrokerDatabase`.
     """
-    return db or os.environ.get(DB_ENV) or default_db_url()
+    if db:
+        return db
+    from deconflict.service.settings import BrokerDatabase
+
+    return BrokerDatabase().db
 
 
 def shown(url: str) -> str:

@@ -55,7 +55,7 @@ def run_server(app: Any, host: str, port: int) -> None:
     """
     import uvicorn
 
-    from deconflict.api.limits import DEFAULT_MAX_BODY_BYTES
+    from deconflict.api.settings import DEFAULT_MAX_BODY_BYTES
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -78,7 +78,8 @@ def serve_command(
     db: Annotated[
         str | None,
         typer.Option(
-            "--db", help="Database URL [default: $DECONFLICT_DB or DATA_DIR/deconflict.db]"
+            "--db",
+            help="Database URL [default: $DECONFLICT_BROKER_DB or DATA_DIR/deconflict.db]",
         ),
     ] = None,
     data_dir: Annotated[
@@ -86,17 +87,20 @@ def serve_command(
         typer.Option(
             "--data-dir",
             help="Folder for the files not named otherwise: database, relay key, audit log "
-            "[default: $DECONFLICT_DATA_DIR or the per-user state folder]",
+            "[default: $DECONFLICT_BROKER_DATA_DIR, $DECONFLICT_DATA_DIR or the per-user "
+            "state folder]",
         ),
     ] = None,
     host: Annotated[
         str | None,
         typer.Option(
-            "--host", help="Address to listen on [default: $DECONFLICT_HOST or 127.0.0.1]"
+            "--host",
+            help="Address to listen on [default: $DECONFLICT_BROKER_HOST or 127.0.0.1]",
         ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="Port [default: $DECONFLICT_PORT or 8000]")
+        int | None,
+        typer.Option("--port", help="Port [default: $DECONFLICT_BROKER_PORT or 8000]"),
     ] = None,
     agreement: Annotated[
         Path | None,
@@ -111,11 +115,16 @@ def serve_command(
         typer.Option(
             "--max-body-mib",
             help="Refuse request bodies and WebSocket frames over this (MiB) "
-            "[$DECONFLICT_MAX_BODY_BYTES or 32 MiB]",
+            "[$DECONFLICT_BROKER_MAX_BODY_BYTES or 32 MiB]",
         ),
     ] = None,
 ) -> None:
-    """Run the deconfliction broker (FastAPI under uvicorn)."""
+    """Run the deconfliction broker (FastAPI under uvicorn).
+
+    Settings not given as flags come from ``DECONFLICT_BROKER_*`` variables (the older
+    ``DECONFLICT_*`` names still work): see :mod:`deconflict.service.settings`.
+    """
+    from deconflict.api.settings import MIB
     from deconflict.cli.party_cmd import open_repository
     from deconflict.hotline.setup import check_relay_files
     from deconflict.service.app import create_app
@@ -124,7 +133,7 @@ def serve_command(
     given = {"db": db, "host": host, "port": port, "agreement": agreement}
     given["stale_after_s"] = stale_after_s
     if max_body_mib is not None:
-        given["max_body_bytes"] = int(max_body_mib * 1024 * 1024)
+        given["max_body_bytes"] = int(max_body_mib * MIB)
     given["data_dir"] = data_dir
     settings = settings_from(Settings, given)
     check_listen(settings.host, settings.port)

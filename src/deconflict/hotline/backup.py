@@ -14,16 +14,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, ValidationInfo, field_validator
 
-from deconflict.api.limits import RequestLimits, install_limits
+from deconflict.api.limits import install_limits
 from deconflict.api.problems import install_error_handlers
-from deconflict.datadir import BACKUP, default_data_dir, prepare_for, with_default_paths
+from deconflict.api.settings import RelaySettings, role_config
+from deconflict.datadir import BACKUP, BROKER, default_db_url, prepare_for
 from deconflict.hotline.relay import Relay, relay_router
 from deconflict.hotline.relay_store import HotlineStore
 from deconflict.hotline.setup import check_relay_files, open_audit
@@ -32,35 +31,30 @@ from deconflict.store.sql import SqlRepository
 log = logging.getLogger(__name__)
 
 
-class BackupSettings(RequestLimits):
+class BackupSettings(RelaySettings):
     """Backup relay settings: flags, then ``DECONFLICT_BACKUP_*`` variables, then defaults.
 
-    The data directory also comes from ``$DECONFLICT_DATA_DIR``, as the broker's does.
+    The data directory also comes from ``$DECONFLICT_DATA_DIR``, as the broker's does;
+    the signing key from ``DECONFLICT_BACKUP_KEY_FILE`` (or ``…_RELAY_KEY_FILE``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="DECONFLICT_BACKUP_", extra="ignore", frozen=True)
+    model_config = role_config("BACKUP", old_prefix="DECONFLICT_BACKUP_")
+    stem = BACKUP
 
-    #: Folder of every file nobody named (created 0700 when first used).
-    data_dir: Path = Field(default_factory=default_data_dir)
-    #: The backup's own database (messages and its copy of the registry)
-    #: [default: DATA_DIR/deconflict-backup.db].
-    db: str = ""
     #: The broker's database, read for the registry (parties, tokens, keys)
     #: [default: DATA_DIR/deconflict.db, the broker's default].
-    registry_db: str = ""
+    registry_db: str = Field("", validate_default=True)
     host: str = "127.0.0.1"
     port: int = Field(8001, ge=0, le=65535)
-    #: [default: beside an SQLite X.db, X.audit.jsonl; else DATA_DIR/deconflict-backup.audit.jsonl]
-    audit_log: Path | None = None
-    #: [default: X.relay.key; else DATA_DIR/deconflict-backup.relay.key]
-    relay_key_file: Path | None = None
     #: Seconds between two registry refreshes.
     sync_interval_s: float = Field(2.0, gt=0, le=3600)
 
-    @model_validator(mode="before")
+    @field_validator("registry_db", mode="before")
     @classmethod
-    def _default_paths(cls, values: Any) -> Any:
-        return with_default_paths(values, BACKUP, ("db", "registry_db"))
+    def _broker_db(cls, value: Any, info: ValidationInfo) -> Any:
+        if value or "data_dir" not in info.data:
+            return value
+        return default_db_url(info.data["data_dir"], BROKER)
 
 
 def create_backup_app(settings: BackupSettings) -> FastAPI:

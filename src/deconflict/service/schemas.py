@@ -1,12 +1,20 @@
-"""Request and response bodies of the broker's API, per role."""
+"""Request and response bodies of the broker's API, per role.
+
+Responses are built from the repository's records by pydantic (``from_attributes``),
+not field by field.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from deconflict._util import iso_utc
 from deconflict.names import MAX_ID_CHARS
+from deconflict.store.records import AlertRecord, OverlapRecord, TrackBatch
 from deconflict.tactical.state import BOUNDS
 
 FiniteFloat = float
@@ -91,10 +99,22 @@ class Intruder(BaseModel):
     relative altitude (intruder minus own) to 100 ft, closure (positive closing) to 10 kt.
     """
 
-    range_nm: float | None = Field(description="NM, to 0.1")
-    bearing_deg: float | None = Field(description="deg true, to 1, in [0, 360)")
-    rel_alt_ft: float | None = Field(description="ft, intruder minus own, to 100")
-    closure_kt: float | None = Field(description="kt, positive when closing, to 10")
+    # Read from an AlertRecord's intruder_* attributes too (validation only).
+    range_nm: float | None = Field(
+        description="NM, to 0.1", validation_alias=AliasChoices("range_nm", "intruder_range_nm")
+    )
+    bearing_deg: float | None = Field(
+        description="deg true, to 1, in [0, 360)",
+        validation_alias=AliasChoices("bearing_deg", "intruder_bearing_deg"),
+    )
+    rel_alt_ft: float | None = Field(
+        description="ft, intruder minus own, to 100",
+        validation_alias=AliasChoices("rel_alt_ft", "intruder_rel_alt_ft"),
+    )
+    closure_kt: float | None = Field(
+        description="kt, positive when closing, to 10",
+        validation_alias=AliasChoices("closure_kt", "intruder_closure_kt"),
+    )
 
 
 class AlertOut(BaseModel):
@@ -120,6 +140,17 @@ class AlertOut(BaseModel):
     )
     party: str | None = Field(None, description="receiving party (admin views only)")
 
+    @classmethod
+    def of(cls, record: AlertRecord, party: str | None = None) -> AlertOut:
+        """The event as its party sees it; ``party`` names that party (admin views)."""
+        return cls.model_validate(
+            {
+                **dataclasses.asdict(record),
+                "intruder": Intruder.model_validate(record, from_attributes=True),
+                "party": party,
+            }
+        )
+
 
 class TrackOut(BaseModel):
     """One of the party's own latest states."""
@@ -134,6 +165,20 @@ class TrackOut(BaseModel):
     vs_fpm: float
     party: str | None = Field(None, description="owning party (admin views only)")
 
+    @classmethod
+    def rows(
+        cls, batch: TrackBatch, limit: int, names: dict[int, str] | None = None
+    ) -> list[TrackOut]:
+        """The first ``limit`` states of ``batch``; ``names`` (admin views) names their parties."""
+        fields = [name for name in cls.model_fields if name != "party"]
+        columns = [getattr(batch, name)[:limit].tolist() for name in fields]
+        names = names if names is not None else {}
+        parties = batch.party_id[:limit].tolist()
+        return [
+            cls.model_validate({**dict(zip(fields, row, strict=True)), "party": names.get(pid)})
+            for pid, *row in zip(parties, *columns, strict=True)
+        ]
+
 
 class PartyOut(BaseModel):
     """A party as the admin sees it."""
@@ -142,6 +187,39 @@ class PartyOut(BaseModel):
     is_admin: bool
     revoked: bool
     acked_fingerprint: str | None
+
+
+class OverlapOut(BaseModel):
+    """One overlap as the receiving party may see it."""
+
+    overlap_id: str
+    own_volume_id: str
+    region: dict[str, Any] = Field(description="GeoJSON geometry of the overlap (lon/lat)")
+    alt_lower_ft: float
+    alt_upper_ft: float
+    time_start: str = Field(description="ISO 8601 UTC")
+    time_end: str = Field(description="ISO 8601 UTC")
+    party: str | None = Field(None, description="receiving party (admin views only)")
+
+    @classmethod
+    def of(cls, record: OverlapRecord, party: str | None = None) -> OverlapOut:
+        """The overlap as its party sees it; ``party`` names that party (admin views)."""
+        return cls.model_validate(
+            {
+                **dataclasses.asdict(record),
+                "region": json.loads(record.region),
+                "time_start": iso_utc(record.time_start_s),
+                "time_end": iso_utc(record.time_end_s),
+                "party": party,
+            }
+        )
+
+
+class OperationsAccepted(BaseModel):
+    """Volumes stored, and the overlaps they have with other parties' plans."""
+
+    accepted: int
+    overlaps: list[OverlapOut]
 
 
 class Health(BaseModel):
@@ -154,3 +232,10 @@ class Problem(BaseModel):
     """An error: ``detail`` says what is wrong and, for bad input, names the field."""
 
     detail: str
+
+
+#: The answers every authenticated operation may give.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Missing, unknown or revoked token"},
+    422: {"model": Problem, "description": "Bad input; the detail names the field"},
+}

@@ -1,11 +1,19 @@
-"""Plain records exchanged between the repository and the service (no ORM objects leak)."""
+"""Plain records exchanged between the repository and the service (no ORM objects leak).
+
+With the rules every :class:`~deconflict.store.repository.Repository` applies to them
+alike (checks, NaN as None, ordering, errors), so that implementations agree.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from deconflict.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.str_]
@@ -119,3 +127,94 @@ class OverlapRecord:
     time_start_s: float
     time_end_s: float
     created_at: float
+
+
+#: TrackBatch columns of every state, in order (``received_at`` aside).
+BATCH_FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
+
+
+def empty_batch(*, received: bool = False) -> TrackBatch:
+    """A TrackBatch with no states (``received``: with an empty ``received_at`` column)."""
+    f = np.zeros(0, dtype=np.float64)
+    return TrackBatch(
+        party_id=np.zeros(0, dtype=np.int64),
+        time=f,
+        id=np.zeros(0, dtype=np.str_),
+        lat=f,
+        lon=f,
+        alt_ft=f,
+        gs_kt=f,
+        track_deg=f,
+        vs_fpm=f,
+        received_at=f if received else None,
+    )
+
+
+def check_batch(batch: TrackBatch) -> None:
+    """Raise :class:`~deconflict.errors.InputError` unless every column is finite and as long.
+
+    (SQLite would store NaN as NULL, so both backends refuse it the same way.)
+    """
+    n = len(batch)
+    for name in BATCH_FIELDS:
+        column = np.asarray(getattr(batch, name))
+        if column.shape != (n,):
+            raise InputError(
+                f"track batch column {name!r} has shape {column.shape}; expected ({n},)"
+            )
+        if name not in ("party_id", "id"):
+            bad = np.flatnonzero(~np.isfinite(column.astype(np.float64)))
+            if bad.size:
+                raise InputError(
+                    f"track batch column {name!r} row {int(bad[0])}: {column[bad[0]]!r} "
+                    "is not a finite number"
+                )
+
+
+def unknown_party_error(unknown: Iterable[int], what: str) -> InputError:
+    """The error for rows naming parties that do not exist."""
+    ids = ", ".join(str(i) for i in sorted(unknown))
+    return InputError(f"party_id {ids} names no party; no {what} were stored")
+
+
+#: AlertRecord fields that may be None.
+OPTIONAL_ALERT_FLOATS = (
+    "target_vs_fpm",
+    "target_track_deg",
+    "t_in_s",
+    "intruder_range_nm",
+    "intruder_bearing_deg",
+    "intruder_rel_alt_ft",
+    "intruder_closure_kt",
+)
+
+
+def optional_float(value: float | None) -> float | None:
+    """None for None and NaN (stored as NULL on every backend), else the float."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else value
+
+
+def clean_alert(alert: AlertRecord) -> AlertRecord:
+    """The alert with NaN optional numbers turned into None, as every backend stores them."""
+    return dataclasses.replace(
+        alert, **{name: optional_float(getattr(alert, name)) for name in OPTIONAL_ALERT_FLOATS}
+    )
+
+
+def sort_latest(batch: TrackBatch) -> TrackBatch:
+    """Order states by party id, then aircraft id (code-point order, backend-independent)."""
+    if len(batch) < 2:
+        return batch
+    order = np.lexsort((batch.id, batch.party_id))
+    return take_states(batch, order)
+
+
+def take_states(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
+    """The states at ``index`` (``received_at`` too, when the batch has it)."""
+    received = None if batch.received_at is None else batch.received_at[index]
+    return TrackBatch(
+        **{name: getattr(batch, name)[index] for name in BATCH_FIELDS}, received_at=received
+    )

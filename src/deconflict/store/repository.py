@@ -43,6 +43,10 @@ class Repository(Protocol):
         """All parties, in creation order."""
         ...
 
+    def party_names(self) -> dict[int, str]:
+        """Every party's name by id (revoked ones too): how admin views name parties."""
+        ...
+
     def revoke_party(self, name: str) -> bool:
         """Revoke a party's token; False if there is no such party."""
         ...

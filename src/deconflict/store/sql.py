@@ -1,16 +1,8 @@
 """The :class:`~deconflict.store.repository.Repository` over SQL: SQLite or PostgreSQL.
 
 One code path serves both backends through SQLAlchemy 2 Core; only the engine set-up
-and the bulk load of track states differ:
-
-- **SQLite** (the default, ``DATA_DIR/deconflict.db``): WAL journal, ``synchronous=FULL``
-  (a commit survives power loss), foreign keys on, a busy timeout so concurrent
-  writers wait instead of failing, and ``check_same_thread=False`` because the
-  service is threaded. SQLAlchemy, not the driver, opens transactions, so DDL in
-  migrations is transactional too. A new database file is created mode 0600 (SQLite
-  gives its ``-wal`` and ``-shm`` files the mode of the database file).
-- **PostgreSQL**: ``postgresql://`` URLs use the psycopg 3 driver; track states are
-  bulk-loaded with ``COPY``.
+(:mod:`deconflict.store.engine`) and the bulk load of track states differ: an
+``executemany`` on SQLite, a binary ``COPY`` on PostgreSQL.
 
 Every write commits before it returns. Schema changes belong to
 :func:`deconflict.store.migrate.upgrade`; :class:`SqlRepository` expects an
@@ -43,11 +35,17 @@ from deconflict.store.engine import make_engine
 from deconflict.store.migrate import upgrade_engine
 from deconflict.store.models import Alert, Party, PlanOverlap, PlanVolume, TrackState
 from deconflict.store.records import (
+    BATCH_FIELDS,
     AlertRecord,
     OverlapRecord,
     PartyRecord,
     PlanVolumeRecord,
     TrackBatch,
+    check_batch,
+    clean_alert,
+    empty_batch,
+    sort_latest,
+    unknown_party_error,
 )
 
 PARTIES = cast(Table, Party.__table__)
@@ -71,18 +69,7 @@ TRACK_COLUMNS = (
     "vs_fpm",
     "received_at",
 )
-_BATCH_FIELDS = ("party_id", "id", "time", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm")
 _ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRecord) if f.name != "id")
-#: AlertRecord fields that may be None.
-OPTIONAL_ALERT_FLOATS = (
-    "target_vs_fpm",
-    "target_track_deg",
-    "t_in_s",
-    "intruder_range_nm",
-    "intruder_bearing_deg",
-    "intruder_rel_alt_ft",
-    "intruder_closure_kt",
-)
 
 _PARTY_COLUMNS = (
     PARTIES.c.id,
@@ -94,23 +81,6 @@ _PARTY_COLUMNS = (
 )
 _TRACK_SELECT = tuple(TRACKS.c[name] for name in TRACK_COLUMNS[:-1])
 _ALERT_SELECT = (ALERTS.c.id, *(ALERTS.c[name] for name in _ALERT_FIELDS))
-
-
-def empty_batch(*, received: bool = False) -> TrackBatch:
-    """A TrackBatch with no states (``received``: with an empty ``received_at`` column)."""
-    f = np.zeros(0, dtype=np.float64)
-    return TrackBatch(
-        party_id=np.zeros(0, dtype=np.int64),
-        time=f,
-        id=np.zeros(0, dtype=np.str_),
-        lat=f,
-        lon=f,
-        alt_ft=f,
-        gs_kt=f,
-        track_deg=f,
-        vs_fpm=f,
-        received_at=f if received else None,
-    )
 
 
 def batch_from_rows(rows: Sequence[Sequence[Any]], *, received: bool = False) -> TrackBatch:
@@ -139,73 +109,15 @@ def batch_from_rows(rows: Sequence[Sequence[Any]], *, received: bool = False) ->
     )
 
 
-def check_batch(batch: TrackBatch) -> None:
-    """Raise :class:`~deconflict.errors.InputError` unless every column is finite and as long.
-
-    (SQLite would store NaN as NULL, so both backends refuse it the same way.)
-    """
-    n = len(batch)
-    for name in _BATCH_FIELDS:
-        column = np.asarray(getattr(batch, name))
-        if column.shape != (n,):
-            raise InputError(
-                f"track batch column {name!r} has shape {column.shape}; expected ({n},)"
-            )
-        if name not in ("party_id", "id"):
-            bad = np.flatnonzero(~np.isfinite(column.astype(np.float64)))
-            if bad.size:
-                raise InputError(
-                    f"track batch column {name!r} row {int(bad[0])}: {column[bad[0]]!r} "
-                    "is not a finite number"
-                )
-
-
-def unknown_party_error(unknown: Iterable[int], what: str) -> InputError:
-    """The error for rows naming parties that do not exist."""
-    ids = ", ".join(str(i) for i in sorted(unknown))
-    return InputError(f"party_id {ids} names no party; no {what} were stored")
-
-
-def optional_float(value: float | None) -> float | None:
-    """None for None and NaN (stored as NULL on every backend), else the float."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if value != value else value
-
-
-def clean_alert(alert: AlertRecord) -> AlertRecord:
-    """The alert with NaN optional numbers turned into None, as every backend stores them."""
-    return dataclasses.replace(
-        alert, **{name: optional_float(getattr(alert, name)) for name in OPTIONAL_ALERT_FLOATS}
-    )
-
-
 def batch_rows(batch: TrackBatch, received_at: float) -> list[tuple[Any, ...]]:
     """Plain tuples in :data:`TRACK_COLUMNS` order (fast to bind: no numpy scalars)."""
     n = len(batch)
     columns: list[Iterable[Any]] = [
-        np.asarray(getattr(batch, name)).tolist() for name in _BATCH_FIELDS
+        np.asarray(getattr(batch, name)).tolist() for name in BATCH_FIELDS
     ]
     columns[1] = [str(v) for v in columns[1]]  # ids may arrive as bytes or numbers
     columns.append([received_at] * n)
     return list(zip(*columns, strict=True))
-
-
-def sort_latest(batch: TrackBatch) -> TrackBatch:
-    """Order states by party id, then aircraft id (code-point order, backend-independent)."""
-    if len(batch) < 2:
-        return batch
-    order = np.lexsort((batch.id, batch.party_id))
-    return take_states(batch, order)
-
-
-def take_states(batch: TrackBatch, index: np.ndarray) -> TrackBatch:
-    """The states at ``index`` (``received_at`` too, when the batch has it)."""
-    received = None if batch.received_at is None else batch.received_at[index]
-    return TrackBatch(
-        **{name: getattr(batch, name)[index] for name in _BATCH_FIELDS}, received_at=received
-    )
 
 
 def _party(row: Row[Any]) -> PartyRecord:
@@ -296,6 +208,12 @@ class SqlRepository:
         with self._engine.connect() as conn:
             rows = conn.execute(select(*_PARTY_COLUMNS).order_by(PARTIES.c.id)).all()
         return [_party(r) for r in rows]
+
+    def party_names(self) -> dict[int, str]:
+        """Every party's name by id (revoked ones too)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(PARTIES.c.id, PARTIES.c.name)).all()
+        return {int(r.id): r.name for r in rows}
 
     def revoke_party(self, name: str) -> bool:
         """Revoke a party's token; False if there is no such party.
