@@ -7,20 +7,15 @@ SHA-256 hash: capture it then (``deconflict party add blue | tail -n 1``).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from deconflict.cli.common import console, format_time, one_line_errors
-from deconflict.datadir import prepare_for
 from deconflict.errors import InputError
 from deconflict.names import check_party_name, terminal_text
-
-if TYPE_CHECKING:
-    from deconflict.store.sql import SqlRepository
 
 # The store (SQLAlchemy, alembic) is imported inside the commands, so that every
 # other ``deconflict`` command starts without it.
@@ -62,48 +57,6 @@ def database(db: str | None) -> str:
     return BrokerDatabase().db
 
 
-def shown(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
-def open_repository(url: str, *, create: bool, data_dir: Path | None = None) -> SqlRepository:
-    """Migrate the database at ``url`` and open it; errors become one-line InputErrors.
-
-    Without ``create``, a SQLite file that does not exist is an error rather than
-    being created empty. With it, the data directory (``data_dir``, else the default)
-    is created (0700) when the database file is to live in it.
-    """
-    from sqlalchemy.exc import OperationalError
-
-    from deconflict.store.engine import database_url
-    from deconflict.store.migrate import upgrade
-    from deconflict.store.sql import SqlRepository
-
-    parsed = database_url(url)
-    if not create and parsed.get_backend_name() == "sqlite" and parsed.database:
-        path = Path(parsed.database)
-        if parsed.database != ":memory:" and not path.exists():
-            raise InputError(
-                f"--db: no database at {path}; create it by adding a party "
-                "(deconflict party add NAME)"
-            )
-    if create:
-        prepare_for(url, data_dir)
-    try:
-        upgrade(url)
-        return SqlRepository(url)
-    except OperationalError as err:
-        reason = str(err.orig or err).strip().splitlines()[0]
-        raise InputError(f"--db: cannot open {shown(url)}: {reason}") from None
-
-
 @party_app.command("add")
 @one_line_errors
 def add_command(
@@ -118,6 +71,8 @@ def add_command(
     from deconflict.store.tokens import hash_token, new_token
 
     url = database(db)
+    from deconflict.store.sql import open_repository, shown
+
     repo = open_repository(url, create=True)
     try:
         token = new_token()
@@ -138,6 +93,8 @@ def add_command(
 def list_command(db: DbOpt = None) -> None:
     """List the parties: name, admin, revoked, acknowledged agreement, created."""
     url = database(db)
+    from deconflict.store.sql import open_repository, shown
+
     repo = open_repository(url, create=False)
     try:
         parties = repo.list_parties()
@@ -167,6 +124,8 @@ def list_command(db: DbOpt = None) -> None:
 def revoke_command(name: NameArg, db: DbOpt = None) -> None:
     """Revoke a party's token: the broker refuses it from now on."""
     url = database(db)
+    from deconflict.store.sql import open_repository, shown
+
     repo = open_repository(url, create=False)
     try:
         found = repo.revoke_party(name)

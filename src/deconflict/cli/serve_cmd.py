@@ -125,10 +125,10 @@ def serve_command(
     ``DECONFLICT_*`` names still work): see :mod:`deconflict.service.settings`.
     """
     from deconflict.api.settings import MIB
-    from deconflict.cli.party_cmd import open_repository
     from deconflict.hotline.setup import check_relay_files
     from deconflict.service.app import create_app
     from deconflict.service.settings import Settings
+    from deconflict.store.sql import open_repository
 
     given = {"db": db, "host": host, "port": port, "agreement": agreement}
     given["stale_after_s"] = stale_after_s

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time as _time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -24,15 +25,17 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    make_url,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
+from deconflict.datadir import prepare_for
 from deconflict.errors import InputError
 from deconflict.names import check_party_name
-from deconflict.store.engine import make_engine
-from deconflict.store.migrate import upgrade_engine
+from deconflict.store.engine import database_url, make_engine
+from deconflict.store.migrate import upgrade, upgrade_engine
 from deconflict.store.models import Alert, Party, PlanOverlap, PlanVolume, TrackState
 from deconflict.store.records import (
     BATCH_FIELDS,
@@ -462,3 +465,39 @@ def _copy_tracks(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+def shown(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def open_repository(
+    url: str, *, create: bool, data_dir: Path | None = None, what: str = "--db"
+) -> SqlRepository:
+    """Migrate the database at ``url`` and open it; errors become one-line InputErrors.
+
+    Without ``create``, a SQLite file that does not exist is an error rather than
+    being created empty. With it, the data directory (``data_dir``, else the default)
+    is created (0700) when the database file is to live in it. ``what`` names the
+    setting in messages.
+    """
+    parsed = database_url(url)
+    if not create and parsed.get_backend_name() == "sqlite" and parsed.database:
+        path = Path(parsed.database)
+        if parsed.database != ":memory:" and not path.exists():
+            raise InputError(
+                f"{what}: no database at {path}; create it by adding a party "
+                "(deconflict party add NAME)"
+            )
+    if create:
+        prepare_for(url, data_dir)
+    try:
+        upgrade(url)
+        return SqlRepository(url)
+    except OperationalError as err:
+        reason = str(err.orig or err).strip().splitlines()[0]
+        raise InputError(f"{what}: cannot open {shown(url)}: {reason}") from None
