@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deconflict.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import URL
 
 #: Environment variable naming the data directory.
 DATA_DIR_ENV = "DECONFLICT_DATA_DIR"
@@ -56,12 +60,20 @@ def sqlite_file(url: str) -> Path | None:
         parsed = make_url(url)
     except ArgumentError:
         return None
-    if parsed.get_backend_name() != "sqlite":
+    if parsed.get_backend_name() != "sqlite" or is_memory_sqlite(parsed):
         return None
-    name = parsed.database or ""
-    if name in ("", ":memory:") or "mode=memory" in name or parsed.query.get("mode") == "memory":
-        return None
-    return Path(name)
+    return Path(parsed.database or "")
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether an SQLite URL names an in-memory database (no name, ``:memory:``, ``mode=memory``).
+
+    >>> from sqlalchemy import make_url
+    >>> is_memory_sqlite(make_url("sqlite://")), is_memory_sqlite(make_url("sqlite:///x.db"))
+    (True, False)
+    """
+    name = url.database or ""
+    return name in ("", ":memory:") or "mode=memory" in name or url.query.get("mode") == "memory"
 
 
 def relay_file(url: str, suffix: str, data_dir: Path | str | None, stem: str) -> Path | None:

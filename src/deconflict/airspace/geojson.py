@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -150,6 +151,28 @@ def polygonal(geometry: object, where: Where) -> Polygonal:
             [_polygon(p, where, f"polygon {j}, ") for j, p in enumerate(coords)]
         )
     raise where.error("geometry", f"type {kind!r} is not a Polygon or MultiPolygon")
+
+
+def invalid_polygon(reason: str, locate: Callable[[float, float], tuple[float, float]]) -> str:
+    """GEOS's reason for an invalid polygon, its ``[x y]`` turned by ``locate`` into (lon, lat) deg.
+
+    >>> invalid_polygon("Self-intersection[0.5 0.25]", lambda x, y: (x + 1.0, y))
+    'invalid polygon: self-intersection near lon 1.50000, lat 0.25000'
+    >>> invalid_polygon("Too few points", lambda x, y: (x, y))
+    'invalid polygon: too few points'
+    """
+    m = _REASON_AT.match(reason)
+    if m is None:
+        return f"invalid polygon: {reason.lower()}"
+    try:
+        x, y = float(m["x"]), float(m["y"])
+    except ValueError:
+        return f"invalid polygon: {reason.lower()}"
+    lon, lat = locate(x, y)
+    return f"invalid polygon: {m['what'].lower()} near lon {lon:.5f}, lat {lat:.5f}"
+
+
+_REASON_AT = re.compile(r"^(?P<what>.*?)\s*\[(?P<x>\S+)\s+(?P<y>\S+)\]$")
 
 
 def point(coords: object, where: Where) -> tuple[float, float]:

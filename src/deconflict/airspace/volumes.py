@@ -18,7 +18,6 @@ must not enclose a pole.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from deconflict.airspace.geojson import (
     Where,
     features,
     finite_number,
+    invalid_polygon,
     is_number,
     point,
     polygonal,
@@ -269,24 +269,13 @@ def _outline_problems(geoms: ObjArray) -> list[str | None]:
         for p in np.flatnonzero(~valid):
             j = int(live[np.flatnonzero(ok)[owner[p]]])
             if out[j] is None:
-                out[j] = _explain(shapely.is_valid_reason(parts[p]))
+                out[j] = invalid_polygon(shapely.is_valid_reason(parts[p]), _wrapped)
     return out
 
 
-_REASON_AT = re.compile(r"^(?P<what>.*?)\s*\[(?P<x>\S+)\s+(?P<y>\S+)\]$")
-
-
-def _explain(reason: str) -> str:
-    """GEOS's reason for an invalid polygon, its location as a wrapped longitude."""
-    m = _REASON_AT.match(reason)
-    if m is None:
-        return f"invalid polygon: {reason.lower()}"
-    try:
-        x, y = float(m["x"]), float(m["y"])
-    except ValueError:
-        return f"invalid polygon: {reason.lower()}"
-    lon = float(wrap(np.float64(x)))
-    return f"invalid polygon: {m['what'].lower()} near lon {lon:.5f}, lat {y:.5f}"
+def _wrapped(x: float, y: float) -> tuple[float, float]:
+    """An unwrapped (lon, lat) deg with its longitude wrapped into [-180, 180)."""
+    return float(wrap(np.float64(x))), y
 
 
 def circle(

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,13 +46,14 @@ from deconflict.airspace.geojson import (
     Where,
     features,
     finite_number,
+    invalid_polygon,
     is_number,
     iso_time,
     polygonal,
 )
-from deconflict.airspace.planes import expand
+from deconflict.airspace.planes import expand, lift, wrap
 from deconflict.errors import InputError
-from deconflict.geo import WGS84_A, WGS84_F, ecef_to_geodetic, enu_basis, geodetic_to_ecef
+from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -387,7 +387,7 @@ def _plane(z: Zone, where: Where) -> _Plane:
             raise where.error("geometry", f"not a polygon: {err}") from None
         reason = shapely.is_valid_reason(poly)
         if reason != "Valid Geometry":
-            raise where.error("geometry", _explain(reason, lat0, lon0))
+            raise where.error("geometry", invalid_polygon(reason, _surface_lonlat(lat0, lon0)))
         polys.append(poly)
     # Parts that touch (an antimeridian cut: ±180° differ by rounding) or overlap are merged.
     local: Polygonal = (
@@ -490,36 +490,16 @@ def _ring_arrays(local: Polygonal) -> tuple[FloatArray, FloatArray, BoolArray]:
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(links)
 
 
-_REASON_AT = re.compile(r"^(?P<what>.*?)\s*\[(?P<x>\S+)\s+(?P<y>\S+)\]$")
+def _surface_lonlat(lat0: float, lon0: float) -> Callable[[float, float], tuple[float, float]]:
+    """Plane point ``(x, y)`` (m) at ``(lat0, lon0)`` → (lon, lat) deg of the surface under it."""
+    origin = geodetic_to_ecef(lat0, lon0, 0.0)[None, :]
+    basis = enu_basis(lat0, lon0)[None, :, :]
 
+    def locate(x: float, y: float) -> tuple[float, float]:
+        lat, lon = lift(np.array([[x, y]]), origin, basis)
+        return float(wrap(lon[0])), float(lat[0])
 
-def _explain(reason: str, lat0: float, lon0: float) -> str:
-    """GEOS's reason, with its location turned from the zone's plane back into degrees."""
-    m = _REASON_AT.match(reason)
-    if m is None:
-        return f"invalid polygon: {reason.lower()}"
-    try:
-        x, y = float(m["x"]), float(m["y"])
-    except ValueError:
-        return f"invalid polygon: {reason.lower()}"
-    lon, lat = _surface_lonlat(x, y, lat0, lon0)
-    return f"invalid polygon: {m['what'].lower()} near lon {lon:.5f}, lat {lat:.5f}"
-
-
-def _surface_lonlat(x: float, y: float, lat0: float, lon0: float) -> tuple[float, float]:
-    """Point ``(x, y)`` (m) of the plane at ``(lat0, lon0)`` → (lon, lat) of the surface under it.
-
-    Inverse of the projection: the line along the plane's vertical through the point
-    meets the ellipsoid where ``|P / (a, a, b)|² = 1``, a quadratic in the height.
-    """
-    basis = enu_basis(lat0, lon0)
-    base = geodetic_to_ecef(lat0, lon0, 0.0) + x * basis[0] + y * basis[1]
-    scale = np.array([1.0 / WGS84_A, 1.0 / WGS84_A, 1.0 / (WGS84_A * (1.0 - WGS84_F))])
-    b, u = base * scale, basis[2] * scale
-    qa, qb, qc = float(u @ u), float(b @ u), float(b @ b) - 1.0
-    h = (-qb + math.sqrt(max(qb * qb - qa * qc, 0.0))) / qa  # the near root
-    lat, lon, _ = ecef_to_geodetic(base + h * basis[2])
-    return (float(lon) + 180.0) % 360.0 - 180.0, float(lat)
+    return locate
 
 
 def _feature_name(feature: Mapping[str, Any], props: Mapping[str, Any]) -> object:

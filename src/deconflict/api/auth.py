@@ -41,6 +41,14 @@ def unauthorized() -> HTTPException:
     )
 
 
+def websocket_token(websocket: WebSocket) -> str | None:
+    """The token a WebSocket names: ``Authorization: Bearer …``, else the ``?token=`` parameter."""
+    auth = websocket.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return websocket.query_params.get("token")
+
+
 def party_for_token(repo: Repository, token: str | None) -> PartyRecord:
     """The live (not revoked) party holding ``token``, else 401 (no rate limit).
 

@@ -133,11 +133,16 @@ def emit(
     console.print(summary, highlight=False)
 
 
-def rules_summary(agreement: Agreement) -> str:
-    """The minima, look-ahead and fingerprint prefix, for summary lines."""
+def rules_summary(agreement: Agreement, time_buffer_s: float | None = None) -> str:
+    """The minima, look-ahead (or plans' time buffer) and fingerprint prefix, for summary lines."""
+    time = (
+        f"{agreement.lookahead_s:g} s"
+        if time_buffer_s is None
+        else f"time buffer {time_buffer_s:g} s"
+    )
     return (
         f"{agreement.horizontal_nm:g} NM / {agreement.vertical_ft:g} ft / "
-        f"{agreement.lookahead_s:g} s; agreement {agreement.fingerprint[:12]}"
+        f"{time}; agreement {agreement.fingerprint[:12]}"
     )
 
 

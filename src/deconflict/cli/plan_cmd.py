@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from deconflict.agreement import Agreement
 from deconflict.airspace.overlaps import areas_km2, overlap_table, overlaps
+from deconflict.airspace.volumes import check_nonnegative
 from deconflict.cli.common import (
     EXIT_BAD_INPUT,
     AgreementOpt,
@@ -21,8 +20,8 @@ from deconflict.cli.common import (
     frame_table,
     one_line_errors,
     resolve_agreement,
+    rules_summary,
 )
-from deconflict.errors import InputError
 from deconflict.io.airspace_files import read_volumes, write_overlaps
 
 plan_app = typer.Typer(
@@ -69,8 +68,7 @@ def check_command(
     if messages_dir is not None and not private:
         err_console.print("[bold red]error:[/] --messages-dir needs --private", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT)
-    if not (math.isfinite(time_buffer_s) and time_buffer_s >= 0.0):
-        raise InputError(f"time_buffer_s: {time_buffer_s!r} is not a finite number >= 0")
+    check_nonnegative("time_buffer_s", time_buffer_s)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
     va, vb = read_volumes(a), read_volumes(b)
     if private:
@@ -87,7 +85,7 @@ def check_command(
         mode = "exact"
     summary = (
         f"{len(result)} overlap(s) between {len(va)} volume(s) in {a.name} and "
-        f"{len(vb)} in {b.name} ({mode}); " + _rules(ag, time_buffer_s)
+        f"{len(vb)} in {b.name} ({mode}); " + rules_summary(ag, time_buffer_s)
     )
     if output is not None:
         write_overlaps(result, output)
@@ -96,13 +94,6 @@ def check_command(
     if len(result):
         console.print(frame_table(_display(result), f"Overlaps: {a.name} × {b.name}", PLAN_FORMATS))
     console.print(summary, highlight=False)
-
-
-def _rules(agreement: Agreement, time_buffer_s: float) -> str:
-    return (
-        f"{agreement.horizontal_nm:g} NM / {agreement.vertical_ft:g} ft / "
-        f"time buffer {time_buffer_s:g} s; agreement {agreement.fingerprint[:12]}"
-    )
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:

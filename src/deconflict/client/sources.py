@@ -25,7 +25,7 @@ import numpy as np
 
 from deconflict.client.party import DEFAULT_TIMING, Timing, backoff_delays
 from deconflict.client.sbs import SbsDecoder
-from deconflict.client.states import check_states
+from deconflict.client.states import check_states, state_rows
 from deconflict.errors import InputError
 from deconflict.io.states import read_states
 from deconflict.json_text import parse_json
@@ -56,20 +56,7 @@ def file_replay(
     if speed is not None and not speed > 0:
         raise InputError(f"speed: must be > 0, got {speed:g}")
     state = read_states(path)  # checked with the broker's rule, rows named
-    rows = [
-        {
-            "time": float(state.time[k]),
-            "id": str(state.id[k]),
-            "lat": float(state.lat[k]),
-            "lon": float(state.lon[k]),
-            "alt_ft": float(state.alt_ft[k]),
-            "gs_kt": float(state.gs_kt[k]),
-            "track_deg": float(state.track_deg[k]),
-            "vs_fpm": float(state.vs_fpm[k]),
-        }
-        for k in range(len(state))  # over states: the file, once
-    ]
-    return _replay(rows, state.time, speed, sleep, clock)
+    return _replay(state_rows(state), state.time, speed, sleep, clock)
 
 
 async def _replay(

@@ -62,7 +62,11 @@ def check_states(
         frame = pd.DataFrame(list(rows), columns=list(STATE_COLUMNS))
     if frame.empty:
         return []
-    state = TrafficState.from_frame(frame, first_row=1)
+    return state_rows(TrafficState.from_frame(frame, first_row=1))
+
+
+def state_rows(state: TrafficState) -> list[dict[str, Any]]:
+    """A checked :class:`TrafficState` as the plain dicts the outbox stores (floats, str ids)."""
     return [
         {
             "time": float(state.time[k]),
@@ -74,5 +78,5 @@ def check_states(
             "track_deg": float(state.track_deg[k]),
             "vs_fpm": float(state.vs_fpm[k]),
         }
-        for k in range(len(state))  # over states: the dicts the outbox stores
+        for k in range(len(state))  # over states
     ]

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
 
-from deconflict.api.auth import Party, authenticate, refuse_websocket
+from deconflict.api.auth import Party, authenticate, refuse_websocket, websocket_token
 from deconflict.api.limits import receive_text
 from deconflict.errors import InputError
 from deconflict.hotline.audit import AuditLog, entries
@@ -370,7 +370,7 @@ def relay_router(relay: Relay) -> APIRouter:
         ``pong``, ``escalation``, ``error``.
         """
         try:
-            party = authenticate(websocket, _ws_token(websocket))
+            party = authenticate(websocket, websocket_token(websocket))
         except HTTPException as err:
             await refuse_websocket(websocket, err)  # 429 where over the failed-auth limit
             return
@@ -481,13 +481,6 @@ async def _send_quietly(websocket: WebSocket, frame: dict[str, Any]) -> None:
 
 def _error_frame(status_code: int, detail: str) -> str:
     return json.dumps({"type": "error", "status": status_code, "detail": detail})
-
-
-def _ws_token(websocket: WebSocket) -> str | None:
-    auth = websocket.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return websocket.query_params.get("token")
 
 
 def _send_out(relay: Relay, result: Accepted) -> SendOut:

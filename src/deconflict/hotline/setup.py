@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from deconflict.datadir import BROKER, make_private_dir, relay_file
 from deconflict.hotline.audit import AuditLog, check_log_free
 from deconflict.hotline.keys import load_key_file, new_key_file
@@ -45,8 +43,3 @@ def check_relay_files(key_file: Path | None, audit_log: Path | None) -> None:
         load_key_file(key_file, private=True)
     if audit_log is not None:
         check_log_free(audit_log)
-
-
-def sqlite_memory(engine: Engine) -> bool:
-    """True for an in-memory SQLite engine (tests)."""
-    return engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:")

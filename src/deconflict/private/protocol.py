@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from deconflict.airspace.volumes import buffered
+from deconflict.airspace.volumes import buffered, check_nonnegative
 from deconflict.errors import InputError
 from deconflict.private import psi
 from deconflict.private.cells import (
@@ -76,8 +76,7 @@ class Learned:
 
 def _buffered_cells(volumes: Any, agreement: Any, time_buffer_s: float, grid: Grid) -> PlanCells:
     """Buffer by half the minima (plus the grid's margin) and discretise."""
-    if not (np.isfinite(time_buffer_s) and time_buffer_s >= 0):
-        raise InputError(f"time_buffer_s must be a number ≥ 0, got {time_buffer_s!r}")
+    check_nonnegative("time_buffer_s", time_buffer_s)
     grown = buffered(
         volumes,
         horizontal_m=nm_to_m(agreement.horizontal_nm) / 2 + grid.margin_m,

@@ -221,6 +221,18 @@ def depart(plan: FleetPlan, state: FlightState, t_s: float) -> FlightState:
     )
 
 
+def _target(
+    plan: FleetPlan, state: FlightState
+) -> tuple[IntArray, IntArray, BoolArray, FloatArray, FloatArray]:
+    """Each aircraft's leg, leg kind, whether on a detour, bearing (deg) and distance (m) to aim."""
+    leg = np.minimum(state.leg, plan.leg_kind.size - 1)
+    detour = ~np.isnan(state.detour_lat)
+    to_lat = np.where(detour, state.detour_lat, plan.leg_lat[leg])
+    to_lon = np.where(detour, state.detour_lon, plan.leg_lon[leg])
+    brg, dist = bearing_distance(state.lat, state.lon, to_lat, to_lon)
+    return leg, plan.leg_kind[leg], detour, brg, dist
+
+
 def navigate(plan: FleetPlan, state: FlightState, t_s: float) -> tuple[FlightState, Commands]:
     """Advance captured legs and give each aircraft its navigation commands.
 
@@ -230,12 +242,7 @@ def navigate(plan: FleetPlan, state: FlightState, t_s: float) -> tuple[FlightSta
     aircraft is :data:`DONE`.
     """
     flying = state.airborne
-    leg = np.minimum(state.leg, plan.leg_kind.size - 1)
-    kind = plan.leg_kind[leg]
-    detour = ~np.isnan(state.detour_lat)
-    to_lat = np.where(detour, state.detour_lat, plan.leg_lat[leg])
-    to_lon = np.where(detour, state.detour_lon, plan.leg_lon[leg])
-    brg, dist = bearing_distance(state.lat, state.lon, to_lat, to_lon)
+    leg, kind, detour, brg, dist = _target(plan, state)
     radius = turn_radius_m(plan, state.gs_kt)
     off = np.abs(wrap180(brg - state.track_deg))
     reach = np.maximum(radius, nm_to_m(CAPTURE_NM))
@@ -254,12 +261,7 @@ def navigate(plan: FleetPlan, state: FlightState, t_s: float) -> tuple[FlightSta
         detour_lon=np.where(detour_done, np.nan, state.detour_lon),
     )
     if advance.any() or detour_done.any():  # aim at the new targets
-        leg = np.minimum(state.leg, plan.leg_kind.size - 1)
-        kind = plan.leg_kind[leg]
-        detour = ~np.isnan(state.detour_lat)
-        to_lat = np.where(detour, state.detour_lat, plan.leg_lat[leg])
-        to_lon = np.where(detour, state.detour_lon, plan.leg_lon[leg])
-        brg, dist = bearing_distance(state.lat, state.lon, to_lat, to_lon)
+        leg, kind, detour, brg, dist = _target(plan, state)
 
     # Horizontal: straight at the point, or the orbit's vector field.
     orbiting = (kind == ORBIT) & ~detour

@@ -20,6 +20,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from deconflict.datadir import is_memory_sqlite
 from deconflict.errors import InputError
 
 #: How long an SQLite writer waits for another writer's lock before failing, s.
@@ -50,11 +51,6 @@ def database_url(url: str) -> URL:
             f"{parsed.get_backend_name()!r}; expected sqlite or postgresql"
         )
     return parsed
-
-
-def _is_memory_sqlite(url: URL) -> bool:
-    db = url.database or ""
-    return db in ("", ":memory:") or "mode=memory" in db or url.query.get("mode") == "memory"
 
 
 def make_engine(url: str) -> Engine:
@@ -88,7 +84,7 @@ def _create_private(url: URL) -> None:
 
 def _sqlite_engine(url: URL) -> Engine:
     connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
-    if _is_memory_sqlite(url):
+    if is_memory_sqlite(url):
         engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
     else:
         _create_private(url)

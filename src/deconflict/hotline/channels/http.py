@@ -9,11 +9,14 @@ has no connection to lose, so it never reports itself up or down.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 
 from deconflict.hotline.channels.base import DEFAULT_TIMING, Link, Relayed, Timing
 from deconflict.hotline.messages import Message
+
+log = logging.getLogger(__name__)
 
 
 class HttpChannel:
@@ -28,7 +31,10 @@ class HttpChannel:
         self.timing = timing
 
     async def send(self, batch: list[Message]) -> Relayed | None:
-        """POST the batch; None when the relay does not answer 2xx."""
+        """POST the batch; None when the relay does not answer 2xx with a readable reply.
+
+        The client sends again after ``reconnect_s`` either way.
+        """
         try:
             resp = await self.http.post(
                 f"{self.url}/hotline/messages",
@@ -37,7 +43,16 @@ class HttpChannel:
             resp.raise_for_status()
         except httpx.HTTPError:
             return None
-        return Relayed.from_reply(resp.json())
+        try:
+            return Relayed.from_reply(resp.json())
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            log.warning(
+                "backup relay %s: unreadable reply to a send (%s: %s)",
+                self.url,
+                type(err).__name__,
+                str(err).splitlines()[0] if str(err) else "",
+            )
+            return None
 
     async def run(self, party: str, link: Link) -> None:
         """Long-poll the inbox, deliver, acknowledge; after an error wait ``reconnect_s``."""

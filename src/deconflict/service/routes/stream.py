@@ -9,7 +9,12 @@ import json
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from starlette import status
 
-from deconflict.api.auth import authenticate, party_for_token, refuse_websocket
+from deconflict.api.auth import (
+    authenticate,
+    party_for_token,
+    refuse_websocket,
+    websocket_token,
+)
 from deconflict.api.limits import receive_text
 from deconflict.errors import InputError
 from deconflict.service.batches import decode
@@ -29,7 +34,7 @@ async def stream(
 
     Authenticate with ``Authorization: Bearer TOKEN`` or ``?token=TOKEN``.
     """
-    token = _token(websocket)
+    token = websocket_token(websocket)
     try:
         party = authenticate(websocket, token)
     except HTTPException as err:
@@ -63,13 +68,6 @@ async def stream(
         pusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pusher
-
-
-def _token(websocket: WebSocket) -> str | None:
-    auth = websocket.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return websocket.query_params.get("token")
 
 
 async def _push(websocket: WebSocket, queue: asyncio.Queue[AlertRecord]) -> None:
