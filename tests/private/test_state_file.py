@@ -8,10 +8,10 @@ import pytest
 
 from deconflict import Agreement
 from deconflict.errors import InputError
+from deconflict.io.private_state import from_state, to_state
 from deconflict.private.local import local_check
 from deconflict.private.protocol import Party
 from deconflict.private.results import join, own_overlaps
-from deconflict.private.state_file import from_state, to_state
 
 
 def test_state_round_trips_through_json_at_every_step(plans):

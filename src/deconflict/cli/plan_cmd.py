@@ -77,7 +77,12 @@ def check_command(
         except ImportError:
             err_console.print("[bold red]error:[/] private mode not available", highlight=False)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        result = local_check(va, vb, ag, time_buffer_s, messages_dir)
+        messages: list[bytes] = []
+        result = local_check(va, vb, ag, time_buffer_s, messages)
+        if messages_dir is not None:
+            from deconflict.io.private_messages import write_exchange
+
+            write_exchange(messages_dir, messages)
         mode = "private"
     else:
         found = overlaps(va, vb, ag.horizontal_nm, ag.vertical_ft, time_buffer_s)

@@ -96,9 +96,9 @@ def offer_command(
 ) -> None:
     """Step 1 (side A): start an exchange; writes the offer and A's state."""
     from deconflict.io.airspace_files import read_volumes as read
-    from deconflict.private.message_files import write_message
+    from deconflict.io.private_messages import write_message
+    from deconflict.io.private_state import refuse_existing_state, save_state
     from deconflict.private.protocol import Party
-    from deconflict.private.state_file import refuse_existing_state, save_state
 
     refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
@@ -124,9 +124,9 @@ def answer_command(
 ) -> None:
     """Step 2 (side B): answer A's offer; writes the answer and B's state."""
     from deconflict.io.airspace_files import read_volumes as read
-    from deconflict.private.message_files import read_message, write_message
+    from deconflict.io.private_messages import read_message, write_message
+    from deconflict.io.private_state import refuse_existing_state, save_state
     from deconflict.private.protocol import Party
-    from deconflict.private.state_file import refuse_existing_state, save_state
 
     refuse_existing_state(state, force)
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, None)
@@ -142,8 +142,8 @@ def answer_command(
 @one_line_errors
 def refine_command(message: MessageArg, state: StateOpt, output: MessageOutOpt) -> None:
     """Steps 3 (A, after the answer) and 4 (B, after A's refine): the fine round."""
-    from deconflict.private.message_files import read_message, write_message
-    from deconflict.private.state_file import load_state, save_state
+    from deconflict.io.private_messages import read_message, write_message
+    from deconflict.io.private_state import load_state, save_state
 
     party = load_state(state)
     data = party.refine(read_message(message), source=str(message))
@@ -170,9 +170,9 @@ def finish_command(
     ] = None,
 ) -> None:
     """Steps 5 (A, writes --send for B) and 6 (B): learn your own overlaps."""
-    from deconflict.private.message_files import read_message, write_message
+    from deconflict.io.private_messages import read_message, write_message
+    from deconflict.io.private_state import load_state, save_state
     from deconflict.private.results import own_pairs
-    from deconflict.private.state_file import load_state, save_state
 
     party = load_state(state)
     if party.role == "a" and send is None:

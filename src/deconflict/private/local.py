@@ -8,14 +8,12 @@ pairs (:func:`local_check`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from deconflict.private import psi
 from deconflict.private.cells import Grid
-from deconflict.private.message_files import write_exchange
 from deconflict.private.protocol import Party
 from deconflict.private.results import join
 
@@ -37,7 +35,7 @@ def local_check(
     b: Any,
     agreement: Any,
     time_buffer_s: float = 0.0,
-    messages_dir: Path | None = None,
+    messages_out: list[bytes] | None = None,
     *,
     grid: Grid | None = None,
     workers: int | None = None,
@@ -49,8 +47,9 @@ def local_check(
     by half the agreement's minima (and half ``time_buffer_s``), discretised on
     ``grid`` (default: :meth:`Grid.from_agreement`), and the two
     :class:`~deconflict.private.protocol.Party` objects exchange only serialised
-    messages — written to ``messages_dir`` as ``01-a-offer.bin`` … ``05-a-finish.bin``
-    when given. The result joins what each learned: columns ``a_id, b_id,
+    messages — appended, in order, to ``messages_out`` when given (the command line
+    writes them as files: :func:`deconflict.io.private_messages.write_exchange`).
+    The result joins what each learned: columns ``a_id, b_id,
     alt_lower_ft, alt_upper_ft, time_start, time_end, mode, geometry`` with ``mode``
     "private", ``geometry`` the union of the common cells (lon/lat) and band and
     window their extent (ISO 8601 UTC).
@@ -59,6 +58,6 @@ def local_check(
     party_a = Party.initiator(a, agreement, time_buffer_s, grid, workers, group)
     party_b = Party.responder(b, agreement, time_buffer_s, grid, workers, group)
     messages = exchange(party_a, party_b)
-    if messages_dir is not None:
-        write_exchange(messages_dir, messages)
+    if messages_out is not None:
+        messages_out.extend(messages)
     return join(party_a, party_b)

@@ -12,7 +12,7 @@ Five messages, each a :class:`deconflict.private.psi.Message` serialised to byte
 
 after which B knows its matches too. A :class:`Party` holds one side: its cells,
 secret scalar and where it is in the exchange; it consumes and produces only bytes.
-:mod:`deconflict.private.state_file` lets a command-line step stop and resume
+:mod:`deconflict.io.private_state` lets a command-line step stop and resume
 between messages; :mod:`deconflict.private.local` runs both sides here.
 
 What a party learns (:class:`Learned`): which of its own coarse cells the other

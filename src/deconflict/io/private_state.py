@@ -11,7 +11,7 @@ written readable by its owner only (mode 0600), atomically. The format is JSON
      "cells": {…}, "sent_index": […], "reblinded": base64, "common": […],
      "matched": […], "their_sizes": [coarse, fine]}
 
-With :mod:`deconflict.private.message_files`, the only modules of the private mode
+With :mod:`deconflict.io.private_messages`, the only modules of the private mode
 that touch files.
 """
 
