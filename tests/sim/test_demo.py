@@ -7,10 +7,15 @@ it fast; the full Syria run is ``make demo``.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 from deconflict.sim.exercise import TRACK_COLUMNS
 from tests.conftest import run_deconflict
@@ -98,3 +103,41 @@ def test_demo_writes_the_contract_and_its_losses_agree_with_brute_force(
         ["pgrep", "-f", str(tmp_path / "out")], capture_output=True, text=True, check=False
     )
     assert left.stdout.strip() == ""
+
+
+def test_ctrl_c_stops_the_demo_and_every_process_it_started(tmp_path: Path) -> None:
+    # Long enough (1200 steps) that the interrupt lands mid-run, whatever the machine.
+    (tmp_path / "s.toml").write_text(SCENARIO.replace("duration_s = 240.0", "duration_s = 2400.0"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deconflict", "demo", "--scenario", "s.toml", "--out", "out"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A terminal's Ctrl-C: SIGINT with its default action (a shell's `&` would ignore it).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first progress line: the run is under way
+        assert first.startswith("protocol on: step"), first
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert any("serve" in c.cmdline() for c in children)  # the broker
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=15)
+        took_s = time.monotonic() - started
+        rest = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert rc == 130
+    assert took_s < 6.0
+    said = [line for line in rest.splitlines() if not line.startswith("protocol on: step")]
+    assert said == ["interrupted (SIGINT): stopped the brokers and clients; no summary written"]
+    _, alive = psutil.wait_procs(children, timeout=1.0)
+    assert alive == [], [c.cmdline() for c in alive]
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert os.listdir(tmp_path / "out")  # it had started: the broker's folder is there

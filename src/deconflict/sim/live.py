@@ -48,6 +48,10 @@ T = TypeVar("T")
 START_TIMEOUT_S = 60.0
 #: Longest wait for one lockstep step (states committed, cycle heard) (s).
 STEP_TIMEOUT_S = 30.0
+#: How long a stopped service may take to exit after SIGTERM before SIGKILL (s).
+STOP_GRACE_S = 3.0
+#: Longest wait for the party clients to close when a run ends (s).
+CLOSE_TIMEOUT_S = 3.0
 
 
 def free_port() -> int:
@@ -92,21 +96,32 @@ class Service:
         raise InputError(f"{self.args[0]} did not answer on {self.url} in {START_TIMEOUT_S:g} s")
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s; waits (no orphan, no zombie)."""
+        """SIGTERM, then SIGKILL after :data:`STOP_GRACE_S`; waits (no orphan, no zombie).
+
+        Another Ctrl-C while it waits kills it at once (and is raised after).
+        """
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=10)
+            proc.wait(timeout=STOP_GRACE_S)
+        except BaseException:
+            proc.kill()
+            proc.wait(timeout=STOP_GRACE_S)
+            raise
 
 
 @contextlib.contextmanager
 def services(*items: Service, cwd: Path) -> Iterator[tuple[Service, ...]]:
-    """Start ``items`` in order; stop them all in reverse, whatever happens (Ctrl-C too)."""
+    """Start ``items`` in order; stop them all in reverse, whatever happens (Ctrl-C too).
+
+    Each is stopped even when stopping another raised (a second Ctrl-C): the first
+    such exception is raised once they are all gone.
+    """
     started: list[Service] = []
     try:
         for s in items:
@@ -114,8 +129,14 @@ def services(*items: Service, cwd: Path) -> Iterator[tuple[Service, ...]]:
             s.start(cwd)
         yield items
     finally:
+        failed: BaseException | None = None
         for s in reversed(started):
-            s.stop()
+            try:
+                s.stop()
+            except BaseException as err:  # stop the others first
+                failed = failed or err
+        if failed is not None:
+            raise failed
 
 
 class LoopThread:
@@ -127,14 +148,36 @@ class LoopThread:
         self._thread.start()
 
     def call(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
-        """Run ``coro`` on the loop; its result (or its exception)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
+        """Run ``coro`` on the loop; its result (or its exception).
 
-    def close(self) -> None:
-        """Stop the loop and the thread."""
+        Interrupted (Ctrl-C, a timeout), the coroutine is cancelled before this raises.
+        """
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result(timeout_s)
+        except BaseException:
+            fut.cancel()
+            raise
+
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Cancel what still runs on the loop, stop it and the thread."""
+        if self.loop.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            self.call(_cancel_all(), timeout_s)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
+        self._thread.join(timeout=timeout_s)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+async def _cancel_all() -> None:
+    """Cancel every other task of the running loop and wait until they are done."""
+    me = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not me]
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass
@@ -257,13 +300,15 @@ class LiveAdvisor:
             await asyncio.sleep(0.02)
 
     def close(self) -> None:
-        """Stop the clients and the loop."""
-        if self._loop is None:
+        """Stop the clients and the loop (at most about 2 × :data:`CLOSE_TIMEOUT_S`)."""
+        loop, self._loop = self._loop, None
+        if loop is None:
             return
-        with contextlib.suppress(Exception):
-            self._loop.call(self._close(), 20.0)
-        self._loop.close()
-        self._loop = None
+        try:
+            with contextlib.suppress(Exception):
+                loop.call(self._close(), CLOSE_TIMEOUT_S)
+        finally:
+            loop.close()
 
     async def _close(self) -> None:
         for link in self.links.values():
