@@ -29,12 +29,16 @@ from deconflict._util import atomic_write
 from deconflict.agreement import Agreement
 from deconflict.io.agreement_file import save_agreement
 from deconflict.sim.exercise import run_scenario
-from deconflict.sim.live import LiveAdvisor, Service, free_port, party_tokens, services
+from deconflict.sim.live import Gate, LiveAdvisor, Service, free_port, party_tokens, services
 from deconflict.sim.losses import count_losses, zone_violations
 from deconflict.sim.scenario import Scenario
 
 #: What the demo tells of its progress: (run label, steps done, steps in all).
 DemoProgress = Callable[[str, int, int], None]
+
+#: The demo's brokers drop an aircraft from their picture after this long without a
+#: report (s); the host's gate keeps the same picture (:mod:`deconflict.sim.gate`).
+STALE_AFTER_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,15 @@ def run_run(
     out: Path,
     duration_s: float | None,
     progress: DemoProgress | None,
+    every_step: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One run through the broker: its tracks and its block of ``summary.json``."""
+    """One run through the broker: its tracks and its block of ``summary.json``.
+
+    ``every_step``: a cycle every step (no gate): slower, the same tracks.
+    """
     label = "on" if protocol_on else "off"
-    advisor = LiveAdvisor(broker.url, admin, tokens, agreement.fingerprint, out)
+    gate = None if every_step else Gate(agreement, STALE_AFTER_S)
+    advisor = LiveAdvisor(broker.url, admin, tokens, agreement.fingerprint, out, gate)
     advisor.open()
     try:
         tracks = run_scenario(
@@ -135,7 +144,10 @@ def broker_service(db_url: str, data: Path, agreement_path: Path) -> Service:
         ],
         f"http://127.0.0.1:{port}",
         data / "broker.log",
-        env={"DECONFLICT_BROKER_LOCKSTEP": "1"},
+        env={
+            "DECONFLICT_BROKER_LOCKSTEP": "1",
+            "DECONFLICT_BROKER_STALE_AFTER_S": str(STALE_AFTER_S),
+        },
     )
 
 
@@ -145,8 +157,13 @@ def run_demo(
     *,
     duration_s: float | None = None,
     progress: DemoProgress | None = None,
+    every_step: bool = False,
 ) -> DemoResult:
-    """Both runs through a broker started in ``out``; the files written there."""
+    """Both runs through a broker started in ``out``; the files written there.
+
+    ``every_step``: ask the broker for a cycle every step, not only where the gate
+    (:mod:`deconflict.sim.gate`) finds something could happen (the same tracks, slower).
+    """
     import time
 
     started = time.perf_counter()
@@ -169,7 +186,16 @@ def run_demo(
         with services(broker, cwd=data):
             tokens, admin = party_tokens(db_url, list(scenario.parties))
             frame, block = run_run(
-                scenario, agreement, on, broker, tokens, admin, data, duration_s, progress
+                scenario,
+                agreement,
+                on,
+                broker,
+                tokens,
+                admin,
+                data,
+                duration_s,
+                progress,
+                every_step,
             )
         frames.append(frame)
         runs[f"protocol_{label}"] = block

@@ -34,9 +34,11 @@ from typing import Any, TypeVar
 import httpx
 import pandas as pd
 
+from deconflict.agreement import Agreement
 from deconflict.client.party import PartyClient, Timing
 from deconflict.errors import InputError
 from deconflict.hotline.config import ClientConfig
+from deconflict.sim.gate import HostPicture, step_is_quiet
 from deconflict.store.sql import SqlRepository
 from deconflict.store.tokens import hash_token, new_token
 from deconflict.tactical.state import TrafficState
@@ -180,6 +182,20 @@ async def _cancel_all() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@dataclass(frozen=True)
+class Gate:
+    """What the host needs to tell quiet steps (:mod:`deconflict.sim.gate`).
+
+    ``stale_after_s`` must be the broker's (the demo starts it with that setting);
+    a cycle runs at least every ``cycle_every`` steps (zone alerts, which the gate does
+    not predict, are raised on cycles).
+    """
+
+    agreement: Agreement
+    stale_after_s: float
+    cycle_every: int = 15
+
+
 @dataclass
 class PartyLink:
     """One party's client and what it has heard: open alerts of its own aircraft."""
@@ -252,6 +268,7 @@ class LiveAdvisor:
         tokens: dict[str, str],
         fingerprint: str,
         workdir: Path,
+        gate: Gate | None = None,
     ) -> None:
         self.broker_url = broker_url
         self.admin_token = admin_token
@@ -260,6 +277,12 @@ class LiveAdvisor:
         self.workdir = workdir
         self.links: dict[str, PartyLink] = {}
         self.steps = 0
+        #: Steps streamed without a cycle (the gate found them quiet).
+        self.streamed = 0
+        self.gate = gate
+        self._picture = HostPicture(gate.stale_after_s) if gate is not None else None
+        #: Quiet steps' states (each party's array, the step's frame), sent with the next cycle.
+        self._held: list[tuple[Any, pd.DataFrame]] = []
         self._loop: LoopThread | None = None
         self._admin: httpx.AsyncClient | None = None
 
@@ -338,8 +361,16 @@ class LiveAdvisor:
                 "vs_fpm": state.vs_fpm,
             }
         )
+        if self._quiet(state, t):
+            # No conflict alert open, none can be raised: the cycle would give nobody an
+            # advisory. The states wait for the next synchronous step, sent with it.
+            self._held.append((state.party, frame))
+            self.streamed += 1
+            return []
+        self._held.append((state.party, frame))
+        held, self._held = self._held, []
         for name, link in self.links.items():
-            mine = frame[state.party == name]
+            mine = pd.concat([f[party == name] for party, f in held], ignore_index=True)
             if len(mine):
                 await link.client.send(mine)
         deadline = time.monotonic() + STEP_TIMEOUT_S
@@ -359,6 +390,16 @@ class LiveAdvisor:
             if link.cycle_time != t:
                 raise InputError(f"{link.name} heard the cycle of t={link.cycle_time}, not {t:g}")
         return [row for link in self.links.values() for row in link.advisories()]
+
+    def _quiet(self, state: TrafficState, t: float) -> bool:
+        """The gate's verdict on this step (False without a gate: every step a cycle)."""
+        if self.gate is None or self._picture is None:
+            return False
+        self._picture.update(state)
+        if self.steps % self.gate.cycle_every == 0:
+            return False
+        open_conflicts = sum(len(link.open) for link in self.links.values())
+        return step_is_quiet(self._picture.snapshot(t), self.gate.agreement, open_conflicts)
 
     def alert_counts(self) -> tuple[dict[str, int], int]:
         """Alerts raised by level (new conflicts and level changes, zones included), reversals.
