@@ -114,10 +114,3 @@ def test_daidalus_file():
     res = run("detect", str(HEADON))
     assert res.returncode == 0, res.stderr
     assert "HEADB" in res.stdout and "107.8" in res.stdout
-
-
-def test_demo_runs_on_bundled_real_traffic():
-    res = run("demo")
-    assert res.returncode == 0, res.stderr
-    assert "paris_snapshot.csv" in res.stdout
-    assert "conflict(s) among 67 state(s) at 3 time(s)" in res.stdout

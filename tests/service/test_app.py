@@ -27,6 +27,7 @@ OPERATION_IDS = {
     ("get", "/health"): "health",
     ("get", "/agreement"): "get_agreement",
     ("post", "/agreement/ack"): "ack_agreement",
+    ("post", "/cycle"): "post_cycle",
     ("post", "/tracks"): "post_tracks",
     ("get", "/tracks"): "get_tracks",
     ("get", "/alerts"): "list_alerts",
@@ -199,3 +200,11 @@ def test_parties_for_the_admin_only(client: TestClient, parties: Parties):
         "acked_fingerprint": None,
     }
     assert [p["name"] for p in listed] == ["blue", "red", "wg"]
+
+
+def test_cycle_is_the_admins_and_only_in_lockstep(client: TestClient, parties: Parties):
+    """POST /cycle: hidden from a party (404); 409 on a broker that runs its own loop."""
+    assert client.post("/cycle", headers=parties.headers["blue"]).status_code == 404
+    refused = client.post("/cycle", headers=parties.headers["wg"])
+    assert refused.status_code == 409
+    assert refused.json() == {"detail": "POST /cycle needs a broker started in lockstep"}

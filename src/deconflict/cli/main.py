@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from importlib.resources import as_file, files
-
 import typer
 
-from deconflict.agreement import Agreement
 from deconflict.cli.audit_cmd import audit_app
 from deconflict.cli.client_cmd import HELP as CLIENT_HELP
 from deconflict.cli.client_cmd import client_command
-from deconflict.cli.common import one_line_errors
-from deconflict.cli.detect_cmd import advise_command, detect_command, run_detect
+from deconflict.cli.demo_cmd import demo_command
+from deconflict.cli.detect_cmd import advise_command, detect_command
 from deconflict.cli.hotline_cmd import hotline_app, keys_app
 from deconflict.cli.party_cmd import party_app
 from deconflict.cli.plan_cmd import plan_app
@@ -40,15 +37,7 @@ app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
 app.command("sim")(sim_command)
 app.command("client", help=CLIENT_HELP)(client_command)
-
-
-@app.command("demo")
-@one_line_errors
-def demo_command() -> None:
-    """Run detection on the bundled snapshot of real traffic over Paris (2021-10-07)."""
-    resource = files("deconflict.data").joinpath("paris_snapshot.csv")
-    with as_file(resource) as path:
-        run_detect(path, Agreement(), all_pairs=False, out=None)
+app.command("demo")(demo_command)
 
 
 def main() -> None:

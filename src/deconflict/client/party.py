@@ -133,6 +133,7 @@ class PartyClient:
         *,
         on_alert: AlertSink | None = None,
         on_status: StatusSink | None = None,
+        on_cycle: AlertSink | None = None,
         timing: Timing = DEFAULT_TIMING,
         agreement: str | None = None,
         outbox: Outbox | None = None,
@@ -142,6 +143,8 @@ class PartyClient:
         self.url = settings.broker_url.rstrip("/")
         self.on_alert = on_alert
         self.on_status = on_status
+        #: Gets each ``cycle`` frame of a lockstep broker (after that cycle's alerts).
+        self.on_cycle = on_cycle
         self.timing = timing
         self.agreement = _fingerprint_prefix(agreement) if agreement else None
         self._own_outbox = outbox is None
@@ -483,6 +486,10 @@ class PartyClient:
                 kind = data.get("type") if isinstance(data, dict) else None
                 if kind == "alert":
                     await self._deliver_alert(data)
+                elif kind == "cycle" and self.on_cycle is not None:
+                    result = self.on_cycle(data)
+                    if inspect.isawaitable(result):
+                        await result
                 elif kind in ("accepted", "error") and self._waiting:
                     fut = self._waiting.popleft()
                     if not fut.done():

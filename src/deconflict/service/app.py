@@ -25,7 +25,16 @@ from deconflict.hotline.setup import open_audit
 from deconflict.io.agreement_file import load_agreement
 from deconflict.service.engine import DetectionEngine
 from deconflict.service.hub import Hub
-from deconflict.service.routes import agreement, alerts, health, operations, parties, stream, tracks
+from deconflict.service.routes import (
+    agreement,
+    alerts,
+    cycle,
+    health,
+    operations,
+    parties,
+    stream,
+    tracks,
+)
 from deconflict.service.schemas import AlertOut
 from deconflict.service.settings import Settings
 from deconflict.store.records import AlertRecord
@@ -76,9 +85,11 @@ def create_app(
             id_secret=settings.id_secret or secrets.token_hex(16),
             publish=_publisher(relay, hub),
             zones=zones,
+            data_clock=settings.lockstep,
         )
         engine.restore()
-        engine.start()
+        if not settings.lockstep:  # lockstep: cycles only on POST /cycle
+            engine.start()
         app.state.repo = store
         app.state.engine = engine
         try:
@@ -100,9 +111,10 @@ def create_app(
     app.state.hub = hub
     app.state.plan_secret = settings.id_secret or secrets.token_hex(16)
     app.state.relay = relay
+    app.state.lockstep = settings.lockstep
     app.include_router(operations.router)
     app.include_router(relay_router(relay))
-    for module in (health, agreement, tracks, alerts, parties, stream):
+    for module in (health, agreement, tracks, alerts, parties, stream, cycle):
         app.include_router(module.router)
     install_error_handlers(app)
     install_limits(app, settings.max_body_bytes, settings.auth_max_failures, settings.auth_window_s)

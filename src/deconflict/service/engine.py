@@ -279,6 +279,7 @@ class DetectionEngine:
         publish: Callable[[list[AlertRecord]], None],
         zones: Zones | None = None,
         clock: Callable[[], float] = time.time,
+        data_clock: bool = False,
     ) -> None:
         self.repo = repo
         self.agreement = agreement
@@ -289,6 +290,10 @@ class DetectionEngine:
         self.publish = publish
         self.zones = zones
         self.clock = clock  # broker wall time, s (a fake in tests)
+        #: Lockstep exercises: the clock is the newest track time ingested (s).
+        self.data_now_s = -np.inf
+        if data_clock:
+            self.clock = lambda: float(self.data_now_s)
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
         self.sent: dict[tuple[str, str], _Sent] = {}
@@ -359,6 +364,8 @@ class DetectionEngine:
     def ingest(self, batch: TrackBatch) -> None:
         """Add committed states to the picture and wake the loop."""
         with self._lock:
+            if len(batch):
+                self.data_now_s = max(self.data_now_s, float(batch.time.max()))
             self.picture.update(batch, self.clock(), self.stale_after_s)
             if self.pending_since is None:
                 self.pending_since = time.time()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from deconflict.store.records import AlertRecord
 
@@ -17,7 +18,7 @@ class Subscriber:
 
     party_id: int
     is_admin: bool
-    queue: asyncio.Queue[AlertRecord]
+    queue: asyncio.Queue[AlertRecord | dict[str, Any]]
     loop: asyncio.AbstractEventLoop
 
 
@@ -49,7 +50,16 @@ class Hub:
             for r in mine:
                 sub.loop.call_soon_threadsafe(_offer, sub.queue, r)
 
+    def announce(self, frame: dict[str, Any]) -> None:
+        """Queue one frame (a lockstep ``cycle``) for every connection, after what is queued."""
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.loop.call_soon_threadsafe(_offer, sub.queue, frame)
 
-def _offer(queue: asyncio.Queue[AlertRecord], record: AlertRecord) -> None:
+
+def _offer(
+    queue: asyncio.Queue[AlertRecord | dict[str, Any]], record: AlertRecord | dict[str, Any]
+) -> None:
     if not queue.full():  # a client that never reads loses pushes, not the broker's memory
         queue.put_nowait(record)

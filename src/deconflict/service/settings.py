@@ -44,3 +44,6 @@ class Settings(RelaySettings):
     idle_interval_s: float = Field(1.0, gt=0, le=60)
     #: Secret mixed into opaque conflict ids; generated at start when empty.
     id_secret: str = ""
+    #: Exercises in fast time: the clock is the newest track time (s), and detection runs
+    #: only on ``POST /cycle`` (the admin), each cycle announced on every ``/stream``.
+    lockstep: bool = False

@@ -142,6 +142,7 @@ def run_scenario(
     duration_s: float | None = None,
     reaction_s: float = sp.REACTION_S,
     progress: Progress | None = None,
+    consult_off: bool = False,
 ) -> pd.DataFrame:
     """Fly ``scenario``; the tracks of every airborne aircraft at every step.
 
@@ -150,7 +151,9 @@ def run_scenario(
     ``track_deg``, ``vs_fpm``, sorted by time and id, at the scenario's ``step_s``.
     ``advisor`` (protocol on only) defaults to an :class:`InProcessAdvisor` of
     ``agreement``; ``duration_s`` cuts the run short; ``progress(k, n)`` is called
-    after each of the ``n`` steps. Deterministic: the same scenario (seed) gives the
+    after each of the ``n`` steps. ``consult_off``: with the protocol off, ``advisor``
+    is still asked every step and its answer ignored (the demo's broker records the
+    alerts nobody acts on). Deterministic: the same scenario (seed) gives the
     same tracks.
     """
     fleet = build_fleet(scenario)
@@ -198,6 +201,8 @@ def run_scenario(
         if k == n_steps:
             break
         cmd = nav
+        if not protocol_on and consult_off and idx.size:
+            source(pf.traffic_state(plan, state, t, idx))
         if protocol_on:
             adv = source(pf.traffic_state(plan, state, t, idx)) if idx.size else None
             pilots = _hear(pilots, k, plan, state, adv, order)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from starlette import status
@@ -70,8 +71,11 @@ async def stream(
             await pusher
 
 
-async def _push(websocket: WebSocket, queue: asyncio.Queue[AlertRecord]) -> None:
+async def _push(websocket: WebSocket, queue: asyncio.Queue[AlertRecord | dict[str, Any]]) -> None:
     while True:
         record = await queue.get()
+        if isinstance(record, dict):  # a lockstep ``cycle`` frame, as it is
+            await websocket.send_text(json.dumps(record))
+            continue
         alert = AlertOut.of(record).model_dump(mode="json")
         await websocket.send_text(json.dumps({"type": "alert", **alert}))
