@@ -1,7 +1,8 @@
 """``deconflict demo`` as a real process: files of the contract, losses against brute force.
 
-A small two-party scenario (one crossing that closes to 0.3 NM when nobody acts) keeps
-it fast; the full Syria run is ``make demo``.
+A small two-party scenario (one crossing that closes to 0.3 NM when nobody acts, and a
+short hotline plan with an outage of the primary channel) keeps it fast; the full Syria
+run is ``make demo``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,49 @@ alt_ft = 25000.0
 miss_nm = 0.3
 aircraft = [{ party = "blue", type = "jet", id = "B1", track_deg = 30.0 },
             { party = "red", type = "jet", id = "R1", track_deg = 290.0 }]
+
+[[hotline]]
+at_s = 10.0
+kind = "notice"
+sender = "blue"
+to = "red"
+body = "Blue traffic northeast of the crossing point this morning."
+
+# Never answered: overdue at the end.
+[[events]]
+kind = "request"
+at_s = 20.0
+sender = "blue"
+to = "red"
+body = "Confirm your traffic levels near the crossing point."
+deadline_s = 60.0
+
+[[events]]
+kind = "outage"
+channel = "primary"
+start_s = 100.0
+end_s = 160.0
+
+# In the outage: the call and its ack go by the backup relay.
+[[events]]
+kind = "distress"
+at_s = 110.0
+sender = "red"
+to = "all"
+body = "MAYDAY: R2 engine failure, descending."
+ack_by = ["blue"]
+ack_after_s = 20.0
+
+# Answered within its deadline: not overdue.
+[[events]]
+kind = "request"
+at_s = 170.0
+sender = "red"
+to = "blue"
+body = "Confirm the crossing is clear."
+deadline_s = 600.0
+answer_after_s = 10.0
+answer = "Clear."
 """
 
 RUN_KEYS = {
@@ -98,6 +142,39 @@ def test_demo_writes_the_contract_and_its_losses_agree_with_brute_force(
     assert on["nmac"] == 0
     assert on["losses"] <= off["losses"]
 
+    # The hotline: 6 planned messages (notice, 2 requests, response, distress, ack), each
+    # delivered once; the distress and its ack in the outage, by the backup relay.
+    hot = summary["hotline"]
+    assert list(hot) == [
+        "sent",
+        "delivered",
+        "via_backup",
+        "duplicates",
+        "overdue",
+        "distress_ack_s",
+    ]
+    assert hot["sent"] == hot["delivered"] == 6
+    assert hot["duplicates"] == 0
+    assert hot["via_backup"] >= 1
+    assert hot["overdue"] == 1
+    assert hot["distress_ack_s"] >= 20.0  # acknowledged, not before its planned reaction
+    assert summary["audit"]["verified"] is True
+    assert summary["audit"]["entries"] >= 6
+    assert "via the backup relay" in res.stdout and "audit logs" in res.stdout
+
+    # "verified" is a verdict: a changed byte in the backup's log fails it.
+    from deconflict.sim.demo_hotline import verify_audits
+
+    on_dir = tmp_path / "out" / "on"
+    log = on_dir / "backup.audit.jsonl"
+    log.write_text(log.read_text().replace("MAYDAY", "MAYDAX", 1))
+    relays = {
+        "primary": (on_dir / "deconflict.audit.jsonl", on_dir / "deconflict.relay.key"),
+        "backup": (log, on_dir / "backup.relay.key"),
+    }
+    tampered = verify_audits(relays, sorted(on_dir.glob("hotline-*.db")))
+    assert not tampered.verified and tampered.problems[0].startswith("backup:")
+
     # Nothing left running: no process still has the output folder open as its home.
     left = subprocess.run(
         ["pgrep", "-f", str(tmp_path / "out")], capture_output=True, text=True, check=False
@@ -123,6 +200,7 @@ def test_ctrl_c_stops_the_demo_and_every_process_it_started(tmp_path: Path) -> N
         assert first.startswith("protocol on: step"), first
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("serve" in c.cmdline() for c in children)  # the broker
+        assert any("backup" in c.cmdline() for c in children)  # the backup relay
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=15)

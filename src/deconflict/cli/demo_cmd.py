@@ -128,6 +128,19 @@ def summary_table(summary: dict[str, Any]) -> Table:
         ("alerts raised", alerts(on), alerts(off)),
         ("advisory reversals", str(on["reversals"]), str(off["reversals"])),
     ]
+    hot, audit = summary.get("hotline"), summary.get("audit")
+    if hot is not None:
+        ack = "-" if hot["distress_ack_s"] < 0 else f"{hot['distress_ack_s']:g} s"
+        rows += [
+            ("hotline sent / delivered", f"{hot['sent']} / {hot['delivered']}", "-"),
+            ("  via the backup relay", str(hot["via_backup"]), "-"),
+            ("  duplicates", str(hot["duplicates"]), "-"),
+            ("  requests overdue", str(hot["overdue"]), "-"),
+            ("  distress acknowledged after", ack, "-"),
+        ]
+    if audit is not None:
+        verdict = "verified" if audit["verified"] else "FAILED"
+        rows.append(("audit logs", f"{verdict}, {audit['entries']} entries", "-"))
     for row in rows:
         table.add_row(*row)
     return table

@@ -102,6 +102,7 @@ class HotlineClient:
         auto_ack: bool = True,
         nats_url: str | None = None,
         nats_prefix: str = "hotline",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.key = key
@@ -112,6 +113,8 @@ class HotlineClient:
         self.on_message = on_message
         self.on_event = on_event
         self.auto_ack = auto_ack
+        #: Each message's ``ts`` (Unix s): the wall clock, or an exercise's scenario clock.
+        self.clock = clock
         self.stats = Stats()
         self.party: str | None = None
         #: The store was made for this client: :meth:`start` removes it again if it fails.
@@ -285,6 +288,7 @@ class HotlineClient:
                 body=body,
                 in_reply_to=reply,
                 deadline_s=deadline,
+                ts=self.clock(),
             )
 
         return [builder(i) for i in items]

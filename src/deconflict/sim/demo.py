@@ -28,6 +28,12 @@ import pandas as pd
 from deconflict._util import atomic_write
 from deconflict.agreement import Agreement
 from deconflict.io.agreement_file import save_agreement
+from deconflict.sim.demo_hotline import (
+    AuditResult,
+    DemoHotline,
+    backup_service,
+    verify_audits,
+)
 from deconflict.sim.exercise import run_scenario
 from deconflict.sim.live import Gate, LiveAdvisor, Service, free_port, party_tokens, services
 from deconflict.sim.losses import count_losses, zone_violations
@@ -86,12 +92,22 @@ def run_run(
     duration_s: float | None,
     progress: DemoProgress | None,
     every_step: bool = False,
+    hotline: DemoHotline | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One run through the broker: its tracks and its block of ``summary.json``.
 
     ``every_step``: a cycle every step (no gate): slower, the same tracks.
+    ``hotline``: played after each step, at the step's time.
     """
     label = "on" if protocol_on else "off"
+    dt = scenario.step_s
+
+    def step_done(k: int, n: int) -> None:
+        if hotline is not None:
+            hotline.at((k - 1) * dt)
+        if progress is not None:
+            progress(label, k, n)
+
     gate = None if every_step else Gate(agreement, STALE_AFTER_S)
     advisor = LiveAdvisor(broker.url, admin, tokens, agreement.fingerprint, out, gate)
     advisor.open()
@@ -103,7 +119,7 @@ def run_run(
             advisor=advisor,
             duration_s=duration_s,
             consult_off=True,
-            progress=None if progress is None else (lambda k, n: progress(label, k, n)),
+            progress=None if progress is None and hotline is None else step_done,
         )
     finally:
         advisor.close()
@@ -174,28 +190,55 @@ def run_demo(
     save_agreement(agreement, agreement_path)
     runs: dict[str, dict[str, Any]] = {}
     frames = []
+    hotline_block: dict[str, Any] = {}
+    audit = AuditResult(False, 0)
     for on in (True, False):
         # Each run its own broker (data folder out/on, out/off): the same start for both.
         label = "on" if on else "off"
         data = out / label
         data.mkdir(exist_ok=True)
-        for stale in data.glob("*.db*"):  # a fresh exercise: no parties or alerts of the last
-            stale.unlink()
+        for stale in [*data.glob("*.db*"), *data.glob("*.audit.jsonl")]:
+            stale.unlink()  # a fresh exercise: no parties, alerts or hotline of the last
         db_url = f"sqlite:///{data / 'deconflict.db'}"
         broker = broker_service(db_url, data, agreement_path)
-        with services(broker, cwd=data):
+        # The hotline (backup relay, party clients, the plan) in the protocol-on run.
+        relays = (broker, backup_service(db_url, data)) if on else (broker,)
+        with services(*relays, cwd=data):
             tokens, admin = party_tokens(db_url, list(scenario.parties))
-            frame, block = run_run(
-                scenario,
-                agreement,
-                on,
-                broker,
-                tokens,
-                admin,
-                data,
-                duration_s,
-                progress,
-                every_step,
+            hotline = None
+            if on:
+                hotline = DemoHotline.for_scenario(
+                    scenario, tokens, broker.url, relays[1].url, data
+                )
+            try:
+                if hotline is not None:
+                    hotline.open()
+                frame, block = run_run(
+                    scenario,
+                    agreement,
+                    on,
+                    broker,
+                    tokens,
+                    admin,
+                    data,
+                    duration_s,
+                    progress,
+                    every_step,
+                    hotline,
+                )
+                if hotline is not None:
+                    last_s = float(frame["time"].max()) if len(frame) else 0.0
+                    hotline_block = hotline.finish(last_s).block()
+            finally:
+                if hotline is not None:
+                    hotline.close()
+        if on:
+            audit = verify_audits(
+                {
+                    "primary": (data / "deconflict.audit.jsonl", data / "deconflict.relay.key"),
+                    "backup": (data / "backup.audit.jsonl", data / "backup.relay.key"),
+                },
+                sorted(data.glob("hotline-*.db")),
             )
         frames.append(frame)
         runs[f"protocol_{label}"] = block
@@ -215,6 +258,8 @@ def run_demo(
         },
         "aircraft": {str(p): int(n) for p, n in sorted(flown.items())},
         **runs,
+        "hotline": hotline_block,
+        "audit": audit.block(),
     }
     summary_path = out / "summary.json"
     atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")

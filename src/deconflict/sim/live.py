@@ -75,6 +75,11 @@ class Service:
 
     def start(self, cwd: Path) -> None:
         """Start it and wait until ``/health`` answers; one-line error with the log's tail."""
+        self.spawn(cwd)
+        self.wait_ready()
+
+    def spawn(self, cwd: Path) -> None:
+        """Start the process, without waiting for it to answer (:meth:`wait_ready`)."""
         env = {**os.environ, **self.env}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -86,6 +91,10 @@ class Service:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # Ctrl-C reaches us; we stop it
             )
+
+    def wait_ready(self) -> None:
+        """Wait until ``/health`` answers; one-line error with the log's tail."""
+        assert self.proc is not None, "spawn() first"
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -119,7 +128,7 @@ class Service:
 
 @contextlib.contextmanager
 def services(*items: Service, cwd: Path) -> Iterator[tuple[Service, ...]]:
-    """Start ``items`` in order; stop them all in reverse, whatever happens (Ctrl-C too).
+    """Start ``items`` (all at once, then wait for each); stop all in reverse (Ctrl-C too).
 
     Each is stopped even when stopping another raised (a second Ctrl-C): the first
     such exception is raised once they are all gone.
@@ -128,7 +137,9 @@ def services(*items: Service, cwd: Path) -> Iterator[tuple[Service, ...]]:
     try:
         for s in items:
             started.append(s)
-            s.start(cwd)
+            s.spawn(cwd)
+        for s in items:
+            s.wait_ready()
         yield items
     finally:
         failed: BaseException | None = None
