@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -353,6 +354,67 @@ def test_zone_objects_directly():
         Zones.from_zones([Zone("F", geom, floor_ft=math.nan)])
 
 
+# --- zones that apply to some parties only ----------------------------------------------
+
+
+def test_parties_parsed_and_honoured():
+    fc = east_box(10.0, parties=["red"])
+    zones = Zones.from_geojson(fc)
+    assert zones.zones[0].parties == ("red",) and zones.party_limited.tolist() == [True]
+    assert Zones.from_geojson(east_box(10.0, parties=None)).zones[0].parties is None
+    s = states(
+        [
+            {"id": "R", "party": "red", "lat": 0.0, "lon": 0.25},
+            {"id": "B", "party": "blue", "lat": 0.0, "lon": 0.25},
+            {"id": "R2", "party": "red", "lat": 0.0, "lon": 0.0, "gs_kt": 600, "track_deg": 90},
+        ]
+    )
+    out = check(s, zones, AG)
+    assert out[["id", "status"]].values.tolist() == [["R", "violation"], ["R2", "predicted"]]
+    assert len(check(s, east_box(10.0), AG)) == 3  # without the list: every party
+    # States without a party column: a zone with a list applies to none of them.
+    assert check(s.drop(columns="party"), zones, AG).empty
+    assert len(check(s.drop(columns="party"), east_box(10.0), AG)) == 3
+
+
+def test_parties_on_zone_objects():
+    geom = shapely.Polygon(ring(0.2, -0.1, 0.4, 0.1))
+    zones = Zones.from_zones([Zone("Z", geom, parties=("red", "green"))])
+    assert zones.applies([0, 0, 0], ["red", "blue", "green"]).tolist() == [True, False, True]
+    with pytest.raises(InputError, match=r"zone 0 \('E'\): field 'parties': empty list"):
+        Zones.from_zones([Zone("E", geom, parties=())])
+    with pytest.raises(InputError, match=r"zone 0 \('S'\): field 'parties': 'red' is not"):
+        Zones.from_zones([Zone("S", geom, parties="red")])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("with_party", [True, False])
+def test_parties_match_a_python_loop(with_party: bool):
+    """Entries with party lists = entries without them, filtered one by one in Python."""
+    rng = np.random.default_rng(11)
+    every = random_zones(rng, 30, 35.0, 36.0, 400e3)
+    names = ["red", "blue", "green", "gold"]
+    lists = [
+        None if j % 3 == 0 else tuple(rng.choice(names, int(rng.integers(1, 4)), replace=False))
+        for j in range(len(every))
+    ]
+    limited = Zones.from_zones(
+        [Zone(**{**z.__dict__, "parties": p}) for z, p in zip(every.zones, lists, strict=True)]
+    )
+    state = random_traffic(rng, 1200, 35.0, 36.0, 500e3)
+    if with_party:
+        state = dataclasses.replace(state, party=rng.choice(names, len(state)).astype(np.str_))
+    got = zone_entries(state, limited, 300.0)
+    ref = zone_entries(state, every, 300.0)
+    keep = [
+        lists[k] is None or (state.party is not None and str(state.party[i]) in lists[k])
+        for i, k in zip(ref.aircraft.tolist(), ref.zone.tolist(), strict=True)
+    ]
+    assert 0 < sum(keep) < len(ref)
+    np.testing.assert_array_equal(got.aircraft, ref.aircraft[keep])
+    np.testing.assert_array_equal(got.zone, ref.zone[keep])
+    np.testing.assert_array_equal(got.t_entry_s, ref.t_entry_s[keep])
+
+
 # --- pruning never drops a pair --------------------------------------------------------
 
 
@@ -687,6 +749,15 @@ BAD_ZONES = [
     ("no name", bad({"floor_ft": 0}), ["feature 1 (no name)", "'name'", "missing"]),
     ("empty name", bad({"name": "  "}), ["feature 1 (no name)", "'name'"]),
     ("owner", bad({"name": "B", "owner": 5}), ["'owner'", "5"]),
+    ("parties empty", bad({"name": "B", "parties": []}), ["'parties'", "empty list"]),
+    (
+        "parties bad name",
+        bad({"name": "B", "parties": ["red", "blue team"]}),
+        ["'parties'", "party 1", "'blue team'", "ASCII letters"],
+    ),
+    ("parties reserved", bad({"name": "B", "parties": ["ALL"]}), ["'parties'", "reserved"]),
+    ("parties text", bad({"name": "B", "parties": "red"}), ["'parties'", "not a list"]),
+    ("parties number", bad({"name": "B", "parties": [7]}), ["'parties'", "party 0", "int"]),
     (
         "window order",
         bad({"name": "B", "active": [[100, 50]]}),

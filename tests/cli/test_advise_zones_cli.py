@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from deconflict import Agreement
 from deconflict.airspace.entries import ZONE_COLUMNS
 from deconflict.tactical.tables import ADVICE_COLUMNS
 from tests.cli.test_detect_cli import CONFLICTING, run
@@ -59,6 +61,47 @@ def test_zones_predicted_and_violation(tmp_path: Path):
     assert list(frame.columns) == list(ZONE_COLUMNS)
     got = dict(zip(frame.id, frame.status, strict=True))
     assert got == {"EAST": "predicted", "INSIDE": "violation"}
+
+
+RED_ONLY = SQUARE.replace('"owner": "third state"', '"parties": ["red"]')
+PARTY_STATES = (
+    "time,id,party,lat,lon,alt_ft,gs_kt,track_deg,vs_fpm\n"
+    "0,R-IN,red,0,0.3,15000,300,0,0\n"
+    "0,B-IN,blue,0.05,0.3,15000,300,0,0\n"
+    "0,R-EAST,red,0,0,15000,600,90,0\n"
+    "0,B-EAST,blue,0,0,16000,600,90,0\n"
+)
+
+
+@pytest.mark.parametrize("source", ["--zones", "--agreement"])
+def test_zones_for_some_parties_only(tmp_path: Path, source: str):
+    states = tmp_path / "s.csv"
+    states.write_text(PARTY_STATES)
+    if source == "--zones":
+        where = tmp_path / "z.geojson"
+        where.write_text(RED_ONLY)
+    else:
+        area = json.loads(RED_ONLY)["features"][0]
+        where = tmp_path / "agreement.toml"
+        where.write_text(Agreement(protected_areas=(area,)).to_toml())
+    out = tmp_path / "z.csv"
+    res = run("zones", str(states), source, str(where), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "1 violation(s), 1 predicted entry(ies)" in res.stdout
+    frame = pd.read_csv(out)
+    got = sorted(zip(frame.id, frame.party, frame.status, strict=True))
+    assert got == [("R-EAST", "red", "predicted"), ("R-IN", "red", "violation")]
+
+
+def test_zones_bad_parties_are_one_line(tmp_path: Path):
+    states = tmp_path / "s.csv"
+    states.write_text(PARTY_STATES)
+    zones = tmp_path / "z.geojson"
+    zones.write_text(RED_ONLY.replace('["red"]', "[]"))
+    res = run("zones", str(states), "--zones", str(zones))
+    assert res.returncode == 2, res.stderr
+    assert "feature 0 ('BORDER'): field 'parties': empty list" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
 
 
 @pytest.mark.parametrize(

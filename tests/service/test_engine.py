@@ -182,6 +182,38 @@ def test_zone_entries_and_violations_become_alerts_of_the_owner_only():
     assert [(r.party_id, r.own_id, r.reason) for r in cleared] == [(red, "B1", "left_zone")]
 
 
+def test_a_zone_for_red_only_alerts_red_and_not_blue():
+    from deconflict.airspace.zones import Zones
+
+    area = {
+        "type": "Feature",
+        "properties": {"name": "RED-ONLY", "parties": ["red"]},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[-0.1, 0.2], [0.1, 0.2], [0.1, 0.4], [-0.1, 0.4], [-0.1, 0.2]]],
+        },
+    }
+    agreement = Agreement(protected_areas=(area,))
+    repo = MemoryRepository()
+    blue = repo.add_party("blue", "h1").id
+    red = repo.add_party("red", "h2").id
+    eng = DetectionEngine(
+        repo,
+        agreement,
+        stale_after_s=30,
+        detect_interval_s=0.01,
+        idle_interval_s=1,
+        id_secret="s",
+        publish=lambda _: None,
+        zones=Zones.from_agreement(agreement),
+        clock=Clock(),
+    )
+    # Both inside the zone, 9.6 NM apart on parallel tracks (no conflict between them).
+    eng.ingest(batch([blue, red], ["A1", "B1"], [0.0, 0.0], [0.22, 0.38], [90.0, 90.0]))
+    got = [(r.party_id, r.own_id, r.manoeuvre) for r in eng.cycle() if r.zone]
+    assert got == [(red, "B1", "zone_violation")]
+
+
 def test_a_restart_keeps_open_conflicts_and_their_ids():
     repo = MemoryRepository()
     blue = repo.add_party("blue", "h1").id

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from typer.testing import CliRunner
 
 from deconflict import Agreement
@@ -214,7 +215,7 @@ def test_syria_protocol_off_loses_separation_and_strays(syria: Scenario, syria_o
     crossing = off.episodes[(off.episodes["id_a"] == "COBRA1") & (off.episodes["id_b"] == "SOKOL1")]
     assert len(crossing) == 1 and crossing["min_h_nm"].iloc[0] < 0.5  # "within half a mile"
     assert_matches_reference(cut)
-    stray = zone_violations(syria_off, syria.zones(), syria.zone_parties)
+    stray = zone_violations(syria_off, syria.zones())
     assert stray[["id", "zone"]].values.tolist() == [["BORDER1", "TURKEY-BORDER"]]
     assert 14.0 <= stray["seconds"].iloc[0] <= 20.0  # ~17 s inside the Hatay salient
     assert syria_off["id"].nunique() >= 60  # 84 by the end of the full run
@@ -249,3 +250,25 @@ def test_sim_command(tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert "losses of separation" in res.stdout and "tracks written to" in res.stdout
     assert list(pd.read_parquet(out).columns) == list(TRACK_COLUMNS)
+
+
+def test_zone_violations_count_the_listed_parties_only():
+    from deconflict.airspace.zones import Zone, Zones
+
+    box = shapely.box(0.2, -0.1, 0.4, 0.1)
+    zones = Zones.from_zones([Zone("Z", box, parties=("red",)), Zone("ALL", box.buffer(-0.01))])
+    rows = [
+        {"time": t, "id": i, "party": p, "lat": 0.0, "lon": lon, "alt_ft": 15000.0,
+         "gs_kt": 0.0, "track_deg": 0.0, "vs_fpm": 0.0}
+        for t in (0.0, 2.0, 4.0)
+        for i, p, lon in (("R1", "red", 0.3 if t < 4 else 0.0), ("B1", "blue", 0.3))
+    ]  # fmt: skip
+    tracks = pd.DataFrame(rows)
+    got = zone_violations(tracks, zones)
+    assert got[["zone", "id", "party", "start_s", "end_s", "seconds"]].values.tolist() == [
+        ["Z", "R1", "red", 0.0, 2.0, 4.0],
+        ["ALL", "B1", "blue", 0.0, 4.0, 6.0],
+        ["ALL", "R1", "red", 0.0, 2.0, 4.0],
+    ]
+    swapped = zone_violations(tracks, zones, {"Z": ["blue"]})
+    assert swapped[swapped["zone"] == "Z"]["id"].tolist() == ["B1"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from deconflict.errors import InputError
+from deconflict.sim.demo import demo_agreement
 from deconflict.sim.scenario import EMBEDDED, embedded_path, load_scenario, parse_scenario
 from deconflict.sim.scenario_schema import CrossingEvent
 
@@ -112,6 +113,11 @@ def test_embedded_syria_2015_scenario():
     zones = s.zones()
     assert sorted(zones.name.tolist()) == ["KALIBR-CORRIDOR", "TURKEY-BORDER"]
     assert s.zone_parties == {"TURKEY-BORDER": ("russia",), "KALIBR-CORRIDOR": ("coalition",)}
+    # The zones carry the parties they apply to, so the agreement's protected areas do.
+    parties = {str(z.name): z.parties for z in zones.zones}
+    assert parties == {"TURKEY-BORDER": ("russia",), "KALIBR-CORRIDOR": ("coalition",)}
+    areas = demo_agreement(s).protected_areas
+    assert sorted(tuple(a["properties"]["parties"]) for a in areas) == [("coalition",), ("russia",)]
     corridor = list(zones.name).index("KALIBR-CORRIDOR")
     assert (zones.window_start_s[corridor], zones.window_end_s[corridor]) == (900.0, 7800.0)
 
@@ -183,6 +189,14 @@ def test_minimal_scenario_loads(tmp_path: Path):
             "protected_areas[0].file: no such file 'nowhere.geojson'",
         ),
         (("seed = 7", "seed = 7\n[[["), "scenario.toml: not valid TOML"),
+        (
+            ('file = "box.geojson"', 'file = "box.geojson"\napplies_to = []'),
+            "protected_areas[0].applies_to: Tuple should have at least 1 item",
+        ),
+        (
+            ('file = "box.geojson"', 'file = "box.geojson"\napplies_to = ["green"]'),
+            "protected_areas[0].applies_to[0]: unknown party 'green'",
+        ),
     ],
 )
 def test_bad_scenario_is_one_line(tmp_path: Path, change: tuple[str, str], expected: str):

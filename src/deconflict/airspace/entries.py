@@ -9,6 +9,8 @@ track in its own local horizontal plane (a tangent line), at constant vertical
 speed. An aircraft is *in* a zone at time ``t`` when its horizontal position is in
 the **closed** polygon (the boundary counts as inside), its altitude is in the
 closed band ``[floor_ft, ceiling_ft]`` and ``t`` is in a closed activity window.
+A zone with a ``parties`` list applies only to aircraft of those parties (states
+without a party column: to none of them); the others are never in it.
 :func:`zone_entries` returns the first such ``t`` in ``[0, lookahead_s]`` for every
 aircraft and zone where there is one; ``t = 0`` is a violation (inside now).
 
@@ -91,13 +93,17 @@ def zone_entries(state: TrafficState, zones: Zones, lookahead_s: float) -> ZoneE
 
     ``state`` is validated once, at the edge (:meth:`TrafficState.from_frame`,
     :func:`deconflict.io.states.read_states`). Candidates come from
-    :func:`candidate_pairs`; :func:`pair_entries` decides them exactly. Entries are
-    sorted by aircraft, then zone index.
+    :func:`candidate_pairs`, less those whose zone does not apply to the aircraft's
+    party (:meth:`Zones.applies`); :func:`pair_entries` decides them exactly.
+    Entries are sorted by aircraft, then zone index.
     """
     if len(state) == 0 or len(zones) == 0:
         return _no_entries()
     kin = Kinematics.from_state(state)
     i, k = candidate_pairs(kin, zones, lookahead_s)
+    if zones.party_limited.any():
+        applies = zones.applies(k, None if state.party is None else state.party[i])
+        i, k = i[applies], k[applies]
     return pair_entries(kin, zones, lookahead_s, i, k)
 
 

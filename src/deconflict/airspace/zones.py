@@ -54,6 +54,7 @@ from deconflict.airspace.geojson import (
 from deconflict.airspace.planes import expand, lift, wrap
 from deconflict.errors import InputError
 from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
+from deconflict.names import party_name_problem
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -80,7 +81,10 @@ class Zone:
     band (``-inf``: from the surface, whatever its height; ``inf``: unlimited).
     ``active`` is ``None`` (always active) or closed ``(start_s, end_s)`` windows in
     the time base of the states' ``time`` column. ``owner`` is free text (a third
-    state, "missile corridor"). Validated when compiled into :class:`Zones`.
+    state, "missile corridor"). ``parties`` is ``None`` (the zone applies to every
+    aircraft) or the names of the parties whose aircraft it applies to (a host
+    nation's airspace is open to its guests; a corridor is closed to all but the
+    party that filed it). Validated when compiled into :class:`Zones`.
     """
 
     name: str
@@ -89,6 +93,7 @@ class Zone:
     ceiling_ft: float = math.inf
     owner: str | None = None
     active: tuple[tuple[float, float], ...] | None = None
+    parties: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +116,8 @@ class Zones:
     """Zones compiled for checking: one entry per zone in every array.
 
     ``zones`` keeps the definitions; ``name``, ``floor_ft``, ``ceiling_ft`` are
-    per-zone arrays. Activity windows are flat: window ``w`` belongs to zone
+    per-zone arrays; ``party_limited`` marks the zones with a ``parties`` list (see
+    :meth:`applies`). Activity windows are flat: window ``w`` belongs to zone
     ``window_zone[w]`` and spans ``[window_start_s[w], window_end_s[w]]`` (always
     active: one window ``(-inf, inf)``); ``window_first``/``window_count`` index them
     per zone. Each zone has a plane: ``origin_lat_deg``/``origin_lon_deg`` (its
@@ -127,6 +133,7 @@ class Zones:
     name: StrArray
     floor_ft: FloatArray
     ceiling_ft: FloatArray
+    party_limited: BoolArray
     window_zone: IntArray
     window_start_s: FloatArray
     window_end_s: FloatArray
@@ -170,6 +177,9 @@ class Zones:
         floor_ft     lower limit, ft (number; absent or null: from the surface)
         ceiling_ft   upper limit, ft (number; absent or null: unlimited)
         owner        optional string (a third state, "missile corridor", ...)
+        parties      optional non-empty list of party names: the zone applies
+                     only to aircraft of these parties; absent or null: to
+                     every aircraft
         active       optional list of ``[start, end]`` windows; each time a number
                      (s, the states' time base) or an ISO 8601 string with a UTC
                      offset such as ``"2015-10-01T06:00:00Z"`` (→ Unix seconds);
@@ -208,6 +218,31 @@ class Zones:
         areas = {"type": "FeatureCollection", "features": list(agreement.protected_areas)}
         return cls.from_geojson(areas, source)
 
+    def applies(self, zone: npt.ArrayLike, party: npt.ArrayLike | None) -> BoolArray:
+        """Whether zone ``zone[j]`` applies to an aircraft of party ``party[j]`` (broadcast).
+
+        A zone without ``parties`` applies to every aircraft; a zone with ``parties``
+        only to aircraft of a listed party, so never to states without a party
+        column (``party`` None). Vectorised: one :func:`numpy.isin` per zone with a
+        list, over the distinct party names.
+
+        >>> sq = shapely.box(0.0, 0.0, 0.1, 0.1)
+        >>> z = Zones.from_zones([Zone("A", sq), Zone("B", sq, parties=("red",))])
+        >>> z.applies([0, 1, 1], ["blue", "blue", "red"]).tolist()
+        [True, False, True]
+        >>> z.applies([0, 1], None).tolist()
+        [True, False]
+        """
+        k = np.asarray(zone, dtype=np.int64)
+        if party is None:
+            return ~self.party_limited[k]
+        names, code = np.unique(np.asarray(party, dtype=np.str_), return_inverse=True)
+        table = np.ones((names.size, len(self)), dtype=bool)
+        for z in np.flatnonzero(self.party_limited):  # over the zones with a list (few)
+            table[:, z] = np.isin(names, np.asarray(self.zones[z].parties, dtype=np.str_))
+        code, k = np.broadcast_arrays(code.reshape(np.shape(party)), k)
+        return table[code, k]
+
     def plane_xy(self, zone: int, xyz_m: npt.ArrayLike) -> FloatArray:
         """ECEF points (m), shape ``(..., 3)`` → (east, north) in zone ``zone``'s plane (m)."""
         d = np.asarray(xyz_m, dtype=np.float64) - self.origin_ecef[zone]
@@ -245,6 +280,7 @@ def _compile(zones: list[Zone], source: str, what: str) -> Zones:
         name=np.array([z.name for z in zones], dtype=np.str_),
         floor_ft=np.array([z.floor_ft for z in zones], dtype=np.float64),
         ceiling_ft=np.array([z.ceiling_ft for z in zones], dtype=np.float64),
+        party_limited=np.array([z.parties is not None for z in zones], dtype=bool),
         window_zone=np.repeat(np.arange(nz, dtype=np.int64), counts),
         window_start_s=win[:, 0].copy(),
         window_end_s=win[:, 1].copy(),
@@ -269,7 +305,7 @@ def _compile(zones: list[Zone], source: str, what: str) -> Zones:
 
 
 def _check_scalars(z: Zone, where: Where) -> None:
-    """Name, altitude band, owner and activity windows of one zone definition."""
+    """Name, altitude band, owner, parties and activity windows of one zone definition."""
     if not isinstance(z.name, str) or not z.name.strip():
         raise where.error("name", "missing or empty (each zone needs a unique name)")
     for fname in ("floor_ft", "ceiling_ft"):
@@ -284,6 +320,17 @@ def _check_scalars(z: Zone, where: Where) -> None:
         )
     if z.owner is not None and not isinstance(z.owner, str):
         raise where.error("owner", f"{z.owner!r} is not a string")
+    if z.parties is not None:
+        if not isinstance(z.parties, tuple | list):
+            raise where.error("parties", f"{z.parties!r} is not a list of party names")
+        if not z.parties:
+            raise where.error(
+                "parties", "empty list (omit 'parties' if the zone applies to every party)"
+            )
+        for j, p in enumerate(z.parties):
+            problem = party_name_problem(p)
+            if problem is not None:
+                raise where.error("parties", f"party {j}: {p!r}: {problem}")
     if z.active is not None:
         if not isinstance(z.active, tuple | list):
             raise where.error("active", f"{z.active!r} is not a sequence of (start, end) windows")
@@ -525,6 +572,7 @@ def _geojson_zone(
     owner = props.get("owner")
     if owner is not None and not isinstance(owner, str):
         raise where.error("owner", f"{owner!r} is not a string")
+    parties = props.get("parties")  # checked with the other fields when compiled
     return Zone(
         name=name,
         geometry=polygonal(feature.get("geometry"), where),
@@ -532,6 +580,7 @@ def _geojson_zone(
         ceiling_ft=finite_number(props.get("ceiling_ft"), where, "ceiling_ft", "ft", math.inf),
         owner=owner,
         active=_parse_active(props.get("active"), where),
+        parties=tuple(parties) if isinstance(parties, list) else parties,
     )
 
 

@@ -296,7 +296,7 @@ def exercise(
     )
     runtime = _time.perf_counter() - started
     losses = count_losses(tracks, agreement.horizontal_nm, agreement.vertical_ft)
-    violations = zone_violations(tracks, scenario.zones(), scenario.zone_parties)
+    violations = zone_violations(tracks, scenario.zones())
     flown = tracks.drop_duplicates("id")["party"].value_counts()
     return tracks, RunSummary(
         losses=losses,

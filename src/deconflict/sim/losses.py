@@ -9,6 +9,7 @@ columns of :data:`~deconflict.sim.exercise.TRACK_COLUMNS`), whoever flew it.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import shapely
 
+from deconflict.airspace.entries import zone_entries
 from deconflict.airspace.zones import Zones
 from deconflict.errors import InputError
 from deconflict.geo import geodetic_to_ecef
 from deconflict.tactical.pairs import overlapping_pairs
+from deconflict.tactical.state import TrafficState
 from deconflict.units import ft_to_m, m_to_nm, nm_to_m
 
 FloatArray = npt.NDArray[np.float64]
@@ -209,51 +211,48 @@ def zone_violations(
 ) -> pd.DataFrame:
     """Episodes of aircraft inside protected zones (closed polygon, band and window).
 
-    Tracks of one run at a fixed step; ``seconds`` is samples times the step.
-    ``closed_to`` maps a zone name to the parties it is closed to (others may fly
-    in it; zones not named are closed to all: :attr:`Scenario.zone_parties`). Each
-    zone is tested against all samples at once (``shapely.contains_xy`` in
-    longitude/latitude: zone edges are straight there, as GeoJSON says).
+    Tracks of one run at a fixed step; ``seconds`` is samples times the step. A
+    sample is inside exactly when :func:`~deconflict.airspace.entries.zone_entries`
+    with no look-ahead says so, all samples at once: so a zone with a ``parties``
+    list counts only the aircraft of those parties, as the broker does.
+    ``closed_to`` (zone name → parties) replaces the lists of the zones it names;
+    :attr:`Scenario.zone_parties` repeats the scenario's own lists, so passing it
+    changes nothing. Rows are sorted by zone, id and start.
     """
+    if closed_to:
+        zones = Zones.from_zones(
+            [
+                dataclasses.replace(z, parties=tuple(closed_to[z.name]))
+                if z.name in closed_to
+                else z
+                for z in zones.zones
+            ],
+            zones.source,
+        )
     times, step = np.unique(tracks["time"].to_numpy(dtype=np.float64), return_inverse=True)
     dt = float(np.median(np.diff(times))) if times.size > 1 else 0.0
-    lon = tracks["lon"].to_numpy(dtype=np.float64)
-    lat = tracks["lat"].to_numpy(dtype=np.float64)
-    alt = tracks["alt_ft"].to_numpy(dtype=np.float64)
-    t = tracks["time"].to_numpy(dtype=np.float64)
-    ids = tracks["id"].to_numpy(dtype=np.str_)
-    party = tracks["party"].to_numpy(dtype=np.str_)
-    out = []
-    for z, zone in enumerate(zones.zones):  # a handful of zones, each over every sample
-        band = (alt >= zone.floor_ft) & (alt <= zone.ceiling_ft)
-        if closed_to is not None and zone.name in closed_to:
-            band &= np.isin(party, np.asarray(closed_to[zone.name], dtype=np.str_))
-        w = slice(zones.window_first[z], zones.window_first[z] + zones.window_count[z])
-        live = np.zeros(t.size, dtype=bool)
-        for start, end in zip(zones.window_start_s[w], zones.window_end_s[w], strict=True):
-            live |= (t >= start) & (t <= end)
-        cand = np.flatnonzero(band & live)
-        inside = cand[shapely.contains_xy(zone.geometry, lon[cand], lat[cand])]
-        inside = inside[np.lexsort((step[inside], ids[inside]))]
-        if not inside.size:
-            continue
-        who, s = ids[inside], step[inside]
-        new = np.r_[True, (who[1:] != who[:-1]) | (s[1:] != s[:-1] + 1)]
-        first = np.flatnonzero(new)
-        last = np.r_[first[1:], inside.size] - 1
-        out.append(
-            pd.DataFrame(
-                {
-                    "id": who[first].astype(object),
-                    "party": party[inside[first]].astype(object),
-                    "zone": zone.name,
-                    "start_s": times[s[first]],
-                    "end_s": times[s[last]],
-                    "samples": last - first + 1,
-                    "seconds": (last - first + 1) * dt,
-                }
-            )
-        )
-    if not out:
+    state = TrafficState.from_frame(tracks)
+    entries = zone_entries(state, zones, 0.0)
+    row, zone = entries.aircraft[entries.violation], entries.zone[entries.violation]
+    ids = state.id
+    order = np.lexsort((step[row], ids[row], zone))
+    row, zone = row[order], zone[order]
+    if not row.size:
         return pd.DataFrame(columns=list(VIOLATION_COLUMNS))
-    return pd.concat(out, ignore_index=True)[list(VIOLATION_COLUMNS)]
+    who, s = ids[row], step[row]
+    new = np.r_[True, (zone[1:] != zone[:-1]) | (who[1:] != who[:-1]) | (s[1:] != s[:-1] + 1)]
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], row.size] - 1
+    party = state.party[row[first]].astype(object) if state.party is not None else None
+    return pd.DataFrame(
+        {
+            "id": who[first].astype(object),
+            "party": party,
+            "zone": zones.name[zone[first]].astype(object),
+            "start_s": times[s[first]],
+            "end_s": times[s[last]],
+            "samples": last - first + 1,
+            "seconds": (last - first + 1) * dt,
+        },
+        columns=list(VIOLATION_COLUMNS),
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -63,16 +63,15 @@ class Scenario:
     """A validated scenario with its zone files read (see the module's table).
 
     ``zone_features`` are the protected areas' GeoJSON features, the notices'
-    corridors included with their activity windows: the agreement's
-    ``protected_areas`` format. ``source`` is the TOML file; ``zone_parties`` the
-    parties each zone is closed to, where a file says (``applies_to``).
+    corridors included with their activity windows and the parties they apply to
+    (property ``parties``: a protected area's ``applies_to``; a corridor applies to
+    every party but its sender): the agreement's ``protected_areas`` format.
+    ``source`` is the TOML file.
     """
 
     spec: ScenarioFile
     zone_features: tuple[dict[str, Any], ...]
     source: str
-    #: Zone name → the parties it is closed to (absent: every party).
-    zone_parties: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -108,6 +107,11 @@ class Scenario:
         """The protected areas (and notice corridors) compiled for checking."""
         fc = {"type": "FeatureCollection", "features": list(self.zone_features)}
         return Zones.from_geojson(fc, source=self.source)
+
+    @property
+    def zone_parties(self) -> dict[str, tuple[str, ...]]:
+        """Zone name → the parties it applies to, for the zones with a list (others: all)."""
+        return {z.name: tuple(z.parties) for z in self.zones().zones if z.parties is not None}
 
     def events_of(self, kind: str) -> list[Any]:
         """The scripted events of one kind, in file order.
@@ -196,23 +200,21 @@ def parse_scenario(text: str, path: str | Path) -> Scenario:
     except ValidationError as err:
         raise InputError(f"{p}: {one_line_error(err, got=True)}") from None
     features: list[dict[str, Any]] = []
-    zone_parties: dict[str, tuple[str, ...]] = {}
     scenario_parties = [q.name for q in spec.parties]
     for i, area in enumerate(spec.protected_areas):
-        found, names = _zone_file(p, area.file, f"protected_areas[{i}].file", None)
-        if area.applies_to is not None:
-            zone_parties.update(dict.fromkeys(names, area.applies_to))
-        features += found
+        where = f"protected_areas[{i}].file"
+        features += _zone_file(p, area.file, where, None, area.applies_to)
     for i, e in enumerate(spec.events):
         if isinstance(e, NoticeEvent) and e.corridor is not None:
             assert e.active_s is not None
-            found, names = _zone_file(p, e.corridor, f"events[{i}].corridor", e.active_s)
             others = tuple(q for q in scenario_parties if q != e.sender)
-            zone_parties.update(dict.fromkeys(names, others))  # closed to all but the sender
-            features += found
-    scenario = Scenario(
-        spec=spec, zone_features=tuple(features), source=str(p), zone_parties=zone_parties
-    )
+            if not others:
+                raise InputError(
+                    f"{p}: events[{i}].corridor: no party but the sender {e.sender!r} "
+                    "to keep out of it"
+                )
+            features += _zone_file(p, e.corridor, f"events[{i}].corridor", e.active_s, others)
+    scenario = Scenario(spec=spec, zone_features=tuple(features), source=str(p))
     zones = scenario.zones()  # every zone compiles (names unique across files)
     names = set(zones.name.tolist())
     for i, e in enumerate(spec.events):
@@ -224,17 +226,22 @@ def parse_scenario(text: str, path: str | Path) -> Scenario:
 
 
 def _zone_file(
-    toml_path: Path, name: str, where: str, active_s: tuple[float, float] | None
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The features of one GeoJSON zones file and their names, validated.
+    toml_path: Path,
+    name: str,
+    where: str,
+    active_s: tuple[float, float] | None,
+    parties: tuple[str, ...] | None,
+) -> list[dict[str, Any]]:
+    """The features of one GeoJSON zones file, validated.
 
-    ``active_s`` (s) replaces every feature's activity windows.
+    ``active_s`` (s) replaces every feature's activity windows, ``parties`` (where
+    not None) their ``parties`` property.
     """
     path = (toml_path.parent / name).resolve()
     if not path.is_file():
         raise InputError(f"{toml_path}: {where}: no such file {name!r} (looked for {path})")
     obj = read_json(path, "zones")
-    zones = Zones.from_geojson(obj, source=str(path))  # one line naming the file and feature
+    Zones.from_geojson(obj, source=str(path))  # one line naming the file and feature
     assert isinstance(obj, Mapping)
     out = []
     for feature in obj["features"]:
@@ -242,6 +249,8 @@ def _zone_file(
         props = dict(f.get("properties") or {})
         if active_s is not None:
             props["active"] = [[float(active_s[0]), float(active_s[1])]]
+        if parties is not None:
+            props["parties"] = list(parties)
         f["properties"] = props
         out.append(f)
-    return out, [str(n) for n in zones.name]
+    return out

@@ -335,12 +335,13 @@ class HotlineMessage(_Model):
 class ProtectedArea(_Model):
     """A GeoJSON zones file (path relative to the scenario file).
 
-    ``applies_to``: the parties the zones are closed to (default: every party); a
-    host nation's airspace is open to its guests.
+    ``applies_to``: the parties whose aircraft the zones apply to (at least one;
+    default: every party), written into each feature's ``parties`` property; a host
+    nation's airspace is open to its guests.
     """
 
     file: Annotated[str, Field(min_length=1)]
-    applies_to: tuple[PartyName, ...] | None = None
+    applies_to: Annotated[tuple[PartyName, ...], Field(min_length=1)] | None = None
 
 
 class Jitter(_Model):
