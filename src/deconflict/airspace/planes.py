@@ -28,6 +28,9 @@ ObjArray = npt.NDArray[np.object_]
 
 #: Outlines stay within this latitude (deg, north or south).
 MAX_ABS_LAT_DEG = 89.0
+#: Largest angle (deg, at the Earth's centre) between an outline's centre and any vertex:
+#: the extent within which a local tangent plane serves (zones and volumes alike).
+MAX_RADIUS_DEG = 20.0
 #: Longest piece (degrees of arc; less above 45° latitude) an edge is cut into.
 DENSIFY_STEP_DEG = 0.045
 #: Most an edge strays (m) from the straight pieces it is cut into.

@@ -39,6 +39,7 @@ from deconflict.airspace.geojson import (
 )
 from deconflict.airspace.planes import (
     MAX_ABS_LAT_DEG,
+    MAX_RADIUS_DEG,
     cut_antimeridian,
     grow,
     prepare,
@@ -56,8 +57,6 @@ BoolArray = npt.NDArray[np.bool_]
 ObjArray = npt.NDArray[np.object_]
 Polygonal = shapely.Polygon | shapely.MultiPolygon
 
-#: Largest angle (deg, at the Earth's centre) between an outline's centre and any vertex.
-MAX_RADIUS_DEG = 20.0
 #: Most a circle's polygon exceeds the circle (m), up to its vertex limit.
 CIRCLE_TOLERANCE_M = 2.0
 #: Fewest and most vertices of a circle's polygon.

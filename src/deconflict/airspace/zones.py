@@ -51,7 +51,7 @@ from deconflict.airspace.geojson import (
     iso_time,
     polygonal,
 )
-from deconflict.airspace.planes import expand, lift, wrap
+from deconflict.airspace.planes import MAX_RADIUS_DEG, expand, lift, wrap
 from deconflict.errors import InputError
 from deconflict.geo import ecef_to_geodetic, enu_basis, geodetic_to_ecef
 from deconflict.names import party_name_problem
@@ -64,8 +64,6 @@ Polygonal = shapely.Polygon | shapely.MultiPolygon
 
 #: Longest piece (degrees of arc; less above 45° latitude) an edge is cut into.
 MAX_STEP_DEG = 0.1
-#: Largest angle (deg, at the Earth's centre) between a zone's centre and any vertex.
-MAX_RADIUS_DEG = 20.0
 #: Extra width (m) of every box beyond the proven bounds: numerical headroom.
 BOX_SLACK_M = 100.0
 #: Grid (m, in the zone's plane) used only when merging the parts of a multi-part zone.
