@@ -1,0 +1,295 @@
+"""What a report shows, before it is HTML: the working group's view of a record.
+
+:func:`working_group_view` makes a :class:`ReportView` of everything in the record;
+:func:`deconflict.report.need_to_know.party_view` makes one party's. :mod:`~.html`
+renders either. Plan views are in nautical miles east and north of a reference point
+(equirectangular about it: within a fraction of a percent over a card's few miles).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from deconflict.report.airprox import CATEGORIES, Airprox, Incidents, incidents
+from deconflict.report.hotline_facts import HotlineFacts
+from deconflict.report.record import Record
+
+#: Minutes of arc per degree: nautical miles per degree of latitude.
+NM_PER_DEG = 60.0
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One line of a card's plot: ``x``/``y`` in the plot's units, a legend name."""
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    dash: bool = False
+
+
+@dataclass(frozen=True)
+class CardView:
+    """An airprox card as shown: facts as (label, text) rows, advisories, two plots.
+
+    ``plan``: NM east/north; ``profile``: time (s from closest approach) against
+    ``profile_label``; ``band_ft``: the vertical minimum drawn on the profile (± when
+    the profile is relative altitude, else none).
+    """
+
+    label: str
+    category: str
+    t_s: float
+    facts: tuple[tuple[str, str], ...]
+    advisories: tuple[tuple[str, ...], ...]
+    plan: tuple[Trace, ...]
+    profile: tuple[Trace, ...]
+    profile_label: str
+    relative: bool
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything a report shows (see :mod:`deconflict.report.html`).
+
+    ``party``: None for the working group. ``tracks``: the aircraft drawn on the map
+    (``t_s, id, party, lat, lon, alt_ft``); ``positions``: incident markers (label,
+    category, lat, lon). ``incident_rows``: the incident table, one row per incident
+    (kind, label, time s, who, what). ``runs``: per run label, its counts for the
+    on/off comparison. ``alerts``/``messages``: the alert events and hotline messages
+    shown on the timeline.
+    """
+
+    record: Record
+    party: str | None
+    cards: tuple[CardView, ...]
+    incident_rows: tuple[tuple[str, str, float, str, str], ...]
+    violations: pd.DataFrame
+    hotline: HotlineFacts
+    tracks: pd.DataFrame
+    positions: tuple[tuple[str, str, float, float], ...]
+    alerts: pd.DataFrame
+    messages: pd.DataFrame
+    runs: dict[str, dict[str, int]]
+    categories: dict[str, int]
+    flight: pd.DataFrame
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def flight_hours(tracks: pd.DataFrame) -> pd.DataFrame:
+    """Aircraft and flight hours per party (columns ``party, aircraft, hours``).
+
+    Hours are samples times the step.
+    """
+    if not len(tracks):
+        return pd.DataFrame(columns=["party", "aircraft", "hours"])
+    times = np.unique(tracks["t_s"].to_numpy(float))
+    step = float(np.median(np.diff(times))) if times.size > 1 else 0.0
+    g = tracks.groupby("party", sort=True)
+    return pd.DataFrame(
+        {
+            "party": list(g.groups),
+            "aircraft": g["id"].nunique().to_numpy(),
+            "hours": (g.size() * step / 3600.0).to_numpy(),
+        }
+    )
+
+
+def local_nm(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> tuple:
+    """NM east and north of (``lat0``, ``lon0``) (equirectangular about it).
+
+    >>> local_nm(np.array([1.0]), np.array([0.0]), 0.0, 0.0)[1].tolist()
+    [60.0]
+    """
+    dlon = (np.asarray(lon, float) - lon0 + 180.0) % 360.0 - 180.0
+    east = dlon * NM_PER_DEG * math.cos(math.radians(lat0))
+    north = (np.asarray(lat, float) - lat0) * NM_PER_DEG
+    return east, north
+
+
+def run_counts(inc: Incidents) -> dict[str, int]:
+    """The numbers compared between runs."""
+    cats = {k: sum(1 for c in inc.losses if c.category == k) for k in CATEGORIES}
+    return {
+        "losses of separation": len(inc.losses),
+        "NMAC": sum(1 for c in inc.losses if c.nmac),
+        **{f"category {k}": n for k, n in cats.items()},
+        "zone violations": len(inc.violations),
+    }
+
+
+def fmt_time(record: Record, t_s: float) -> str:
+    """A record time as ``YYYY-MM-DD HH:MM:SSZ``."""
+    if not math.isfinite(t_s):
+        return "–"
+    return record.utc(t_s).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def fmt_pos(lat: float, lon: float) -> str:
+    """A position at 4 decimals (about 10 m), hemispheres named.
+
+    >>> fmt_pos(36.12345, -4.5)
+    '36.1235°N 4.5000°W'
+    """
+    return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
+
+
+def fmt_followed(value: bool | None) -> str:
+    """Yes / NO / –."""
+    return "–" if value is None else ("yes" if value else "NO")
+
+
+def advisory_rows(card: Airprox, record: Record, only: str | None = None) -> tuple:
+    """The advisories of a card as table rows (only those of aircraft ``only``, if given)."""
+    return tuple(
+        (
+            fmt_time(record, a.t_s),
+            a.id,
+            a.level,
+            a.manoeuvre,
+            "" if math.isnan(a.target_vs_fpm) else f"{a.target_vs_fpm:+.0f}",
+            "" if math.isnan(a.target_track_deg) else f"{a.target_track_deg:03.0f}",
+            fmt_followed(a.followed),
+        )
+        for a in card.advisories
+        if only is None or a.id == only
+    )
+
+
+def aircraft_text(a: object) -> str:
+    """``ID (party, type): FL/alt, track, speed`` of an aircraft at closest approach."""
+    kind = f", {a.type}" if a.type else ""  # type: ignore[attr-defined]
+    return (
+        f"{a.id} ({a.party}{kind}): {a.alt_ft:,.0f} ft, track {a.track_deg:03.0f}°, "  # type: ignore[attr-defined]
+        f"{a.gs_kt:.0f} kt, {a.vs_fpm:+,.0f} ft/min"  # type: ignore[attr-defined]
+    )
+
+
+def common_facts(card: Airprox, record: Record) -> list[tuple[str, str]]:
+    """Card facts both views share (separation, closure, alert timing, category)."""
+    lead = "–" if math.isnan(card.lead_s) else f"{card.lead_s:.0f} s before the loss began"
+    return [
+        ("date/time (UTC)", fmt_time(record, card.t_s)),
+        (
+            "separation at closest approach",
+            f"{card.h_nm:.2f} NM horizontal, {card.v_ft:,.0f} ft vertical "
+            f"(minima {record.agreement.horizontal_nm:g} NM / {record.agreement.vertical_ft:g} ft)",
+        ),
+        (
+            "loss of separation",
+            f"{fmt_time(record, card.start_s)} to {fmt_time(record, card.end_s)}"
+            f"{' — NMAC' if card.nmac else ''}",
+        ),
+        (
+            "closure rate",
+            "–" if math.isnan(card.closure_kt) else f"{card.closure_kt:.0f} kt (horizontal)",
+        ),
+        ("first alert", f"{fmt_time(record, card.first_alert_s)} ({lead})"),
+        ("advisories followed", fmt_followed(card.resolved) if card.advisories else "none given"),
+        ("risk category", f"{card.category} — {CATEGORIES[card.category]}"),
+    ]
+
+
+def _wg_card(card: Airprox, record: Record) -> CardView:
+    w = card.window
+    plan, profile = [], []
+    for aid in (card.a.id, card.b.id):
+        rows = w[w["id"] == aid]
+        east, north = local_nm(rows["lat"].to_numpy(), rows["lon"].to_numpy(), card.lat, card.lon)
+        plan.append(Trace(aid, tuple(np.round(east, 3)), tuple(np.round(north, 3))))
+        t = tuple(np.round(rows["t_s"].to_numpy(float) - card.t_s, 1))
+        profile.append(Trace(aid, t, tuple(np.round(rows["alt_ft"].to_numpy(float), 0))))
+    facts = common_facts(card, record)
+    facts[1:1] = [
+        ("position", fmt_pos(card.lat, card.lon)),
+        ("aircraft 1", aircraft_text(card.a)),
+        ("aircraft 2", aircraft_text(card.b)),
+    ]
+    return CardView(
+        label=card.label,
+        category=card.category,
+        t_s=card.t_s,
+        facts=tuple(facts),
+        advisories=advisory_rows(card, record),
+        plan=tuple(plan),
+        profile=tuple(profile),
+        profile_label="altitude (ft)",
+        relative=False,
+    )
+
+
+def incident_rows(
+    inc: Incidents, record: Record, cards: list[tuple[str, str, float, str, str]] | None = None
+) -> tuple[tuple[str, str, float, str, str], ...]:
+    """The incident table, one row per incident, sorted by time.
+
+    Losses of separation (given as rows, or made from ``inc``), zone violations,
+    overdue requests, unacknowledged distress calls.
+    """
+    rows = list(cards) if cards is not None else []
+    if cards is None:
+        for c in inc.losses:
+            rows.append(
+                (
+                    "loss of separation",
+                    c.label,
+                    c.t_s,
+                    f"{c.a.id} ({c.a.party}) / {c.b.id} ({c.b.party})",
+                    f"category {c.category}: {c.h_nm:.2f} NM, {c.v_ft:,.0f} ft",
+                )
+            )
+    for k, v in enumerate(inc.violations.itertuples(index=False), start=1):
+        rows.append(
+            (
+                "zone violation",
+                f"ZONE-{k}",
+                float(v.start_s),
+                f"{v.id} ({v.party})",
+                f"inside {v.zone} for {float(v.seconds):.0f} s",
+            )
+        )
+    for k, o in enumerate(inc.hotline.overdue.itertuples(index=False), start=1):
+        rows.append(
+            (
+                "overdue request",
+                f"REQ-{k}",
+                float(o.since_s),
+                f"{o.owed_by} owes {o.owed_to}",
+                f"unanswered {float(o.overdue_s):.0f} s past its deadline: {o.body}",
+            )
+        )
+    distress = inc.hotline.distress
+    unacked = distress[~distress["acknowledged"].astype(bool)]
+    for k, d in enumerate(unacked.itertuples(index=False), start=1):
+        rows.append(("unacknowledged distress", f"MAYDAY-{k}", float(d.t_s), d.sender, str(d.body)))
+    return tuple(sorted(rows, key=lambda r: (r[2], r[1])))
+
+
+def working_group_view(record: Record) -> ReportView:
+    """The working group's report: every party, every incident."""
+    main = incidents(record)
+    runs = {record.main: run_counts(main)}
+    for label in record.runs:
+        if label != record.main:
+            runs[label] = run_counts(incidents(record, label))
+    cats = {k: sum(1 for c in main.losses if c.category == k) for k in CATEGORIES}
+    rec = record.run
+    return ReportView(
+        record=record,
+        party=None,
+        cards=tuple(_wg_card(c, record) for c in main.losses),
+        incident_rows=incident_rows(main, record),
+        violations=main.violations,
+        hotline=main.hotline,
+        tracks=rec.tracks,
+        positions=tuple((c.label, c.category, c.lat, c.lon) for c in main.losses),
+        alerts=rec.alerts,
+        messages=rec.messages,
+        runs=runs,
+        categories=cats,
+        flight=flight_hours(rec.tracks),
+    )
