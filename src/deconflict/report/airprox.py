@@ -254,6 +254,11 @@ def incidents(record: Record, run: str | None = None) -> Incidents:
     return Incidents(tuple(cards), violations, hotline_facts(rec.messages, record.until_s))
 
 
+def all_incidents(record: Record) -> dict[str, Incidents]:
+    """The incidents of every run of ``record``, by run label."""
+    return {label: incidents(record, label) for label in record.runs}
+
+
 def _card(
     number: int, ep: object, tracks: pd.DataFrame, alerts: pd.DataFrame, record: Record
 ) -> Airprox:
@@ -287,7 +292,7 @@ def _card(
         for x in (id_a, id_b)
     ]
     gap = max(gaps) if samples >= 2 else math.inf
-    advisories = _advisories(id_a, id_b, start, end, tracks, alerts, ag.lookahead_s)
+    advisories = _advisories(id_a, id_b, start, end, pair, alerts, ag.lookahead_s)
     followed = [adv.followed for adv in advisories if adv.followed is not None]
     resolved = None if not followed else all(followed)
     enc = Encounter(float(h[i]), float(v[i]), closure, resolved, samples, gap)

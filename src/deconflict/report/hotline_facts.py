@@ -97,7 +97,7 @@ def hotline_facts(messages: pd.DataFrame, until_s: float) -> HotlineFacts:
     distress = []
     for r in messages[messages["kind"] == "distress"].itertuples(index=False):
         acks = replies[(replies["in_reply_to"] == r.id) & (replies["kind"] == "ack")]
-        acks = acks[~acks["body"].map(is_receipt)]
+        acks = acks[~acks["body"].map(is_receipt).astype(bool)]
         first = acks.sort_values("t_s", kind="stable").head(1)
         if len(first):
             row = first.iloc[0]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from deconflict.errors import InputError
 from deconflict.names import BROADCAST
-from deconflict.report.airprox import CATEGORIES, Airprox, AtCpa, Incidents, incidents
+from deconflict.report.airprox import CATEGORIES, Airprox, AtCpa, Incidents, all_incidents
 from deconflict.report.hotline_facts import hotline_facts
 from deconflict.report.record import Record
 from deconflict.report.view import (
@@ -30,6 +30,7 @@ from deconflict.report.view import (
     common_facts,
     flight_hours,
     fmt_pos,
+    in_period,
     incident_rows,
     local_nm,
     run_counts,
@@ -118,15 +119,19 @@ def party_messages(messages: pd.DataFrame, party: str) -> pd.DataFrame:
     return messages[keep].reset_index(drop=True)
 
 
-def party_view(record: Record, party: str) -> ReportView:
-    """What ``party`` may know of ``record`` (see the module)."""
+def party_view(record: Record, party: str, found: dict[str, Incidents] | None = None) -> ReportView:
+    """What ``party`` may know of ``record`` (see the module).
+
+    ``found``: the incidents of each run, if already made (:func:`all_incidents`).
+    """
     if party not in record.parties:
         known = ", ".join(record.parties) or "none"
         raise InputError(f"--party {party!r}: not a party of this record (parties: {known})")
     rec = record.run
     messages = party_messages(rec.messages, party)
     facts = hotline_facts(messages, record.until_s)
-    by_run = {label: _own_incidents(incidents(record, label), party) for label in record.runs}
+    found = found if found is not None else all_incidents(record)
+    by_run = {label: _own_incidents(inc, party) for label, inc in found.items()}
     inc = Incidents(by_run[record.main].losses, by_run[record.main].violations, facts)
     cards = []
     loss_rows = []
@@ -153,11 +158,11 @@ def party_view(record: Record, party: str) -> ReportView:
         cards=tuple(cards),
         incident_rows=incident_rows(inc, record, loss_rows),
         violations=inc.violations,
-        hotline=facts,
+        hotline=in_period(facts, record.since_s),
         tracks=tracks,
         positions=tuple(positions),
         alerts=alerts,
-        messages=messages,
+        messages=messages[messages["t_s"] >= record.since_s].reset_index(drop=True),
         runs=runs,
         categories={k: sum(1 for c in inc.losses if c.category == k) for k in CATEGORIES},
         flight=flight_hours(tracks),

@@ -536,12 +536,13 @@ def _clip(record: Record, since_unix: float | None, until_unix: float | None) ->
     lo = -math.inf if since_unix is None else since_unix - record.start_unix_s
     hi = math.inf if until_unix is None else until_unix - record.start_unix_s
 
-    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+    def keep(frame: pd.DataFrame, since: float = lo) -> pd.DataFrame:
         t = frame["t_s"].to_numpy(dtype=np.float64)
-        return frame[(t >= lo) & (t <= hi)].reset_index(drop=True)
+        return frame[(t >= since) & (t <= hi)].reset_index(drop=True)
 
+    # Messages before the period stay: a request asked before it may be owed during it.
     runs = {
-        k: RunRecord(r.label, keep(r.tracks), keep(r.alerts), keep(r.messages), r.audit)
+        k: RunRecord(r.label, keep(r.tracks), keep(r.alerts), keep(r.messages, -math.inf), r.audit)
         for k, r in record.runs.items()
     }
     return Record(

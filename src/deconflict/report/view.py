@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from deconflict.report.airprox import CATEGORIES, Airprox, Incidents, incidents
+from deconflict.report.airprox import CATEGORIES, Airprox, Incidents, all_incidents
 from deconflict.report.hotline_facts import HotlineFacts
 from deconflict.report.record import Record
 
@@ -109,6 +109,27 @@ def local_nm(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> tupl
     east = dlon * NM_PER_DEG * math.cos(math.radians(lat0))
     north = (np.asarray(lat, float) - lat0) * NM_PER_DEG
     return east, north
+
+
+def in_period(facts: HotlineFacts, since_s: float) -> HotlineFacts:
+    """The hotline facts that concern the period from ``since_s``.
+
+    Requests asked in it, answered in it or still owed; distress calls made or
+    acknowledged in it, or never; failovers in it. Overdue requests are all owed in it.
+    """
+    req = facts.requests
+    keep = (req["t_s"] >= since_s) | req["status"].isin(["overdue", "open"])
+    keep |= req["response_s"].fillna(-math.inf) >= since_s
+    dis = facts.distress
+    acked_at = dis["t_s"] + dis["ack_after_s"].fillna(math.inf)
+    keep_d = (dis["t_s"] >= since_s) | (acked_at >= since_s)
+    fail = facts.failovers
+    return HotlineFacts(
+        requests=req[keep].reset_index(drop=True),
+        overdue=facts.overdue,
+        distress=dis[keep_d].reset_index(drop=True),
+        failovers=fail[fail["t_s"] >= since_s].reset_index(drop=True),
+    )
 
 
 def run_counts(inc: Incidents) -> dict[str, int]:
@@ -269,13 +290,14 @@ def incident_rows(
     return tuple(sorted(rows, key=lambda r: (r[2], r[1])))
 
 
-def working_group_view(record: Record) -> ReportView:
-    """The working group's report: every party, every incident."""
-    main = incidents(record)
-    runs = {record.main: run_counts(main)}
-    for label in record.runs:
-        if label != record.main:
-            runs[label] = run_counts(incidents(record, label))
+def working_group_view(record: Record, found: dict[str, Incidents] | None = None) -> ReportView:
+    """The working group's report: every party, every incident.
+
+    ``found``: the incidents of each run, if already made (:func:`all_incidents`).
+    """
+    found = found if found is not None else all_incidents(record)
+    main = found[record.main]
+    runs = {label: run_counts(inc) for label, inc in found.items()}
     cats = {k: sum(1 for c in main.losses if c.category == k) for k in CATEGORIES}
     rec = record.run
     return ReportView(
@@ -284,11 +306,11 @@ def working_group_view(record: Record) -> ReportView:
         cards=tuple(_wg_card(c, record) for c in main.losses),
         incident_rows=incident_rows(main, record),
         violations=main.violations,
-        hotline=main.hotline,
+        hotline=in_period(main.hotline, record.since_s),
         tracks=rec.tracks,
         positions=tuple((c.label, c.category, c.lat, c.lon) for c in main.losses),
         alerts=rec.alerts,
-        messages=rec.messages,
+        messages=rec.messages[rec.messages["t_s"] >= record.since_s].reset_index(drop=True),
         runs=runs,
         categories=cats,
         flight=flight_hours(rec.tracks),
