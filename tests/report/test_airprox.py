@@ -72,6 +72,12 @@ def test_followed_climb_descend_turns() -> None:
     assert followed("turn_right", math.nan, 20.0, right) is True  # 15° of 30° across north
     assert followed("turn_left", math.nan, 320.0, right) is False
     assert followed("no_safe_manoeuvre", math.nan, math.nan, climb) is None
+    # A climb may ask only for a reduced descent: -2,000 to -500 ft/min, half way is enough.
+    easing = pd.DataFrame({"vs_fpm": [-2000.0, -1600.0, -1100.0], "track_deg": [0.0] * 3})
+    assert followed("climb", -500.0, math.nan, easing) is True
+    assert followed("climb", -500.0, math.nan, easing.head(2)) is False
+    # Already at or beyond its target when advised: followed (nothing to change).
+    assert followed("descend", 3400.0, math.nan, climb.assign(vs_fpm=3400.0)) is True
     assert followed("climb", 1500.0, math.nan, climb.head(1)) is False  # nothing after it
 
 

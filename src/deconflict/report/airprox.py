@@ -46,11 +46,13 @@ CRITICAL_RATIO = 0.25
 MARGINAL_RATIO = 0.5
 #: Closing this fast or faster (kt, horizontal) leaves no time: B below MARGINAL_RATIO.
 HIGH_CLOSURE_KT = 600.0
-#: An advisory was followed when, within this long after it (s), ...
+#: An advisory was followed when, within this long after it (s), the vertical speed
+#: came half way from where it was to the target (at or beyond it counts: a climb's
+#: target may be a reduced descent), or the track turned half way to its target, ...
 FOLLOW_WINDOW_S = 30.0
-#: ... a climb (descent) reached this vertical speed (ft/min) or half its target, ...
+#: ... or, without a target, a climb (descent) reached this vertical speed (ft/min) ...
 FOLLOW_VS_FPM = 300.0
-#: ... or a turn changed the track this much (deg) in the advised sense, or half the way.
+#: ... or a turn changed the track this much (deg) in the advised sense.
 FOLLOW_TURN_DEG = 10.0
 
 #: The rule, as printed in the report (see :func:`risk_category`).
@@ -67,9 +69,11 @@ RISK_RULE = (
     f"B (safety not assured): s < {CRITICAL_RATIO:g} though resolved; or s < "
     f"{MARGINAL_RATIO:g} and either not resolved or closing at {HIGH_CLOSURE_KT:g} kt or more.",
     "C (no risk of collision): every other loss of separation.",
-    f"An advisory is followed when within {FOLLOW_WINDOW_S:g} s a climb (descent) reaches "
-    f"{FOLLOW_VS_FPM:g} ft/min up (down) or half its target vertical speed, or a turn changes "
-    f"the track {FOLLOW_TURN_DEG:g}° in the advised sense or half the way to its target.",
+    f"An advisory is followed when within {FOLLOW_WINDOW_S:g} s the vertical speed comes half "
+    f"way from where it was to the advised target in the advised sense (at or beyond the "
+    f"target counts: a climb may ask only for a reduced descent), or the track turns half way "
+    f"to the advised track or {FOLLOW_TURN_DEG:g}° in the advised sense; without a target, "
+    f"{FOLLOW_VS_FPM:g} ft/min up (climb) or down (descend).",
 )
 
 
@@ -415,10 +419,13 @@ def followed(
     vs = after["vs_fpm"].to_numpy(float)
     if manoeuvre in ("climb", "descend"):
         sense = 1.0 if manoeuvre == "climb" else -1.0
-        need = FOLLOW_VS_FPM
-        if math.isfinite(target_vs_fpm) and sense * target_vs_fpm > 0:
-            need = min(need, 0.5 * abs(target_vs_fpm))
-        return bool(np.any(sense * vs[1:] >= need))
+        if math.isfinite(target_vs_fpm):
+            # In the advised sense: how far the target is beyond where it was, half of it.
+            short = max(sense * (target_vs_fpm - vs[0]), 0.0)
+            need = sense * target_vs_fpm - 0.5 * short
+        else:
+            need = FOLLOW_VS_FPM
+        return bool(np.any(sense * vs >= need))
     trk = after["track_deg"].to_numpy(float)
     sense = 1.0 if manoeuvre == "turn_right" else -1.0
     turned = sense * (((trk[1:] - trk[0]) + 180.0) % 360.0 - 180.0)

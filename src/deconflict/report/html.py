@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from deconflict.report.airprox import CATEGORIES, RISK_RULE
-from deconflict.report.view import CardView, ReportView, fmt_time
+from deconflict.report.view import CardView, ReportView, fmt_duration, fmt_time
 
 #: Map tracks are drawn from a sample every this many seconds (keeps the file small).
 MAP_STEP_S = 30.0
@@ -53,12 +53,13 @@ h2{font-size:18px;border-bottom:2px solid #14213d;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;margin:6px 0 12px}
 th,td{border:1px solid #d5dbe3;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#eef2f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eef2f7}table.kv th{font-weight:normal;white-space:nowrap}
+code.hash{font-size:11px;word-break:break-all;display:inline-block;max-width:300px}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .grid{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
 .card{border:1px solid #d5dbe3;border-left:8px solid #999;border-radius:4px;
 padding:8px 14px;margin:14px 0}
 .card h3{margin-top:4px}.plots{display:flex;flex-wrap:wrap;gap:10px}
-.plot{width:520px;height:340px}.plot.wide{width:100%;height:640px}
+.plot{width:520px;height:340px}.plot.wide{width:100%;height:820px}
 .plot.timeline{width:100%;height:420px}
 .cat{display:inline-block;min-width:18px;text-align:center;color:#fff;border-radius:3px;
 padding:0 5px;font-weight:bold}
@@ -73,16 +74,27 @@ def _e(value: object) -> str:
 
 
 def _table(
-    header: Sequence[str], rows: Iterable[Sequence[object]], *, table_id: str = "", cls: str = ""
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    table_id: str = "",
+    cls: str = "",
+    code: frozenset[int] = frozenset(),
 ) -> str:
-    """An HTML table; numbers right-aligned. Each row may carry a class via ``cls``."""
+    """An HTML table; numbers right-aligned, columns ``code`` as wrapped hex.
+
+    Each row may carry a class via ``cls``.
+    """
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
     for row in rows:
         cells = []
-        for v in row:
+        for k, v in enumerate(row):
             num = isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-            cells.append(f'<td class="num">{_e(v)}</td>' if num else f"<td>{_e(v)}</td>")
+            if k in code:
+                cells.append(f'<td><code class="hash">{_e(v)}</code></td>')
+            else:
+                cells.append(f'<td class="num">{_e(v)}</td>' if num else f"<td>{_e(v)}</td>")
         body.append(
             f'<tr class="{cls}">' + "".join(cells) + "</tr>"
             if cls
@@ -93,6 +105,12 @@ def _table(
         body.append(f'<tr class="empty"><td colspan="{span}">none</td></tr>')
     ident = f' id="{table_id}"' if table_id else ""
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _kv(rows: Iterable[Sequence[object]]) -> str:
+    """A two-column table of labels and values (no header)."""
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f'<table class="kv"><tbody>{body}</tbody></table>'
 
 
 def _figure(fig: go.Figure, div_id: str, cls: str = "plot") -> str:
@@ -120,8 +138,7 @@ def _summary(view: ReportView) -> str:
     parts = ["<section id='summary'><h2>1. Summary</h2><div class='grid'>"]
     parts.append(
         "<div><h3>Record</h3>"
-        + _table(
-            ["", ""],
+        + _kv(
             [
                 ("source", rec.source),
                 ("scenario", rec.scenario or "–"),
@@ -131,8 +148,7 @@ def _summary(view: ReportView) -> str:
             ],
         )
         + "<h3>Agreement</h3>"
-        + _table(
-            ["", ""],
+        + _kv(
             [
                 ("fingerprint", ag.fingerprint),
                 ("separation minima", f"{ag.horizontal_nm:g} NM / {ag.vertical_ft:g} ft"),
@@ -224,7 +240,7 @@ def _incidents(view: ReportView) -> str:
 
 def _card(card: CardView) -> str:
     colour = CATEGORY_COLOURS.get(card.category, "#999")
-    facts = _table(["", ""], card.facts)
+    facts = _kv(card.facts)
     adv = _table(
         [
             "time (UTC)",
@@ -248,14 +264,14 @@ def _card(card: CardView) -> str:
                 line={"color": PALETTE[k % len(PALETTE)], "dash": "dash" if tr.dash else "solid"},
             )
         )
+    at = [(tr.x[tr.t.index(0.0)], tr.y[tr.t.index(0.0)]) for tr in card.plan if 0.0 in tr.t]
     plan.add_trace(
         go.Scatter(
-            x=[tr.x[len(tr.x) // 2] if tr.x else 0.0 for tr in card.plan],
-            y=[tr.y[len(tr.y) // 2] if tr.y else 0.0 for tr in card.plan],
+            x=[p[0] for p in at],
+            y=[p[1] for p in at],
             mode="markers",
-            marker={"color": "#000", "size": 7, "symbol": "x"},
-            name="±60 s window midpoint",
-            showlegend=False,
+            marker={"color": "#000", "size": 8, "symbol": "x"},
+            name="closest approach",
             hoverinfo="skip",
         )
     )
@@ -277,6 +293,9 @@ def _card(card: CardView) -> str:
             )
         )
     prof.add_vline(x=0.0, line={"color": "#888", "dash": "dot"})
+    if card.relative:
+        for y in (-card.band_ft, card.band_ft):
+            prof.add_hline(y=y, line={"color": "#c83232", "dash": "dot", "width": 1})
     prof.update_layout(
         title={"text": f"{card.label}: vertical profile ±60 s", "font": {"size": 13}},
         xaxis={"title": {"text": "s from closest approach"}},
@@ -398,7 +417,7 @@ def _map(view: ReportView) -> str:
             "scaleratio": 1.0 / math.cos(math.radians(lat0)),
             "range": [box[1], box[3]],
         },
-        legend={"orientation": "v", "x": 1.01, "y": 1.0},
+        legend={"orientation": "h", "x": 0.0, "y": -0.08, "yanchor": "top"},
         plot_bgcolor="#f7fbff",
     )
     note = (
@@ -519,9 +538,9 @@ def _timeline(view: ReportView) -> str:
                 r.sender,
                 r.to,
                 r.body,
-                "–" if math.isnan(r.deadline_s) else f"{r.deadline_s:.0f} s",
+                fmt_duration(r.deadline_s),
                 fmt_time(rec, r.response_s),
-                "–" if math.isnan(r.response_after_s) else f"{r.response_after_s:.0f} s",
+                fmt_duration(r.response_after_s),
                 r.status,
             )
             for r in req.itertuples(index=False)
@@ -537,7 +556,7 @@ def _timeline(view: ReportView) -> str:
                 o.body,
                 fmt_time(rec, o.asked_s),
                 fmt_time(rec, o.since_s),
-                f"{o.overdue_s:.0f} s",
+                fmt_duration(o.overdue_s),
             )
             for o in view.hotline.overdue.itertuples(index=False)
         ],
@@ -551,7 +570,7 @@ def _timeline(view: ReportView) -> str:
                 d.sender,
                 d.body,
                 d.ack_by or "NOT ACKNOWLEDGED",
-                "–" if not d.acknowledged else f"{d.ack_after_s:.0f} s",
+                "–" if not d.acknowledged else fmt_duration(d.ack_after_s),
             )
             for d in view.hotline.distress.itertuples(index=False)
         ],
@@ -593,7 +612,7 @@ def _integrity(view: ReportView) -> str:
                     a.relay,
                     a.path,
                     a.entries,
-                    ", ".join(f"{k} {n}" for k, n in a.types.items()),
+                    "; ".join(f"{k}: {n}" for k, n in a.types.items()),
                     a.signer,
                     "yes" if a.key_pinned else "no",
                     a.heads_checked,
@@ -616,6 +635,7 @@ def _integrity(view: ReportView) -> str:
         ],
         rows,
         table_id="audit",
+        code=frozenset({4, 7}),
     )
     verdicts = [r[-1] == "verified" for r in rows]
     overall = (
@@ -629,7 +649,7 @@ def _integrity(view: ReportView) -> str:
         + overall
         + body
         + "<h3>Party signing keys registered in the logs</h3>"
-        + _table(["relay", "party", "public key (Ed25519)"], keys)
+        + _table(["relay", "party", "public key (Ed25519)"], keys, code=frozenset({2}))
         + "</section>"
     )
 

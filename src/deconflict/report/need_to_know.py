@@ -93,17 +93,24 @@ def _party_card(card: Airprox, own: AtCpa, other: AtCpa, record: Record) -> Card
         facts=tuple(facts),
         advisories=advisory_rows(card, record, only=own.id),
         plan=(
-            Trace(own.id, tuple(np.round(e_own, 3)), tuple(np.round(n_own, 3))),
+            Trace(
+                own.id,
+                tuple(np.round(e_own, 3)),
+                tuple(np.round(n_own, 3)),
+                t=tuple(np.round(mine.index.to_numpy(float) - card.t_s, 1)),
+            ),
             Trace(
                 "other aircraft (relative)",
                 tuple(np.round(e_o, 3)),
                 tuple(np.round(n_o, 3)),
                 dash=True,
+                t=tuple(t),
             ),
         ),
         profile=(Trace("other aircraft, relative altitude", tuple(t), tuple(np.round(rel_alt))),),
         profile_label="relative altitude (ft, other minus own)",
         relative=True,
+        band_ft=record.agreement.vertical_ft,
     )
 
 

@@ -24,12 +24,16 @@ NM_PER_DEG = 60.0
 
 @dataclass(frozen=True)
 class Trace:
-    """One line of a card's plot: ``x``/``y`` in the plot's units, a legend name."""
+    """One line of a card's plot: ``x``/``y`` in the plot's units, a legend name.
+
+    ``t``: each point's time from closest approach (s), to mark it on a plan view.
+    """
 
     name: str
     x: tuple[float, ...]
     y: tuple[float, ...]
     dash: bool = False
+    t: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,8 @@ class CardView:
     """An airprox card as shown: facts as (label, text) rows, advisories, two plots.
 
     ``plan``: NM east/north; ``profile``: time (s from closest approach) against
-    ``profile_label``; ``band_ft``: the vertical minimum drawn on the profile (± when
-    the profile is relative altitude, else none).
+    ``profile_label``; ``relative``: the profile is relative altitude (the vertical
+    minimum ``band_ft`` is drawn either side of 0).
     """
 
     label: str
@@ -50,6 +54,7 @@ class CardView:
     profile: tuple[Trace, ...]
     profile_label: str
     relative: bool
+    band_ft: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -153,10 +158,35 @@ def fmt_time(record: Record, t_s: float) -> str:
 def fmt_pos(lat: float, lon: float) -> str:
     """A position at 4 decimals (about 10 m), hemispheres named.
 
-    >>> fmt_pos(36.12345, -4.5)
+    >>> fmt_pos(36.12346, -4.5)
     '36.1235°N 4.5000°W'
     """
     return f"{abs(lat):.4f}°{'N' if lat >= 0 else 'S'} {abs(lon):.4f}°{'E' if lon >= 0 else 'W'}"
+
+
+def fmt_closure(kt: float) -> str:
+    """The fastest horizontal closing speed; negative is opening.
+
+    >>> fmt_closure(420.4), fmt_closure(-37.0)
+    ('420 kt (horizontal)', 'opening, 37 kt (horizontal)')
+    """
+    if math.isnan(kt):
+        return "–"
+    return f"{kt:.0f} kt (horizontal)" if kt >= 0 else f"opening, {-kt:.0f} kt (horizontal)"
+
+
+def fmt_duration(s: float) -> str:
+    """Seconds, with minutes or hours beside when long.
+
+    >>> fmt_duration(40.0), fmt_duration(5700.0), fmt_duration(900.0)
+    ('40 s', '5700 s (1 h 35 min)', '900 s (15 min)')
+    """
+    if math.isnan(s):
+        return "–"
+    if s < 120:
+        return f"{s:.0f} s"
+    h, m = divmod(round(s / 60), 60)
+    return f"{s:.0f} s ({h} h {m} min)" if h else f"{s:.0f} s ({m} min)"
 
 
 def fmt_followed(value: bool | None) -> str:
@@ -205,10 +235,7 @@ def common_facts(card: Airprox, record: Record) -> list[tuple[str, str]]:
             f"{fmt_time(record, card.start_s)} to {fmt_time(record, card.end_s)}"
             f"{' — NMAC' if card.nmac else ''}",
         ),
-        (
-            "closure rate",
-            "–" if math.isnan(card.closure_kt) else f"{card.closure_kt:.0f} kt (horizontal)",
-        ),
+        ("closure rate", fmt_closure(card.closure_kt)),
         ("first alert", f"{fmt_time(record, card.first_alert_s)} ({lead})"),
         ("advisories followed", fmt_followed(card.resolved) if card.advisories else "none given"),
         ("risk category", f"{card.category} — {CATEGORIES[card.category]}"),
@@ -221,8 +248,8 @@ def _wg_card(card: Airprox, record: Record) -> CardView:
     for aid in (card.a.id, card.b.id):
         rows = w[w["id"] == aid]
         east, north = local_nm(rows["lat"].to_numpy(), rows["lon"].to_numpy(), card.lat, card.lon)
-        plan.append(Trace(aid, tuple(np.round(east, 3)), tuple(np.round(north, 3))))
         t = tuple(np.round(rows["t_s"].to_numpy(float) - card.t_s, 1))
+        plan.append(Trace(aid, tuple(np.round(east, 3)), tuple(np.round(north, 3)), t=t))
         profile.append(Trace(aid, t, tuple(np.round(rows["alt_ft"].to_numpy(float), 0))))
     facts = common_facts(card, record)
     facts[1:1] = [
@@ -280,7 +307,7 @@ def incident_rows(
                 f"REQ-{k}",
                 float(o.since_s),
                 f"{o.owed_by} owes {o.owed_to}",
-                f"unanswered {float(o.overdue_s):.0f} s past its deadline: {o.body}",
+                f"unanswered {fmt_duration(float(o.overdue_s))} past its deadline: {o.body}",
             )
         )
     distress = inc.hotline.distress
