@@ -375,22 +375,26 @@ def _read_db(
         ) from None
     finally:
         engine.dispose()
+    from deconflict.datadir import sqlite_file
+
     backup: list[str] = []
-    own = Path(url.split("///", 1)[-1]).resolve() if url.startswith("sqlite") else None
+    own = sqlite_file(url)
     for other in sorted(folder.glob("*.db")):
-        if other.resolve() != own and other.with_suffix(".audit.jsonl").is_file():
-            backup += _relay_messages(other)
+        same = own is not None and other.resolve() == own.resolve()
+        if not same and other.with_suffix(".audit.jsonl").is_file():
+            backup += _column(other, "SELECT message FROM hotline_messages")
     out["messages"] = _messages(primary, backup, epoch_unix_s)
     return out
 
 
-def _relay_messages(path: Path) -> list[str]:
+def _column(path: Path, query: str) -> list[Any]:
+    """The rows of ``query`` on the SQLite file ``path``, opened read-only ([] if it fails)."""
     import sqlite3
 
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            return [r[0] for r in db.execute("SELECT message FROM hotline_messages")]
+            return [r[0] if len(r) == 1 else tuple(r) for r in db.execute(query)]
         finally:
             db.close()
     except sqlite3.Error:
@@ -446,17 +450,18 @@ def _tracks(frame: pd.DataFrame) -> pd.DataFrame:
 def _audits(folder: Path, suffix: str, stem: str = BROKER_STEM) -> list[AuditCheck]:
     """Every relay log in ``folder``: the broker's (primary) first, then the others (backup)."""
     from deconflict.hotline.audit import entries, verify_log
-    from deconflict.hotline.client_store import ClientStore
     from deconflict.hotline.keys import load_key_file, public_hex
 
+    # The signed heads each party's hotline store kept (read-only: a report changes nothing).
     heads: dict[str, list[dict[str, Any]]] = {}
     for store_path in sorted(folder.glob("hotline-*.db")):
-        store = ClientStore(store_path)
-        try:
-            for relay, head in sorted(store.heads().items()):
-                heads.setdefault(relay, []).append(head)
-        finally:
-            store.close()
+        for relay, text in sorted(_column(store_path, "SELECT relay, head FROM heads")):
+            try:
+                head = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(head, dict):
+                heads.setdefault(str(relay), []).append(head)
     logs = sorted(folder.glob("*.audit.jsonl"), key=lambda p: (p.name != f"{stem}.audit.jsonl", p))
     checks = []
     for log in logs:
@@ -553,7 +558,7 @@ def _clip(record: Record, since_unix: float | None, until_unix: float | None) ->
         main=record.main,
         parties=record.parties,
         since_s=max(lo, record.since_s),
-        until_s=min(hi, record.until_s),
+        until_s=max(min(hi, record.until_s), lo),
         scenario=record.scenario,
         aircraft_types=record.aircraft_types,
     )
