@@ -14,7 +14,7 @@ from deconflict.cli.main import app
 from deconflict.report import report_html, write_reports
 from deconflict.report.airprox import all_incidents
 from deconflict.report.record import Record, load_record
-from tests.conftest import run_deconflict
+from deconflict.report.view import alerts_raised, flight_hours
 
 GENERATED = re.compile(r'<span id="generated-at">[^<]*</span>')
 POSITION = re.compile(r"(\d+\.\d{4})°([NS]) (\d+\.\d{4})°([EW])")
@@ -123,12 +123,11 @@ def test_the_demo_folder_gets_every_report(record: Record, tmp_path: Path) -> No
 
 
 def test_the_command_writes_a_party_report(demo_out: Path) -> None:
-    res = run_deconflict(
-        "report", "--record", str(demo_out), "-o", "out/r.html", "--party", "blue",
-        "--since", "2026-05-01T10:00:30Z", "--until", "1777629720",
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    assert "report for blue" in res.stdout
+    args = ["report", "--record", str(demo_out), "-o", "out/r.html", "--party", "blue"]
+    args += ["--since", "2026-05-01T10:00:30Z", "--until", "1777629720"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "report for blue" in result.output
     html = Path("out/r.html").read_text()
     assert "2026-05-01 10:00:30Z to 2026-05-01 10:02:00Z" in html
     assert "REQ-1" in html  # the overdue request, due 10:00:40
@@ -169,3 +168,21 @@ def test_the_command_says_what_is_wrong_in_one_line(
     assert message in result.output
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
     assert not Path("r.html").exists()
+
+
+def test_the_report_agrees_with_summary_json(record: Record, demo_out: Path) -> None:
+    summary = json.loads((demo_out / "summary.json").read_text())
+    found = all_incidents(record)
+    for label in ("on", "off"):
+        block = summary[f"protocol_{label}"]
+        assert alerts_raised(record.runs[label].alerts) == {
+            lv: block["alerts"].get(lv, 0) for lv in ("advisory", "caution", "warning")
+        }
+        assert len(found[label].losses) == block["losses"]
+        assert sum(c.nmac for c in found[label].losses) == block["nmac"]
+        assert len(found[label].violations) == block["zone_violations"]
+    assert len(found["on"].hotline.overdue) == summary["hotline"]["overdue"]
+    (call,) = found["on"].hotline.distress.itertuples(index=False)
+    assert call.ack_after_s == summary["hotline"]["distress_ack_s"]
+    hours = flight_hours(record.run.tracks)
+    assert dict(zip(hours["party"], hours["aircraft"], strict=True)) == summary["aircraft"]

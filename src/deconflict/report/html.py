@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from deconflict.report.airprox import CATEGORIES, RISK_RULE
-from deconflict.report.view import CardView, ReportView, fmt_duration, fmt_time
+from deconflict.report.view import CardView, ReportView, alerts_raised, fmt_duration, fmt_time
 
 #: Map tracks are drawn from a sample every this many seconds (keeps the file small).
 MAP_STEP_S = 30.0
@@ -175,16 +175,15 @@ def _summary(view: ReportView) -> str:
         ("unacknowledged distress calls", unacked),
     ]
     parts.append("<h3>Incidents</h3>" + _table(["", "count"], rows) + "</div>")
-    raised = view.alerts[view.alerts["event"].isin(["new", "updated"])]
-    levels = raised.groupby("level").size()
-    alert_rows = [(lvl, int(levels.get(lvl, 0))) for lvl in ("advisory", "caution", "warning")]
+    alert_rows = list(alerts_raised(view.alerts).items())
     msgs = view.messages
     kinds = msgs.groupby("kind").size()
     hot_rows = [(k, int(kinds.get(k, 0))) for k in KIND_SYMBOLS]
     hot_rows.append(("carried by the backup relay only", int((msgs["channel"] == "backup").sum())))
     hot_rows.append(("sent again on the other channel", int((msgs["channel"] == "both").sum())))
     parts.append(
-        "<div><h3>Alerts raised, by level</h3>"
+        "<div><h3>Alerts raised, by level</h3><p class='note'>Once per conflict: new "
+        "conflicts and level changes, zones included.</p>"
         + _table(["level", "alerts"], alert_rows)
         + "<h3>Hotline traffic</h3>"
         + _table(["messages", "count"], hot_rows)

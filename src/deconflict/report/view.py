@@ -116,6 +116,27 @@ def local_nm(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> tupl
     return east, north
 
 
+def alerts_raised(alerts: pd.DataFrame) -> dict[str, int]:
+    """Alerts raised by level: new conflicts and level changes, zones included.
+
+    Counted once per conflict, as ``summary.json`` counts them (both parties hear their
+    own half of a conflict): a conflict's level is raised when an event brings a level
+    it did not have since it was last cleared.
+    """
+    raised: set[tuple[str, float, str]] = set()
+    last: dict[str, str] = {}
+    for cid, event, t_s, level in zip(  # alert events: hundreds, not aircraft
+        alerts["conflict_id"], alerts["event"], alerts["t_s"], alerts["level"], strict=True
+    ):
+        if event == "cleared":
+            last.pop(cid, None)
+        elif last.get(cid) != level:
+            raised.add((cid, float(t_s), str(level)))
+            last[cid] = str(level)
+    counts = pd.Series([lv for _, _, lv in raised], dtype=object).value_counts()
+    return {lv: int(counts.get(lv, 0)) for lv in ("advisory", "caution", "warning")}
+
+
 def in_period(facts: HotlineFacts, since_s: float) -> HotlineFacts:
     """The hotline facts that concern the period from ``since_s``.
 
