@@ -186,3 +186,43 @@ def test_the_report_agrees_with_summary_json(record: Record, demo_out: Path) -> 
     assert call.ack_after_s == summary["hotline"]["distress_ack_s"]
     hours = flight_hours(record.run.tracks)
     assert dict(zip(hours["party"], hours["aircraft"], strict=True)) == summary["aircraft"]
+
+
+def test_a_postgresql_broker_gives_the_same_incidents(
+    demo_out: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import create_engine, insert, select
+
+    from deconflict.store import models
+    from deconflict.store.sql import SqlRepository
+
+    SqlRepository(pg_url, migrate=True).close()
+    source = create_engine(f"sqlite:///{demo_out / 'on' / 'deconflict.db'}")
+    target = create_engine(pg_url)
+    tables = [models.Party, models.TrackState, models.Alert, models.HotlineMessage]
+    with source.connect() as src, target.begin() as dst:
+        for model in tables:
+            rows = [dict(r._mapping) for r in src.execute(select(model.__table__))]
+            if rows:
+                dst.execute(insert(model.__table__), rows)
+    source.dispose()
+    target.dispose()
+    lite = load_record(db=f"sqlite:///{demo_out / 'on' / 'deconflict.db'}")
+    # Without its agreement file the report says so (the parties acknowledged another).
+    bare = load_record(db=pg_url)
+    (note,) = bare.notes
+    assert "not the one the parties acknowledged" in note and note in report_html(bare, "blue")
+    # The broker's own variable names it, as it does for the broker.
+    monkeypatch.setenv("DECONFLICT_BROKER_AGREEMENT", str(demo_out / "agreement.toml"))
+    pg = load_record(db=pg_url)
+    assert pg.notes == () and lite.notes == ()
+    assert pg.parties == lite.parties
+    assert len(pg.run.tracks) == len(lite.run.tracks) and len(pg.run.alerts) == len(lite.run.alerts)
+    a, b = all_incidents(lite)["broker"], all_incidents(pg)["broker"]
+    assert [(c.a.id, c.b.id, c.t_s, c.category) for c in a.losses] == [
+        (c.a.id, c.b.id, c.t_s, c.category) for c in b.losses
+    ]
+    assert a.violations.equals(b.violations)
+    # The hotline: the broker's messages (the backup relay's are beside the SQLite file only).
+    assert set(pg.run.messages["id"]) <= set(lite.run.messages["id"])
+    assert "LOS-1" in report_html(pg, generated_at="x")

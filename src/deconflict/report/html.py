@@ -135,7 +135,9 @@ def _cat(category: str) -> str:
 def _summary(view: ReportView) -> str:
     rec = view.record
     ag = rec.agreement
-    parts = ["<section id='summary'><h2>1. Summary</h2><div class='grid'>"]
+    parts = ["<section id='summary'><h2>1. Summary</h2>"]
+    parts += [f"<p class='bad note-record'>{_e(n)}</p>" for n in rec.notes]
+    parts.append("<div class='grid'>")
     parts.append(
         "<div><h3>Record</h3>"
         + _kv(

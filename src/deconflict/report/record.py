@@ -14,8 +14,10 @@ epoch (``record.json``). UTC of a time is ``start_unix_s + t_s``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +115,8 @@ class Record:
     ``runs``: ``on`` (and ``off``) for the demo, ``broker`` for a database; ``main`` the one
     whose incidents are reported (the others are compared in the summary). ``parties``:
     every party of the record, sorted. ``aircraft_types``: id → type where known.
-    ``since_s``/``until_s``: the period (record clock), after any filter.
+    ``since_s``/``until_s``: the period (record clock), after any filter. ``notes``:
+    what the reader should know of how the record was read (shown in the summary).
     """
 
     source: str
@@ -126,6 +129,7 @@ class Record:
     until_s: float
     scenario: str | None = None
     aircraft_types: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def run(self) -> RunRecord:
@@ -284,10 +288,7 @@ def _from_db(url: str) -> Record:
         extra = next((_read_json(p) for p in near if p.is_file()), {})
     start = _start_unix(extra.get("start_utc"))
     tables = _read_db(url, folder, epoch_unix_s=extra.get("hotline_epoch_s"), with_tracks=True)
-    agreement_file = folder / "agreement.toml"
-    if not agreement_file.is_file() and path is not None:
-        agreement_file = folder.parent / "agreement.toml"
-    agreement = _agreement_of(agreement_file)
+    agreement, notes = _broker_agreement(folder, path is not None, tables["acked"])
     run = RunRecord(
         label="broker",
         tracks=tables["tracks"],
@@ -296,7 +297,7 @@ def _from_db(url: str) -> Record:
         audit=tuple(_audits(folder, "", path.stem if path is not None else BROKER_STEM)),
     )
     types = {str(k): str(v) for k, v in extra.get("aircraft_types", {}).items()}
-    return _finish(
+    record = _finish(
         url,
         agreement,
         start,
@@ -305,10 +306,41 @@ def _from_db(url: str) -> Record:
         scenario=extra.get("scenario"),
         types=types,
     )
+    return dataclasses.replace(record, notes=notes)
+
+
+#: The variables the broker reads its agreement file from (the first set wins).
+AGREEMENT_ENV = ("DECONFLICT_BROKER_AGREEMENT", "DECONFLICT_AGREEMENT")
+
+
+def _broker_agreement(
+    folder: Path, beside_db: bool, acked: pd.DataFrame
+) -> tuple[Agreement, tuple[str, ...]]:
+    """The broker's agreement, and a note when the parties acknowledged another.
+
+    ``agreement.toml`` beside its SQLite file (or in the folder above), else the file the
+    broker's own variables name, else the default rules.
+    """
+    candidates = [folder / "agreement.toml", folder.parent / "agreement.toml"] if beside_db else []
+    candidates += [Path(os.environ[v]) for v in AGREEMENT_ENV if os.environ.get(v)][:1]
+    found = next((p for p in candidates if p.is_file()), None)
+    agreement = _agreement_of(found) if found is not None else Agreement()
+    notes: list[str] = []
+    acks = set(acked["fingerprint"])
+    if acks and agreement.fingerprint not in acks:
+        where = f"{found}" if found is not None else "no agreement file found: the default rules"
+        notes.append(
+            f"The agreement used here ({where}, fingerprint {agreement.fingerprint[:12]}) is not "
+            f"the one the parties acknowledged ({', '.join(sorted(f[:12] for f in acks))}): "
+            f"minima and protected areas may differ. Put its agreement.toml beside the "
+            f"database, or name it in {AGREEMENT_ENV[0]}."
+        )
+    return agreement, tuple(notes)
 
 
 def _empty_tables() -> dict[str, pd.DataFrame]:
     return {
+        "acked": pd.DataFrame({"fingerprint": []}),
         "tracks": pd.DataFrame({c: [] for c in TRACK_COLUMNS}),
         "alerts": pd.DataFrame({c: [] for c in ALERT_COLUMNS}),
         "messages": pd.DataFrame({c: [] for c in MESSAGE_COLUMNS}),
@@ -333,7 +365,13 @@ def _read_db(
     try:
         with engine.connect() as conn:
             names = dict(conn.execute(select(m.Party.id, m.Party.name)).all())
+            acked = conn.execute(
+                select(m.Party.acked_fingerprint).where(
+                    m.Party.acked_fingerprint.is_not(None), m.Party.is_admin.is_(False)
+                )
+            ).all()
             out = _empty_tables()
+            out["acked"] = pd.DataFrame({"fingerprint": sorted({r[0] for r in acked})})
             if with_tracks:
                 t = m.TrackState
                 cols = [t.party_id, t.aircraft_id, t.time, t.lat, t.lon, t.alt_ft, t.gs_kt]
@@ -561,4 +599,5 @@ def _clip(record: Record, since_unix: float | None, until_unix: float | None) ->
         until_s=max(min(hi, record.until_s), lo),
         scenario=record.scenario,
         aircraft_types=record.aircraft_types,
+        notes=record.notes,
     )
