@@ -45,12 +45,21 @@ def demo_command(
             )
             raise typer.Exit(143 if got and got[0] == signal.SIGTERM else 130) from None
     console.print(summary_table(result.summary))
+    reports = write_demo_reports(result.out)
     console.print(
         f"{scenario.name}: seed {scenario.seed}, {sum(result.summary['aircraft'].values())} "
         f"aircraft, {result.summary['sim_duration_s']:g} s simulated per run, "
         f"{result.runtime_s:.0f} s; wrote {result.tracks_path} and {result.summary_path}",
         highlight=False,
     )
+    console.print(f"reports: {', '.join(str(p) for p in reports)}", highlight=False)
+
+
+def write_demo_reports(out: Path) -> list[Path]:
+    """``out/report.html`` (the working group's) and ``out/report-PARTY.html`` per party."""
+    from deconflict.report import load_record, write_reports
+
+    return write_reports(load_record(record_dir=out), out)
 
 
 def _run_with_progress(scenario: Scenario, out: Path, duration_s: float | None) -> DemoResult:

@@ -143,6 +143,32 @@ def _finite(x: float) -> float:
     return -1.0 if math.isnan(x) else float(x)
 
 
+#: Beside ``summary.json``: what a report needs that the brokers' records do not say.
+RECORD_FILE = "record.json"
+
+
+def record_facts(scenario: Scenario, hotline_epoch_s: float | None) -> dict[str, Any]:
+    """``record.json``: what a report needs beside the brokers' records.
+
+    The scenario, its ``start_utc`` (UTC of ``t = 0``), the Unix time of the hotline
+    messages' scenario time 0 (their ``ts`` minus it is scenario time; null without a
+    hotline) and each aircraft's type (id → type name).
+    """
+    from deconflict.sim.scenario_schema import CrossingEvent
+
+    spec = scenario.spec
+    types = {aid: s.type for s in spec.sorties for aid in s.aircraft_ids()}
+    for e in spec.events:
+        if isinstance(e, CrossingEvent):
+            types.update({a.id: a.type for a in e.aircraft})
+    return {
+        "scenario": scenario.name,
+        "start_utc": spec.start_utc,
+        "hotline_epoch_s": hotline_epoch_s,
+        "aircraft_types": dict(sorted(types.items())),
+    }
+
+
 def broker_service(db_url: str, data: Path, agreement_path: Path) -> Service:
     """``deconflict serve`` in lockstep on a free port, its files in ``data``."""
     port = free_port()
@@ -192,6 +218,7 @@ def run_demo(
     frames = []
     hotline_block: dict[str, Any] = {}
     audit = AuditResult(False, 0)
+    epoch: float | None = None
     for on in (True, False):
         # Each run its own broker (data folder out/on, out/off): the same start for both.
         label = "on" if on else "off"
@@ -212,6 +239,7 @@ def run_demo(
                 )
             try:
                 if hotline is not None:
+                    epoch = hotline.epoch
                     hotline.open()
                 frame, block = run_run(
                     scenario,
@@ -263,4 +291,5 @@ def run_demo(
     }
     summary_path = out / "summary.json"
     atomic_write(summary_path, json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / RECORD_FILE, json.dumps(record_facts(scenario, epoch), indent=2) + "\n")
     return DemoResult(out, tracks_path, summary_path, summary, time.perf_counter() - started)
