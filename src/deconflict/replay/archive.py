@@ -8,14 +8,14 @@ per aircraft per snapshot time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from deconflict.errors import InputError
-from deconflict.tactical.state import NUMERIC_COLUMNS
 
 #: ``traffic`` column → detector input column.
 TRAFFIC_COLUMNS = {
@@ -27,6 +27,10 @@ TRAFFIC_COLUMNS = {
     "track": "track_deg",
     "vertical_rate": "vs_fpm",
 }
+#: Columns every report needs, in input names.
+POSITION_COLUMNS = ("time", "id", "lat", "lon", "alt_ft")
+#: Velocity columns: optional; when a column is absent, velocities are derived from positions.
+VELOCITY_COLUMNS = ("gs_kt", "track_deg", "vs_fpm")
 #: Physically plausible bounds for an airborne report (inclusive).
 PLAUSIBLE = {
     "alt_ft": (-1500.0, 60000.0),
@@ -35,47 +39,136 @@ PLAUSIBLE = {
     "lat": (-90.0, 90.0),
     "lon": (-180.0, 180.0),
 }
+#: File suffixes the archive readers accept.
+SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 @dataclass(frozen=True)
 class CleanReports:
-    """Airborne, complete reports in input columns, and the count dropped per reason."""
+    """Airborne, complete reports in input columns, and the count dropped per reason.
+
+    ``frame`` has ``time`` (Unix epoch s), ``id``, optional ``party`` and ``callsign``,
+    ``lat``, ``lon``, ``alt_ft`` and, when the archive has all three, ``gs_kt``,
+    ``track_deg``, ``vs_fpm``; sorted by time (stable).
+    """
 
     frame: pd.DataFrame
     dropped: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def has_velocity(self) -> bool:
+        """Whether reported velocities are present (else they are derived from positions)."""
+        return all(c in self.frame.columns for c in VELOCITY_COLUMNS)
+
+
+def input_columns(raw: pd.DataFrame) -> pd.DataFrame:
+    """Rename ``traffic`` columns to input columns; times to Unix epoch seconds.
+
+    Accepts the detector's input columns (``time``, ``id``, ``party``, ``lat``, ``lon``,
+    ``alt_ft``, ``gs_kt``, ``track_deg``, ``vs_fpm``) or the ``traffic`` library's
+    (``timestamp``, ``icao24``, ``callsign``, ``latitude``, ``longitude``, ``altitude``,
+    ``groundspeed``, ``track``, ``vertical_rate``, ``onground``). Velocity columns are
+    optional; anything else required and missing raises :class:`InputError`.
+    """
+    traffic = "icao24" in raw.columns or "timestamp" in raw.columns
+    frame = raw.rename(columns={**TRAFFIC_COLUMNS, "timestamp": "time"}) if traffic else raw
+    missing = [c for c in POSITION_COLUMNS if c not in frame.columns]
+    if missing:
+        names = {v: k for k, v in {**TRAFFIC_COLUMNS, "timestamp": "time"}.items()}
+        shown = [names[c] for c in missing] if traffic else missing
+        raise InputError(
+            f"archive: missing column(s) {', '.join(shown)}; expected time, id, lat, lon, "
+            "alt_ft (detect's columns) or timestamp, icao24, latitude, longitude, altitude "
+            "(traffic's)"
+        )
+    time = frame["time"]
+    if pd.api.types.is_datetime64_any_dtype(time) or pd.api.types.is_string_dtype(time):
+        try:
+            ts = pd.to_datetime(time, utc=True)
+        except (ValueError, TypeError):
+            raise InputError("archive: column 'time' holds values that are not times") from None
+        seconds = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    elif pd.api.types.is_numeric_dtype(time) and not pd.api.types.is_bool_dtype(time):
+        seconds = time.astype(np.float64)
+    else:
+        raise InputError(f"archive: column 'time' must be epoch seconds or times, not {time.dtype}")
+    return frame.assign(time=seconds)
+
 
 def clean_reports(raw: pd.DataFrame) -> CleanReports:
-    """Map ``traffic`` columns to input columns; drop and count unusable reports.
+    """Map columns to input columns (:func:`input_columns`); drop and count unusable reports.
 
-    Output columns: ``time`` (Unix epoch s), ``id``, ``callsign``, ``lat``, ``lon``,
-    ``alt_ft``, ``gs_kt``, ``track_deg``, ``vs_fpm``.
+    Dropped: reports on the ground (``onground``), reports missing a time, position or
+    altitude or (where the columns exist) a velocity (``incomplete state``), and values
+    outside :data:`PLAUSIBLE`. Output columns: see :class:`CleanReports`.
     """
-    missing = [c for c in ("timestamp", *TRAFFIC_COLUMNS) if c not in raw.columns]
-    if missing:
-        raise InputError(f"archive: missing column(s) {', '.join(missing)}")
-    frame = raw.rename(columns=TRAFFIC_COLUMNS)
-    ts = pd.to_datetime(frame["timestamp"], utc=True)
-    frame = frame.assign(time=(ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds())
+    frame = input_columns(raw)
     dropped: dict[str, int] = {}
     keep = np.ones(len(frame), dtype=bool)
     if "onground" in frame:
         on_ground = frame["onground"].fillna(False).to_numpy(dtype=bool)
         dropped["on ground"] = int((keep & on_ground).sum())
         keep &= ~on_ground
-    cols = [c for c in NUMERIC_COLUMNS if c != "time"]
-    incomplete = frame[cols].isna().any(axis=1).to_numpy()
+    velocity = [c for c in VELOCITY_COLUMNS if c in frame.columns]
+    if len(velocity) < len(VELOCITY_COLUMNS):
+        velocity = []  # derived from positions, all three alike
+    numeric = ["time", "lat", "lon", "alt_ft", *velocity]
+    values = {}
+    for col in numeric:
+        v = pd.to_numeric(frame[col], errors="coerce") if frame[col].dtype == object else frame[col]
+        try:
+            values[col] = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"archive: column '{col}' must hold numbers") from None
+    incomplete = np.array(frame["id"].isna(), dtype=bool)
+    for col in numeric:
+        incomplete |= ~np.isfinite(values[col])
     dropped["incomplete state"] = int((keep & incomplete).sum())
     keep &= ~incomplete
     for col, (lo, hi) in PLAUSIBLE.items():
-        v = frame[col].to_numpy(dtype=np.float64)
+        if col not in values:
+            continue
+        v = values[col]
         bad = ~((v >= lo) & (v <= hi))
         dropped[f"{col} outside [{lo:g}, {hi:g}]"] = int((keep & bad).sum())
         keep &= ~bad
-    out_cols = ["time", "id", *(["callsign"] if "callsign" in frame else []), *cols]
-    out = frame.loc[keep, out_cols].sort_values("time", kind="stable").reset_index(drop=True)
+    extra = [c for c in ("party", "callsign") if c in frame.columns]
+    out = pd.DataFrame({c: values[c][keep] for c in numeric})
+    out.insert(1, "id", frame["id"].to_numpy()[keep])
+    for pos, c in enumerate(extra, start=2):
+        out.insert(pos, c, frame[c].to_numpy()[keep])
+    out = out[["time", "id", *extra, "lat", "lon", "alt_ft", *velocity]]
     out["id"] = out["id"].astype(str)
-    return CleanReports(out, {k: v for k, v in dropped.items() if v})
+    if "party" in out:
+        out["party"] = out["party"].astype(str)
+    t = out["time"].to_numpy()
+    if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
+        out = out.sort_values("time", kind="stable")
+    return CleanReports(out.reset_index(drop=True), {k: v for k, v in dropped.items() if v})
+
+
+def read_archive(paths: Sequence[Path]) -> pd.DataFrame:
+    """Read and concatenate CSV/Parquet archives as they are (columns unchanged)."""
+    frames = []
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            raise InputError(f"{path}: unknown file type; expected {', '.join(SUFFIXES)}")
+        try:
+            if suffix == ".csv":
+                frames.append(pd.read_csv(path))
+            else:
+                frames.append(pd.read_parquet(path))
+        except (OSError, UnicodeDecodeError):
+            raise
+        except Exception as err:  # pandas/pyarrow parse errors: many types, one message
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise InputError(f"{path}: not a readable {suffix[1:]} file ({first})") from None
+    if not frames:
+        raise InputError("archive: no files given")
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
 
 
 def snapshots(

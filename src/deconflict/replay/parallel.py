@@ -1,0 +1,319 @@
+"""Replay an archive window by window, in this process or on a Dask cluster, with one result.
+
+The time axis is cut into windows of ``window_s`` (a whole number of grid steps). Each
+window's *core* steps are its own; it also reads the look-ahead (plus one step) before
+its core and one step after, and the reports up to two gap limits beyond those (so
+every grid point and every derived velocity is the one the whole archive gives). Each
+window reports the runs of loss inside its core (:func:`~deconflict.replay.episodes.loss_runs`)
+and the reports it dropped inside its core time; :func:`~deconflict.replay.episodes.merge_runs`
+joins runs across borders. The result is therefore identical to a single-process pass,
+and memory is bounded by one window (plus its margins), not by the archive.
+
+With a :class:`distributed.Client`, windows run as Dask tasks: archives on disk
+(Parquet) are read by the workers themselves, window by window, with a filter on time;
+in-memory reports (CSV) are sliced by the caller and sent to each task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from deconflict.agreement import Agreement
+from deconflict.errors import InputError
+from deconflict.replay.archive import clean_reports, input_columns, read_archive
+from deconflict.replay.episodes import RUN_COLUMNS, loss_runs, merge_runs
+from deconflict.replay.grid import to_grid
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+#: Default core length of a window (s): memory per window against overlap overhead.
+WINDOW_S = 1800.0
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Episodes (:data:`~deconflict.replay.episodes.EPISODE_COLUMNS`) and what was read.
+
+    ``dropped`` counts reports dropped per reason; ``reports`` counts reports read
+    (dropped included); ``windows`` the number of time windows processed.
+    """
+
+    episodes: pd.DataFrame
+    dropped: dict[str, int] = field(default_factory=dict)
+    reports: int = 0
+    windows: int = 0
+
+    def by_kind(self) -> dict[str, int]:
+        """Number of episodes of each kind (every kind listed, zeros included)."""
+        from deconflict.replay.episodes import KINDS
+
+        counts = self.episodes["kind"].value_counts()
+        return {k: int(counts.get(k, 0)) for k in KINDS}
+
+
+@dataclass(frozen=True)
+class ParquetWindows:
+    """Parquet archives read window by window (a filter on the time column)."""
+
+    paths: tuple[str, ...]
+
+    def time_column(self) -> tuple[str, bool]:
+        """The time column's name and whether it holds timestamps (else epoch seconds)."""
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        schema = ds.dataset(list(self.paths), format="parquet").schema
+        name = "timestamp" if "timestamp" in schema.names else "time"
+        if name not in schema.names:
+            raise InputError(f"{self.paths[0]}: no 'time' or 'timestamp' column")
+        return name, pa.types.is_timestamp(schema.field(name).type)
+
+    def span(self) -> tuple[float, float, int]:
+        """First and last report time (epoch s) and the number of rows."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        name, stamped = self.time_column()
+        dataset = ds.dataset(list(self.paths), format="parquet")
+        lo = hi = None
+        rows = 0
+        for batch in dataset.to_batches(columns=[name]):
+            col = batch.column(0)
+            rows += len(col)
+            if stamped:
+                col = pc.cast(col, "int64")
+            mm = pc.min_max(col)
+            if mm["min"].is_valid:
+                b_lo, b_hi = mm["min"].as_py(), mm["max"].as_py()
+                lo = b_lo if lo is None else min(lo, b_lo)
+                hi = b_hi if hi is None else max(hi, b_hi)
+        if lo is None or hi is None:
+            return math.nan, math.nan, rows
+        scale = _unit_seconds(dataset.schema.field(name).type) if stamped else 1.0
+        return lo * scale, hi * scale, rows
+
+    def read(self, t_lo: float, t_hi: float) -> pd.DataFrame:
+        """Raw rows with ``t_lo <= time < t_hi`` (epoch s), input columns."""
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        name, stamped = self.time_column()
+        dataset = ds.dataset(list(self.paths), format="parquet")
+        col = ds.field(name)
+        if stamped:
+            typ = dataset.schema.field(name).type
+            lo = pa.scalar(_epoch_to_unit(t_lo, typ), pa.int64()).cast(typ)
+            hi = pa.scalar(_epoch_to_unit(t_hi, typ), pa.int64()).cast(typ)
+        else:
+            lo, hi = pa.scalar(t_lo), pa.scalar(t_hi)
+        table = dataset.to_table(filter=(col >= lo) & (col < hi))
+        return input_columns(table.to_pandas())
+
+
+def _unit_seconds(typ: Any) -> float:
+    return {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}[typ.unit]
+
+
+def _epoch_to_unit(t: float, typ: Any) -> int:
+    if not math.isfinite(t):
+        return (2**62) if t > 0 else -(2**62)
+    return math.floor(t / _unit_seconds(typ))
+
+
+@dataclass(frozen=True)
+class _Window:
+    k_lo: int
+    k_hi: int
+    first: bool
+    last: bool
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One window's runs of loss, dropped reports and reports counted (its core only)."""
+
+    runs: pd.DataFrame
+    dropped: dict[str, int]
+    reports: int
+
+
+def _window_bounds(w: _Window, step_s: float, agreement: Agreement) -> tuple[float, float]:
+    """Report times a window reads: its grid span plus two gap limits either side."""
+    margin_steps = int(math.floor(agreement.lookahead_s / step_s + 1e-9)) + 1
+    gap = agreement.replay.gap_limit_s
+    t_lo = (w.k_lo - margin_steps) * step_s - 2.0 * gap
+    t_hi = w.k_hi * step_s + 2.0 * gap
+    return (-math.inf if w.first else t_lo), (math.inf if w.last else t_hi + 1e-9)
+
+
+def run_window(
+    raw: pd.DataFrame | ParquetWindows,
+    window: _Window,
+    agreement: Agreement,
+    step_s: float,
+    all_pairs: bool,
+) -> WindowResult:
+    """Process one window: clean its reports, grid them, summarise its runs of loss.
+
+    ``raw`` holds the window's rows in input columns (time in epoch s), or is a
+    Parquet archive read here.
+    """
+    if isinstance(raw, ParquetWindows):
+        raw = raw.read(*_window_bounds(window, step_s, agreement))
+    t = raw["time"].to_numpy(dtype=np.float64)
+    core_lo = -math.inf if window.first else window.k_lo * step_s
+    core_hi = math.inf if window.last else window.k_hi * step_s
+    in_core = (t >= core_lo) & (t < core_hi)
+    if window.first:
+        in_core |= np.isnan(t)  # counted once, as incomplete, by the first window
+    core = clean_reports(raw[in_core])
+    margin = clean_reports(raw[~in_core])
+    frame = pd.concat([core.frame, margin.frame], ignore_index=True)
+    margin_steps = int(math.floor(agreement.lookahead_s / step_s + 1e-9)) + 1
+    grid, n_dup = to_grid(
+        frame,
+        step_s,
+        agreement.replay.gap_limit_s,
+        (window.k_lo - margin_steps, window.k_hi),
+    )
+    dropped = dict(core.dropped)
+    if n_dup:
+        # Duplicates are counted where the kept report's time falls: recount in the core.
+        c = core.frame
+        n_core_dup = int(c.duplicated(["id", "time"]).sum())
+        if n_core_dup:
+            dropped["duplicate report"] = n_core_dup
+    runs = loss_runs(grid, agreement, (window.k_lo, window.k_hi), all_pairs=all_pairs)
+    return WindowResult(runs, dropped, int(in_core.sum()))
+
+
+def plan_windows(t_first: float, t_last: float, step_s: float, window_s: float) -> list[_Window]:
+    """Windows of whole grid steps covering ``[t_first, t_last]``."""
+    if not (math.isfinite(t_first) and math.isfinite(t_last)):
+        return [_Window(0, 1, True, True)]
+    per = max(1, int(round(window_s / step_s)))
+    k_first = math.floor(t_first / step_s)
+    k_last = math.ceil(t_last / step_s) + 1
+    out = []
+    for k_lo in range(k_first, k_last, per):
+        out.append(_Window(k_lo, min(k_lo + per, k_last), k_lo == k_first, False))
+    last = out[-1]
+    out[-1] = _Window(last.k_lo, last.k_hi, last.first, True)
+    return out
+
+
+def replay(
+    source: Sequence[Path] | pd.DataFrame,
+    agreement: Agreement,
+    *,
+    step_s: float = 5.0,
+    all_pairs: bool = False,
+    client: Client | None = None,
+    window_s: float = WINDOW_S,
+    on_window: Callable[[int, int], None] | None = None,
+) -> Replay:
+    """Episodes of actual loss of separation in an archive.
+
+    ``source`` is a list of CSV/Parquet files or a DataFrame of raw reports (either
+    column set, see :func:`~deconflict.replay.archive.input_columns`). Without
+    ``client`` windows run one after another in this process; with one, as Dask tasks.
+    ``on_window(done, total)`` is called as windows complete (for a progress bar).
+    """
+    if not (step_s > 0 and math.isfinite(step_s)):
+        raise InputError(f"--step-s must be a positive number of seconds, got {step_s:g}")
+    if not (window_s >= step_s):
+        raise InputError(f"window_s ({window_s:g}) must be at least one step ({step_s:g})")
+    parquet = (
+        not isinstance(source, pd.DataFrame)
+        and len(source) > 0
+        and all(Path(p).suffix.lower() in (".parquet", ".pq") for p in source)
+    )
+    loaders: list[pd.DataFrame | ParquetWindows]
+    if parquet:
+        src = ParquetWindows(tuple(str(p) for p in source))  # type: ignore[union-attr]
+        for p in src.paths:
+            if not Path(p).is_file():
+                raise InputError(f"{p}: no such file")
+        try:
+            t_first, t_last, _rows = src.span()
+        except InputError:
+            raise
+        except Exception as err:
+            raise InputError(f"{src.paths[0]}: not a readable parquet archive ({err})") from None
+        windows = plan_windows(t_first, t_last, step_s, window_s)
+        loaders = [src] * len(windows)
+    else:
+        raw = source if isinstance(source, pd.DataFrame) else read_archive(list(source))
+        raw = input_columns(raw)
+        t = raw["time"].to_numpy(dtype=np.float64)
+        finite = t[np.isfinite(t)]
+        t_first = float(finite.min()) if finite.size else math.nan
+        t_last = float(finite.max()) if finite.size else math.nan
+        windows = plan_windows(t_first, t_last, step_s, window_s)
+        if len(windows) == 1:
+            loaders = [raw]
+        else:
+            raw = raw.sort_values("time", kind="stable", na_position="first")
+            t = raw["time"].to_numpy(dtype=np.float64)
+            n_nan = int(np.isnan(t).sum())
+            loaders = []
+            for w in windows:
+                lo, hi = _window_bounds(w, step_s, agreement)
+                i = np.searchsorted(t[n_nan:], lo, side="left") + n_nan
+                j = np.searchsorted(t[n_nan:], hi, side="left") + n_nan
+                i = 0 if w.first else i
+                loaders.append(raw.iloc[i:j])
+    results = _run_all(loaders, windows, agreement, step_s, all_pairs, client, on_window)
+    runs = [r.runs for r in results if len(r.runs)]
+    all_runs = pd.concat(runs, ignore_index=True) if runs else results[0].runs
+    dropped: dict[str, int] = {}
+    for r in results:
+        for k, v in r.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+    return Replay(
+        episodes=merge_runs(all_runs[list(RUN_COLUMNS)], agreement, step_s),
+        dropped=dropped,
+        reports=sum(r.reports for r in results),
+        windows=len(windows),
+    )
+
+
+def _run_all(
+    loaders: list[pd.DataFrame | ParquetWindows],
+    windows: list[_Window],
+    agreement: Agreement,
+    step_s: float,
+    all_pairs: bool,
+    client: Client | None,
+    on_window: Callable[[int, int], None] | None,
+) -> list[WindowResult]:
+    total = len(windows)
+    if client is None:
+        out = []
+        for n, (raw, w) in enumerate(zip(loaders, windows, strict=True), start=1):
+            out.append(run_window(raw, w, agreement, step_s, all_pairs))
+            if on_window is not None:
+                on_window(n, total)
+        return out
+    from distributed import as_completed
+
+    futures = [
+        client.submit(run_window, raw, w, agreement, step_s, all_pairs, pure=False)
+        for raw, w in zip(loaders, windows, strict=True)
+    ]
+    index = {f.key: n for n, f in enumerate(futures)}
+    results: list[WindowResult | None] = [None] * total
+    for done, fut in enumerate(as_completed(futures), start=1):
+        results[index[fut.key]] = fut.result()
+        fut.release()
+        if on_window is not None:
+            on_window(done, total)
+    return [r for r in results if r is not None]
