@@ -225,7 +225,7 @@ def _warned_s(
     ks: IntArray,
     k_prev: IntArray,
 ) -> FloatArray:
-    """Steps between each run's start and the detector's first prediction for its pair (NaN: none)."""
+    """Steps from each run's start back to the first prediction for its pair (NaN: none)."""
     n_look = int(np.floor(agreement.lookahead_s / grid.step_s + 1e-9))
     first_p = np.maximum(ks - n_look, k_prev + 1)
     count = np.maximum(ks - first_p, 0)

@@ -147,7 +147,7 @@ class WindowResult:
 
 def _window_bounds(w: _Window, step_s: float, agreement: Agreement) -> tuple[float, float]:
     """Report times a window reads: its grid span plus two gap limits either side."""
-    margin_steps = int(math.floor(agreement.lookahead_s / step_s + 1e-9)) + 1
+    margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
     gap = agreement.replay.gap_limit_s
     t_lo = (w.k_lo - margin_steps) * step_s - 2.0 * gap
     t_hi = w.k_hi * step_s + 2.0 * gap
@@ -177,7 +177,7 @@ def run_window(
     core = clean_reports(raw[in_core])
     margin = clean_reports(raw[~in_core])
     frame = pd.concat([core.frame, margin.frame], ignore_index=True)
-    margin_steps = int(math.floor(agreement.lookahead_s / step_s + 1e-9)) + 1
+    margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
     grid, n_dup = to_grid(
         frame,
         step_s,
@@ -199,7 +199,7 @@ def plan_windows(t_first: float, t_last: float, step_s: float, window_s: float) 
     """Windows of whole grid steps covering ``[t_first, t_last]``."""
     if not (math.isfinite(t_first) and math.isfinite(t_last)):
         return [_Window(0, 1, True, True)]
-    per = max(1, int(round(window_s / step_s)))
+    per = max(1, round(window_s / step_s))
     k_first = math.floor(t_first / step_s)
     k_last = math.ceil(t_last / step_s) + 1
     out = []
