@@ -17,7 +17,8 @@ in-memory reports (CSV) are sliced by the caller and sent to each task.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,7 +217,7 @@ def replay(
     *,
     step_s: float = 5.0,
     all_pairs: bool = False,
-    client: Client | None = None,
+    client: Client | str | None = None,
     window_s: float = WINDOW_S,
     on_window: Callable[[int, int], None] | None = None,
 ) -> Replay:
@@ -224,7 +225,10 @@ def replay(
 
     ``source`` is a list of CSV/Parquet files or a DataFrame of raw reports (either
     column set, see :func:`~deconflict.replay.archive.input_columns`). Without
-    ``client`` windows run one after another in this process; with one, as Dask tasks.
+    ``client`` windows run one after another in this process; with a
+    :class:`distributed.Client`, as its Dask tasks; with ``"local"``, on a
+    :class:`distributed.LocalCluster` of local processes started for the call (only
+    when there is more than one window).
     ``on_window(done, total)`` is called as windows complete (for a progress bar).
     """
     if not (step_s > 0 and math.isfinite(step_s)):
@@ -271,7 +275,16 @@ def replay(
                 j = np.searchsorted(t[n_nan:], hi, side="left") + n_nan
                 i = 0 if w.first else i
                 loaders.append(raw.iloc[i:j])
-    results = _run_all(loaders, windows, agreement, step_s, all_pairs, client, on_window)
+    if client == "local":
+        if len(windows) > 1:
+            with local_client() as local:
+                results = _run_all(loaders, windows, agreement, step_s, all_pairs, local, on_window)
+        else:
+            results = _run_all(loaders, windows, agreement, step_s, all_pairs, None, on_window)
+    else:
+        if isinstance(client, str):
+            raise InputError(f"client must be a distributed.Client or 'local', not {client!r}")
+        results = _run_all(loaders, windows, agreement, step_s, all_pairs, client, on_window)
     runs = [r.runs for r in results if len(r.runs)]
     all_runs = pd.concat(runs, ignore_index=True) if runs else results[0].runs
     dropped: dict[str, int] = {}
@@ -284,6 +297,41 @@ def replay(
         reports=sum(r.reports for r in results),
         windows=len(windows),
     )
+
+
+@contextmanager
+def local_client(n_workers: int | None = None) -> Iterator[Client]:
+    """A client of a :class:`distributed.LocalCluster` of local processes, closed on exit.
+
+    ``n_workers`` defaults to the CPU count (at most 8), one thread each; no dashboard.
+    """
+    import logging
+    import os
+
+    from distributed import Client, LocalCluster
+
+    n = n_workers or max(1, min(8, os.cpu_count() or 1))
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def connect(address: str, timeout_s: float = 10.0) -> Client:
+    """A client of the Dask scheduler at ``address`` (``tcp://HOST:PORT``); one-line errors."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout_s)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise InputError(f"--dask-address {address}: cannot connect ({err})") from None
 
 
 def _run_all(
@@ -305,10 +353,11 @@ def _run_all(
         return out
     from distributed import as_completed
 
-    futures = [
-        client.submit(run_window, raw, w, agreement, step_s, all_pairs, pure=False)
-        for raw, w in zip(loaders, windows, strict=True)
-    ]
+    futures = []
+    for raw, w in zip(loaders, windows, strict=True):
+        # Reports in memory travel as scattered data, not inside the task graph.
+        data = client.scatter(raw) if isinstance(raw, pd.DataFrame) else raw
+        futures.append(client.submit(run_window, data, w, agreement, step_s, all_pairs, pure=False))
     index = {f.key: n for n, f in enumerate(futures)}
     results: list[WindowResult | None] = [None] * total
     for done, fut in enumerate(as_completed(futures), start=1):
