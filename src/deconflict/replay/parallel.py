@@ -124,9 +124,10 @@ def _unit_seconds(typ: Any) -> float:
 
 
 def _epoch_to_unit(t: float, typ: Any) -> int:
+    limit = 2**62
     if not math.isfinite(t):
-        return (2**62) if t > 0 else -(2**62)
-    return math.floor(t / _unit_seconds(typ))
+        return limit if t > 0 else -limit
+    return max(-limit, min(limit, math.floor(t / _unit_seconds(typ))))
 
 
 @dataclass(frozen=True)
@@ -326,8 +327,22 @@ def local_client(n_workers: int | None = None) -> Iterator[Client]:
 
 def connect(address: str, timeout_s: float = 10.0) -> Client:
     """A client of the Dask scheduler at ``address`` (``tcp://HOST:PORT``); one-line errors."""
+    import socket
+    from urllib.parse import urlsplit
+
     from distributed import Client
 
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if parts.scheme not in ("tcp", "tls") or not host or not port:
+        raise InputError(f"--dask-address {address}: expected tcp://HOST:PORT")
+    try:  # fail at once on a refused connection (the client would retry until timeout)
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as err:
+        raise InputError(f"--dask-address {address}: cannot connect ({err})") from None
     try:
         return Client(address, timeout=timeout_s)
     except (OSError, TimeoutError, ValueError) as err:
