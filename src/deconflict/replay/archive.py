@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from deconflict.errors import InputError
@@ -95,27 +96,36 @@ def input_columns(raw: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(time=seconds)
 
 
-def clean_reports(raw: pd.DataFrame) -> CleanReports:
+def clean_reports(raw: pd.DataFrame, counted: npt.NDArray[np.bool_] | None = None) -> CleanReports:
     """Map columns to input columns (:func:`input_columns`); drop and count unusable reports.
 
-    Dropped: reports on the ground (``onground``), reports missing a time, position or
-    altitude or (where the columns exist) a velocity (``incomplete state``), and values
-    outside :data:`PLAUSIBLE`. Output columns: see :class:`CleanReports`.
+    Dropped: reports on the ground (``onground``), reports missing a time, id, position
+    or altitude or (where the columns exist) a velocity (``incomplete state``), and
+    values outside :data:`PLAUSIBLE`. Only rows where ``counted`` is true (default: all)
+    are counted in :attr:`CleanReports.dropped`. Output columns: see :class:`CleanReports`.
     """
     frame = input_columns(raw)
     dropped: dict[str, int] = {}
-    keep = np.ones(len(frame), dtype=bool)
+    n = len(frame)
+    count = np.ones(n, dtype=bool) if counted is None else np.asarray(counted, dtype=bool)
+    keep = np.ones(n, dtype=bool)
+
+    def drop(reason: str, bad: npt.NDArray[np.bool_]) -> None:
+        nonlocal keep
+        dropped[reason] = int((keep & bad & count).sum())
+        keep &= ~bad
+
     if "onground" in frame:
-        on_ground = frame["onground"].fillna(False).to_numpy(dtype=bool)
-        dropped["on ground"] = int((keep & on_ground).sum())
-        keep &= ~on_ground
+        drop("on ground", np.array(frame["onground"].fillna(False), dtype=bool))
     velocity = [c for c in VELOCITY_COLUMNS if c in frame.columns]
     if len(velocity) < len(VELOCITY_COLUMNS):
         velocity = []  # derived from positions, all three alike
     numeric = ["time", "lat", "lon", "alt_ft", *velocity]
     values = {}
     for col in numeric:
-        v = pd.to_numeric(frame[col], errors="coerce") if frame[col].dtype == object else frame[col]
+        v = frame[col]
+        if not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):
+            v = pd.to_numeric(v, errors="coerce")
         try:
             values[col] = np.asarray(v, dtype=np.float64)
         except (TypeError, ValueError):
@@ -123,28 +133,34 @@ def clean_reports(raw: pd.DataFrame) -> CleanReports:
     incomplete = np.array(frame["id"].isna(), dtype=bool)
     for col in numeric:
         incomplete |= ~np.isfinite(values[col])
-    dropped["incomplete state"] = int((keep & incomplete).sum())
-    keep &= ~incomplete
+    drop("incomplete state", incomplete)
     for col, (lo, hi) in PLAUSIBLE.items():
-        if col not in values:
-            continue
-        v = values[col]
-        bad = ~((v >= lo) & (v <= hi))
-        dropped[f"{col} outside [{lo:g}, {hi:g}]"] = int((keep & bad).sum())
-        keep &= ~bad
-    extra = [c for c in ("party", "callsign") if c in frame.columns]
-    out = pd.DataFrame({c: values[c][keep] for c in numeric})
-    out.insert(1, "id", frame["id"].to_numpy()[keep])
-    for pos, c in enumerate(extra, start=2):
-        out.insert(pos, c, frame[c].to_numpy()[keep])
-    out = out[["time", "id", *extra, "lat", "lon", "alt_ft", *velocity]]
-    out["id"] = out["id"].astype(str)
-    if "party" in out:
-        out["party"] = out["party"].astype(str)
-    t = out["time"].to_numpy()
+        if col in values:
+            v = values[col]
+            drop(f"{col} outside [{lo:g}, {hi:g}]", ~((v >= lo) & (v <= hi)))
+    idx = np.flatnonzero(keep)
+    t = values["time"][idx]
     if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
-        out = out.sort_values("time", kind="stable")
-    return CleanReports(out.reset_index(drop=True), {k: v for k, v in dropped.items() if v})
+        idx = idx[np.argsort(t, kind="stable")]
+    data: dict[str, object] = {"time": values["time"][idx], "id": _labels(frame["id"], idx)}
+    for c in ("party", "callsign"):
+        if c in frame.columns:
+            data[c] = _labels(frame[c], idx) if c == "party" else frame[c].array[idx]
+    for c in ("lat", "lon", "alt_ft", *velocity):
+        data[c] = values[c][idx]
+    return CleanReports(pd.DataFrame(data), {k: v for k, v in dropped.items() if v})
+
+
+def _labels(series: pd.Series, idx: npt.NDArray[np.intp]) -> object:
+    """Rows ``idx`` of an id-like column, as strings (categories kept as they are)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories
+        if not pd.api.types.is_string_dtype(cats):
+            series = series.cat.rename_categories(cats.astype(str))
+        return series.array[idx]
+    if not pd.api.types.is_string_dtype(series):
+        series = series.astype(str)
+    return series.array[idx]
 
 
 def read_archive(paths: Sequence[Path]) -> pd.DataFrame:

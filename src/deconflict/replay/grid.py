@@ -93,6 +93,16 @@ def _segment_velocity(
     return ve, vn, vs
 
 
+def _codes(series: pd.Series) -> tuple[IntArray, StrArray]:
+    """Integer codes of a label column and its labels, sorted (code order = label order)."""
+    codes, uniques = pd.factorize(series, sort=True)
+    labels = np.asarray([str(u) for u in uniques], dtype=np.str_)
+    order = np.argsort(labels, kind="stable")  # str order, whatever the column's type
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[codes].astype(np.int64), labels[order]
+
+
 def to_grid(
     reports: pd.DataFrame,
     step_s: float,
@@ -113,10 +123,12 @@ def to_grid(
     """
     if not step_s > 0.0 or not np.isfinite(step_s):
         raise InputError(f"step_s must be a positive number of seconds, got {step_s}")
-    ids, code = np.unique(reports["id"].to_numpy(dtype=str), return_inverse=True)
-    code = code.astype(np.int64)
+    code, ids = _codes(reports["id"])
     t = reports["time"].to_numpy(dtype=np.float64)
-    order = np.lexsort((t, code))
+    if t.size < 2 or bool(np.all(t[1:] >= t[:-1])):
+        order = np.argsort(code, kind="stable")  # already by time: by flight, then time
+    else:
+        order = np.lexsort((t, code))
     code, t = code[order], t[order]
     dup = np.r_[False, (code[1:] == code[:-1]) & (t[1:] == t[:-1])]
     n_dup = int(dup.sum())
@@ -136,8 +148,8 @@ def to_grid(
     parties: StrArray | None = None
     party_code: IntArray | None = None
     if "party" in reports.columns:
-        parties, pc = np.unique(reports["party"].to_numpy(dtype=str)[keep], return_inverse=True)
-        party_code = pc.astype(np.int64)
+        pc, parties = _codes(reports["party"])
+        party_code = pc[keep]
 
     n_fl = ids.size
     first = np.searchsorted(code, np.arange(n_fl), side="left")
