@@ -13,7 +13,7 @@ Reports/s is the archive's reports over the wall time of the whole replay (readi
 cleaning, gridding, episodes, merging). Peak memory is the process's resident set
 (RSS) sampled every 20 ms during the single-process replay, above its level before;
 it is measured first on an archive half as long (which also warms up the imports), to
-show that it depends on the window, not on the archive's length. Ends with a PASS/MISS line per target.
+show that it depends on the window, not on the archive's length. Ends with PASS/MISS.
 """
 
 from __future__ import annotations
