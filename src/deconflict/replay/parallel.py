@@ -30,7 +30,7 @@ from deconflict.agreement import Agreement
 from deconflict.errors import InputError
 from deconflict.replay.archive import clean_reports, input_columns, read_archive
 from deconflict.replay.episodes import RUN_COLUMNS, loss_runs, merge_runs
-from deconflict.replay.grid import to_grid
+from deconflict.replay.grid import Grid, to_grid
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -174,6 +174,15 @@ def run_window(
     ``raw`` holds the window's rows in input columns (time in epoch s), or is a
     Parquet archive read here.
     """
+    grid, dropped, n_reports = _window_grid(raw, window, agreement, step_s)
+    runs = loss_runs(grid, agreement, (window.k_lo, window.k_hi), all_pairs=all_pairs)
+    return WindowResult(runs, dropped, n_reports)
+
+
+def _window_grid(
+    raw: pd.DataFrame | ParquetWindows, window: _Window, agreement: Agreement, step_s: float
+) -> tuple[Grid, dict[str, int], int]:
+    """The window's grid, its dropped reports and reports in its core (reports freed on return)."""
     if isinstance(raw, ParquetWindows):
         raw = raw.read(*_window_bounds(window, step_s, agreement))
     t = raw["time"].to_numpy(dtype=np.float64)
@@ -183,6 +192,7 @@ def run_window(
     if window.first:
         in_core |= np.isnan(t)  # counted once, as incomplete, by the first window
     clean = clean_reports(raw, counted=in_core)
+    del raw
     frame = clean.frame
     margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
     grid, n_dup = to_grid(
@@ -199,8 +209,7 @@ def run_window(
         n_core_dup = int(c.duplicated(["id", "time"]).sum())
         if n_core_dup:
             dropped["duplicate report"] = n_core_dup
-    runs = loss_runs(grid, agreement, (window.k_lo, window.k_hi), all_pairs=all_pairs)
-    return WindowResult(runs, dropped, int(in_core.sum()))
+    return grid, dropped, int(in_core.sum())
 
 
 def plan_windows(t_first: float, t_last: float, step_s: float, window_s: float) -> list[_Window]:
