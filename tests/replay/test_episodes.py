@@ -113,11 +113,17 @@ def test_parties_only_cross_party_pairs_unless_all_pairs():
 
 def test_windows_equal_one_pass_across_borders():
     frame = pd.concat([enc.loss_case(), enc.formation_case().assign(id=lambda f: f.id + "f")])
+    # Dirt: two repeated reports, a missing altitude, a missing time.
+    dirty = frame.iloc[[5, 1000, 1045, 1046]].copy()
+    dirty.iloc[2, dirty.columns.get_loc("alt_ft")] = np.nan
+    dirty.iloc[3, dirty.columns.get_loc("time")] = np.nan
+    frame = pd.concat([frame, dirty], ignore_index=True)
     whole = replay(frame, Agreement(), window_s=1e6)
     cut = replay(frame, Agreement(), window_s=45.0)
     assert cut.windows > 40
     pd.testing.assert_frame_equal(whole.episodes, cut.episodes)
-    assert whole.dropped == cut.dropped and whole.reports == cut.reports == len(frame)
+    assert whole.dropped == cut.dropped == {"duplicate report": 2, "incomplete state": 2}
+    assert whole.reports == cut.reports == len(frame)
 
 
 def test_warnings_agree_with_detect_at_each_step():
