@@ -136,7 +136,9 @@ class ReplayRules(_Frozen):
     ``same_aircraft_nm``: two ids that never separate by more than this while both are
     seen are one aircraft (``same_aircraft``). ``formation_nm`` and ``formation_s``: a
     pair closer than ``formation_nm`` for longer than ``formation_s`` flies in formation.
-    Sources and rationale: docs/replay.md.
+    ``min_airborne_gs_kt``: reports with a reported ground speed below this are dropped
+    as not airborne (aircraft standing or taxiing without the on-ground flag; 0 keeps
+    them, e.g. for rotorcraft). Sources and rationale: docs/replay.md.
     """
 
     gap_limit_s: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
@@ -145,6 +147,7 @@ class ReplayRules(_Frozen):
     same_aircraft_nm: float = Field(0.5, ge=0, le=10, allow_inf_nan=False)
     formation_nm: float = Field(0.5, ge=0, le=10, allow_inf_nan=False)
     formation_s: float = Field(60.0, ge=0, le=3600, allow_inf_nan=False)
+    min_airborne_gs_kt: float = Field(50.0, ge=0, le=200, allow_inf_nan=False)
 
 
 class Agreement(_Frozen):

@@ -1,6 +1,6 @@
 """Synthetic tracks with known encounters, one per episode kind (reports every second).
 
-Geometry on the equator, where a degree of latitude is 110,574 m (WGS84 meridian arc)
+Geometry near the equator, where a degree of latitude is 110,574 m (WGS84 meridian arc)
 and a degree of longitude 111,319.5 m: the 5 NM (9,260 m) minimum is crossed between
 grid steps, never on one, so the expected episode times below are exact.
 """
@@ -50,28 +50,29 @@ def track(
 
 
 def northbound(ident: str, alt_ft: float = 30000.0, **kw) -> pd.DataFrame:
-    """Flies north along lon 0 at 0.001 deg/s, at lat 0 at t = 2000."""
+    """Flies north along lon 0 at 0.002 deg/s (430 kt), at lat 0 at t = 2000."""
+    return track(ident, -2.0, 0.0, alt_ft, north_mps=0.002 * M_PER_DEG_LAT, **kw)
+
+
+def leading(ident: str, alt_ft: float = 30000.0, **kw) -> pd.DataFrame:
+    """Flies north along lon 0 at 0.001 deg/s (215 kt), at lat 0 at t = 2000."""
     return track(ident, -1.0, 0.0, alt_ft, north_mps=0.001 * M_PER_DEG_LAT, **kw)
 
 
-def hovering(ident: str, alt_ft: float = 30000.0, **kw) -> pd.DataFrame:
-    """Stays at lat 0, lon 0 (ground speed 0)."""
-    return track(ident, 0.0, 0.0, alt_ft, **kw)
-
-
-# A passes B at 110.574 m/s: |lat| < 9260 / 110574 deg for t in (1916.26, 2083.74), so the
-# loss runs from 1920 to 2080 on a 5 s grid, closest at 2000 (0 NM). The detector sees it
-# coming once its time to loss drops under 300 s: from t = 1620, 300 s before t_start.
+# A overtakes B at 110.574 m/s: |lat_A - lat_B| < 9260 / 110574 deg for t in (1916.26,
+# 2083.74), so the loss runs from 1920 to 2080 on a 5 s grid, closest at 2000 (0 NM). The
+# detector sees it coming once its time to loss drops under 300 s: from t = 1620, 300 s
+# before t_start.
 LOSS = {"t_start": 1920.0, "t_end": 2080.0, "t_closest": 2000.0, "warned_s": 300.0}
 
 
 def loss_case() -> pd.DataFrame:
-    return pd.concat([northbound("A"), hovering("B")], ignore_index=True)
+    return pd.concat([northbound("A"), leading("B")], ignore_index=True)
 
 
 def level_adjacent_case() -> pd.DataFrame:
     # FL300 and FL310, read 30,025 and 30,975 ft: 950 ft apart, both level.
-    return pd.concat([northbound("A", 30025.0), hovering("B", 30975.0)], ignore_index=True)
+    return pd.concat([northbound("A", 30025.0), leading("B", 30975.0)], ignore_index=True)
 
 
 def same_aircraft_case() -> pd.DataFrame:

@@ -96,12 +96,15 @@ def input_columns(raw: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(time=seconds)
 
 
-def clean_reports(raw: pd.DataFrame, counted: npt.NDArray[np.bool_] | None = None) -> CleanReports:
+def clean_reports(
+    raw: pd.DataFrame, counted: npt.NDArray[np.bool_] | None = None, min_gs_kt: float = 0.0
+) -> CleanReports:
     """Map columns to input columns (:func:`input_columns`); drop and count unusable reports.
 
     Dropped: reports on the ground (``onground``), reports missing a time, id, position
     or altitude or (where the columns exist) a velocity (``incomplete state``), and
-    values outside :data:`PLAUSIBLE`. Only rows where ``counted`` is true (default: all)
+    values outside :data:`PLAUSIBLE`, and reports whose reported ground speed is below
+    ``min_gs_kt`` (not airborne). Only rows where ``counted`` is true (default: all)
     are counted in :attr:`CleanReports.dropped`. Output columns: see :class:`CleanReports`.
     """
     frame = input_columns(raw)
@@ -138,6 +141,8 @@ def clean_reports(raw: pd.DataFrame, counted: npt.NDArray[np.bool_] | None = Non
         if col in values:
             v = values[col]
             drop(f"{col} outside [{lo:g}, {hi:g}]", ~((v >= lo) & (v <= hi)))
+    if velocity and min_gs_kt > 0.0:
+        drop(f"gs_kt below {min_gs_kt:g} (not airborne)", values["gs_kt"] < min_gs_kt)
     idx = np.flatnonzero(keep)
     t = values["time"][idx]
     if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):

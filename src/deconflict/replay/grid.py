@@ -30,6 +30,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 StrArray = npt.NDArray[np.str_]
 
+#: A report repeating its flight's previous position at this ground speed (kt) or more is
+#: stale: at 50 kt an aircraft moves 25 m a second, five times ADS-B's position resolution.
+STALE_MIN_GS_KT = 50.0
 #: Mean Earth radius (m) for velocities derived from positions (IUGG R1 of WGS84).
 _MEAN_RADIUS_M = 6371008.8
 
@@ -108,12 +111,19 @@ def to_grid(
     step_s: float,
     gap_limit_s: float,
     k_range: tuple[int, int] | None = None,
-) -> tuple[Grid, int]:
+    counted: npt.NDArray[np.bool_] | None = None,
+) -> tuple[Grid, dict[str, int]]:
     """Put every flight of cleaned ``reports`` on the grid of ``step_s``.
 
     ``reports`` has the columns of :class:`~deconflict.replay.archive.CleanReports`.
-    ``k_range = (k_lo, k_hi)`` keeps grid indices ``k_lo <= k <= k_hi`` only. Returns
-    the grid and the number of duplicate reports (same id and time; the first kept).
+    ``k_range = (k_lo, k_hi)`` keeps grid indices ``k_lo <= k <= k_hi`` only. Two more
+    kinds of report are dropped here, where each flight's reports are in order:
+    ``duplicate report`` (same id and time as another; the first kept) and ``stale
+    position`` (the same latitude and longitude as the flight's previous report, at most
+    the gap limit earlier, while the report's own ground speed is at least
+    :data:`STALE_MIN_GS_KT`: a receiver repeating a last known position; with reported
+    velocities only). Returns the grid and those counts, over the rows where
+    ``counted`` is true (default: all).
 
     >>> frame = pd.DataFrame({"time": [0.0, 10.0], "id": ["a", "a"], "lat": [0.0, 0.0],
     ...     "lon": [0.0, 0.01], "alt_ft": [1000.0, 2000.0]})
@@ -130,14 +140,34 @@ def to_grid(
     else:
         order = np.lexsort((t, code))
     code, t = code[order], t[order]
-    dup = np.r_[False, (code[1:] == code[:-1]) & (t[1:] == t[:-1])]
-    n_dup = int(dup.sum())
+    count = np.ones(t.size, bool) if counted is None else np.asarray(counted, bool)[order]
+    same = code[1:] == code[:-1]
+    dup = np.r_[False, same & (t[1:] == t[:-1])]
+    dropped = {"duplicate report": int((dup & count).sum())}
+    reported = all(c in reports.columns for c in VELOCITY_COLUMNS)
+    if reported:
+        lat_s = reports["lat"].to_numpy(dtype=np.float64)[order]
+        lon_s = reports["lon"].to_numpy(dtype=np.float64)[order]
+        gs_s = reports["gs_kt"].to_numpy(dtype=np.float64)[order]
+        stale = (
+            np.r_[
+                False,
+                same
+                & (lat_s[1:] == lat_s[:-1])
+                & (lon_s[1:] == lon_s[:-1])
+                & (t[1:] - t[:-1] <= gap_limit_s)
+                & (gs_s[1:] >= STALE_MIN_GS_KT),
+            ]
+            & ~dup
+        )
+        dropped["stale position"] = int((stale & count).sum())
+        dup |= stale
     keep = order[~dup]
     code, t = code[~dup], t[~dup]
     lat = reports["lat"].to_numpy(dtype=np.float64)[keep]
     lon = reports["lon"].to_numpy(dtype=np.float64)[keep]
     alt = reports["alt_ft"].to_numpy(dtype=np.float64)[keep]
-    if all(c in reports.columns for c in VELOCITY_COLUMNS):
+    if reported:
         gs = reports["gs_kt"].to_numpy(dtype=np.float64)[keep]
         trk = np.radians(reports["track_deg"].to_numpy(dtype=np.float64)[keep])
         ve, vn = gs * np.sin(trk), gs * np.cos(trk)  # kt
@@ -216,5 +246,5 @@ def to_grid(
             track_deg=trk_g[by_time],
             vs_fpm=vs_g[by_time],
         ),
-        n_dup,
+        {k: v for k, v in dropped.items() if v},
     )

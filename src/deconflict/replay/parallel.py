@@ -191,24 +191,21 @@ def _window_grid(
     in_core = (t >= core_lo) & (t < core_hi)
     if window.first:
         in_core |= np.isnan(t)  # counted once, as incomplete, by the first window
-    clean = clean_reports(raw, counted=in_core)
+    clean = clean_reports(raw, counted=in_core, min_gs_kt=agreement.replay.min_airborne_gs_kt)
     del raw
     frame = clean.frame
     margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
-    grid, n_dup = to_grid(
+    t_c = frame["time"].to_numpy()
+    grid, dropped_here = to_grid(
         frame,
         step_s,
         agreement.replay.gap_limit_s,
         (window.k_lo - margin_steps, window.k_hi),
+        counted=(t_c >= core_lo) & (t_c < core_hi),
     )
     dropped = dict(clean.dropped)
-    if n_dup:
-        # Counted in the core only, so that each duplicate is counted by one window.
-        t_c = frame["time"].to_numpy()
-        c = frame[(t_c >= core_lo) & (t_c < core_hi)]
-        n_core_dup = int(c.duplicated(["id", "time"]).sum())
-        if n_core_dup:
-            dropped["duplicate report"] = n_core_dup
+    for reason, n in dropped_here.items():
+        dropped[reason] = dropped.get(reason, 0) + n
     return grid, dropped, int(in_core.sum())
 
 
