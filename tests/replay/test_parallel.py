@@ -59,3 +59,25 @@ def test_paris_on_dask_equals_single_process(cluster_client, paris_reports):
     dask = replay(paris_reports, Agreement(), window_s=1200.0, client=cluster_client)
     assert dask.windows == 10
     pd.testing.assert_frame_equal(single.episodes, dask.episodes)
+
+
+def test_local_starts_a_cluster_only_for_large_archives(cluster_client, monkeypatch):
+    from contextlib import contextmanager
+
+    from deconflict.replay import parallel
+
+    started = []
+
+    @contextmanager
+    def fake_local():
+        started.append(True)
+        yield cluster_client
+
+    monkeypatch.setattr(parallel, "local_client", fake_local)
+    frame = archive()
+    small = replay(frame, Agreement(), window_s=600.0, client="local")
+    assert small.windows > 1 and started == []
+    monkeypatch.setattr(parallel, "LOCAL_CLUSTER_MIN_REPORTS", len(frame))
+    large = replay(frame, Agreement(), window_s=600.0, client="local")
+    assert started == [True]
+    pd.testing.assert_frame_equal(small.episodes, large.episodes)

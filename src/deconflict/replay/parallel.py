@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 #: Default core length of a window (s): memory per window against overlap overhead.
 WINDOW_S = 1800.0
+#: Below this many reports ``client="local"`` runs in this process (a replay of this size
+#: takes about as long as starting a LocalCluster).
+LOCAL_CLUSTER_MIN_REPORTS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -240,8 +243,9 @@ def replay(
     column set, see :func:`~deconflict.replay.archive.input_columns`). Without
     ``client`` windows run one after another in this process; with a
     :class:`distributed.Client`, as its Dask tasks; with ``"local"``, on a
-    :class:`distributed.LocalCluster` of local processes started for the call (only
-    when there is more than one window).
+    :class:`distributed.LocalCluster` of local processes started for the call when the
+    archive has more than one window and at least :data:`LOCAL_CLUSTER_MIN_REPORTS`
+    reports (else in this process: starting the cluster would cost more than it saves).
     ``on_window(done, total)`` is called as windows complete (for a progress bar).
     """
     if not (step_s > 0 and math.isfinite(step_s)):
@@ -260,7 +264,7 @@ def replay(
             if not Path(p).is_file():
                 raise InputError(f"{p}: no such file")
         try:
-            t_first, t_last, _rows = src.span()
+            t_first, t_last, n_rows = src.span()
         except InputError:
             raise
         except Exception as err:
@@ -270,6 +274,7 @@ def replay(
     else:
         raw = source if isinstance(source, pd.DataFrame) else read_archive(list(source))
         raw = input_columns(raw)
+        n_rows = len(raw)
         t = raw["time"].to_numpy(dtype=np.float64)
         finite = t[np.isfinite(t)]
         t_first = float(finite.min()) if finite.size else math.nan
@@ -289,7 +294,7 @@ def replay(
                 i = 0 if w.first else i
                 loaders.append(raw.iloc[i:j])
     if client == "local":
-        if len(windows) > 1:
+        if len(windows) > 1 and n_rows >= LOCAL_CLUSTER_MIN_REPORTS:
             with local_client() as local:
                 results = _run_all(loaders, windows, agreement, step_s, all_pairs, local, on_window)
         else:
