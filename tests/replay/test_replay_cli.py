@@ -121,11 +121,31 @@ def test_bad_options(tmp_path: Path, args: list[str], message: str):
     assert "Traceback" not in res.output
 
 
+def test_empty_and_all_dropped_archives(tmp_path: Path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("time,id,lat,lon,alt_ft\n")
+    slow = tmp_path / "slow.csv"
+    slow.write_text("time,id,lat,lon,alt_ft,gs_kt,track_deg,vs_fpm\n1,a,0,0,1000,10,0,0\n")
+    for path, reports in ((empty, 0), (slow, 1)):
+        res = run(str(path))
+        assert res.exit_code == 0, res.output
+        assert (
+            f"0 episode(s) (same_aircraft 0, formation 0, level_adjacent 0, loss 0) in {reports}"
+            in res.output
+        )
+
+
 def test_bad_files(tmp_path: Path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time,id,lat\n1,a,0\n")
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_text("not parquet")
+    when = tmp_path / "when.csv"
+    when.write_text("time,id,lat,lon,alt_ft\nnoon,a,0,0,1000\n")
     for path, message in [
         (bad, "missing column(s) lon, alt_ft"),
+        (garbage, "garbage.parquet: not a readable parquet archive"),
+        (when, "column 'time' holds values that are not times"),
         (tmp_path / "none.csv", "none.csv"),
         (tmp_path / "x.json", "unknown file type"),
     ]:

@@ -142,24 +142,23 @@ def to_grid(
     code, t = code[order], t[order]
     count = np.ones(t.size, bool) if counted is None else np.asarray(counted, bool)[order]
     same = code[1:] == code[:-1]
-    dup = np.r_[False, same & (t[1:] == t[:-1])]
+    dup = np.zeros(t.size, dtype=bool)
+    dup[1:] = same & (t[1:] == t[:-1])
     dropped = {"duplicate report": int((dup & count).sum())}
     reported = all(c in reports.columns for c in VELOCITY_COLUMNS)
     if reported:
         lat_s = reports["lat"].to_numpy(dtype=np.float64)[order]
         lon_s = reports["lon"].to_numpy(dtype=np.float64)[order]
         gs_s = reports["gs_kt"].to_numpy(dtype=np.float64)[order]
-        stale = (
-            np.r_[
-                False,
-                same
-                & (lat_s[1:] == lat_s[:-1])
-                & (lon_s[1:] == lon_s[:-1])
-                & (t[1:] - t[:-1] <= gap_limit_s)
-                & (gs_s[1:] >= STALE_MIN_GS_KT),
-            ]
-            & ~dup
+        stale = np.zeros(t.size, dtype=bool)
+        stale[1:] = (
+            same
+            & (lat_s[1:] == lat_s[:-1])
+            & (lon_s[1:] == lon_s[:-1])
+            & (t[1:] - t[:-1] <= gap_limit_s)
+            & (gs_s[1:] >= STALE_MIN_GS_KT)
         )
+        stale &= ~dup
         dropped["stale position"] = int((stale & count).sum())
         dup |= stale
     keep = order[~dup]
