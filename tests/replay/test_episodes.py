@@ -126,6 +126,15 @@ def test_windows_equal_one_pass_across_borders():
     assert whole.reports == cut.reports == len(frame)
 
 
+def test_a_lone_report_far_away_costs_one_window_and_impossible_times_are_dropped():
+    frame = enc.loss_case()
+    lone = frame.iloc[:2].assign(id="Z", time=[1.0e9, 1.0e12])
+    result = replay(pd.concat([frame, lone]), Agreement(), window_s=600.0)
+    assert result.windows == 6  # 1000-3000 s in 600 s windows (3000 in the fifth), one at 1e9
+    assert result.dropped == {"time outside [-1e+11, 1e+11]": 1}
+    pd.testing.assert_frame_equal(result.episodes, replay(frame, Agreement()).episodes)
+
+
 def test_warnings_agree_with_detect_at_each_step():
     frame = enc.loss_case()
     grid, _ = to_grid(frame, 5.0, 60.0)

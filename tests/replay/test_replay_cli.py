@@ -158,7 +158,7 @@ def test_dask_address(tmp_path: Path):
     distributed = pytest.importorskip("distributed")
     out = tmp_path / "e.csv"
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
         protocol="tcp", host="127.0.0.1",
     ) as cluster:  # fmt: skip
         res = run(str(archive(tmp_path)), "--dask-address", cluster.scheduler_address,

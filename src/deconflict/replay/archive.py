@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from deconflict.errors import InputError
+from deconflict.tactical.state import BOUNDS
 
 #: ``traffic`` column → detector input column.
 TRAFFIC_COLUMNS = {
@@ -32,8 +33,11 @@ TRAFFIC_COLUMNS = {
 POSITION_COLUMNS = ("time", "id", "lat", "lon", "alt_ft")
 #: Velocity columns: optional; when a column is absent, velocities are derived from positions.
 VELOCITY_COLUMNS = ("gs_kt", "track_deg", "vs_fpm")
+#: Report times accepted (epoch s, inclusive): the detector's bounds (years 1800 to 5138).
+TIME_BOUNDS = BOUNDS["time"]
 #: Physically plausible bounds for an airborne report (inclusive).
 PLAUSIBLE = {
+    "time": TIME_BOUNDS,
     "alt_ft": (-1500.0, 60000.0),
     "gs_kt": (0.0, 1000.0),
     "vs_fpm": (-15000.0, 15000.0),

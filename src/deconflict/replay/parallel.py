@@ -24,16 +24,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from deconflict.agreement import Agreement
 from deconflict.errors import InputError
-from deconflict.replay.archive import clean_reports, input_columns, read_archive
+from deconflict.replay.archive import TIME_BOUNDS, clean_reports, input_columns, read_archive
 from deconflict.replay.episodes import RUN_COLUMNS, loss_runs, merge_runs
 from deconflict.replay.grid import Grid, to_grid
 
 if TYPE_CHECKING:
     from distributed import Client
+
+IntArray = npt.NDArray[np.int64]
 
 #: Default core length of a window (s): memory per window against overlap overhead.
 WINDOW_S = 1800.0
@@ -80,29 +83,26 @@ class ParquetWindows:
             raise InputError(f"{self.paths[0]}: no 'time' or 'timestamp' column")
         return name, pa.types.is_timestamp(schema.field(name).type)
 
-    def span(self) -> tuple[float, float, int]:
-        """First and last report time (epoch s) and the number of rows."""
+    def occupied(self, step_s: float, window_s: float) -> tuple[IntArray, int]:
+        """Indices of the windows holding reports (see :func:`window_indices`), and rows."""
         import pyarrow.compute as pc
         import pyarrow.dataset as ds
 
         name, stamped = self.time_column()
         dataset = ds.dataset(list(self.paths), format="parquet")
-        lo = hi = None
+        scale = _unit_seconds(dataset.schema.field(name).type) if stamped else 1.0
+        found: list[IntArray] = []
         rows = 0
         for batch in dataset.to_batches(columns=[name]):
             col = batch.column(0)
             rows += len(col)
             if stamped:
                 col = pc.cast(col, "int64")
-            mm = pc.min_max(col)
-            if mm["min"].is_valid:
-                b_lo, b_hi = mm["min"].as_py(), mm["max"].as_py()
-                lo = b_lo if lo is None else min(lo, b_lo)
-                hi = b_hi if hi is None else max(hi, b_hi)
-        if lo is None or hi is None:
-            return math.nan, math.nan, rows
-        scale = _unit_seconds(dataset.schema.field(name).type) if stamped else 1.0
-        return lo * scale, hi * scale, rows
+            t = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64) * scale
+            found.append(window_indices(t, step_s, window_s))
+        if not found:
+            return np.zeros(0, dtype=np.int64), rows
+        return np.unique(np.concatenate(found)), rows
 
     def read(self, t_lo: float, t_hi: float) -> pd.DataFrame:
         """Raw rows with ``t_lo <= time < t_hi`` (epoch s), input columns."""
@@ -191,9 +191,14 @@ def _window_grid(
     t = raw["time"].to_numpy(dtype=np.float64)
     core_lo = -math.inf if window.first else window.k_lo * step_s
     core_hi = math.inf if window.last else window.k_hi * step_s
-    in_core = (t >= core_lo) & (t < core_hi)
+    in_bounds = (t >= TIME_BOUNDS[0]) & (t <= TIME_BOUNDS[1])
+    in_core = (t >= core_lo) & (t < core_hi) & in_bounds
+    # Missing or impossible times are counted once: early (or missing) ones by the first
+    # window, late ones by the last (the only windows that read them).
     if window.first:
-        in_core |= np.isnan(t)  # counted once, as incomplete, by the first window
+        in_core |= ~in_bounds & ~(t > TIME_BOUNDS[1])
+    if window.last:
+        in_core |= t > TIME_BOUNDS[1]
     clean = clean_reports(raw, counted=in_core, min_gs_kt=agreement.replay.min_airborne_gs_kt)
     del raw
     frame = clean.frame
@@ -212,19 +217,35 @@ def _window_grid(
     return grid, dropped, int(in_core.sum())
 
 
-def plan_windows(t_first: float, t_last: float, step_s: float, window_s: float) -> list[_Window]:
-    """Windows of whole grid steps covering ``[t_first, t_last]``."""
-    if not (math.isfinite(t_first) and math.isfinite(t_last)):
+def window_indices(t: npt.NDArray[np.float64], step_s: float, window_s: float) -> IntArray:
+    """Indices of the windows holding report times ``t`` (unique; times out of bounds ignored)."""
+    lo, hi = TIME_BOUNDS
+    t = t[(t >= lo) & (t <= hi)]
+    per = max(1, round(window_s / step_s))
+    return np.unique(np.floor(t / (per * step_s)).astype(np.int64))
+
+
+def plan_windows(
+    occupied: IntArray, step_s: float, window_s: float, gap_limit_s: float
+) -> list[_Window]:
+    """Windows of whole grid steps: those holding reports, and neighbours if need be.
+
+    Windows shorter than the gap limit also take their neighbours within it. Any other
+    window has no grid point, so long quiet stretches (or a lone report far away in
+    time) cost nothing.
+    """
+    if occupied.size == 0:
         return [_Window(0, 1, True, True)]
     per = max(1, round(window_s / step_s))
-    k_first = math.floor(t_first / step_s)
-    k_last = math.ceil(t_last / step_s) + 1
-    out = []
-    for k_lo in range(k_first, k_last, per):
-        out.append(_Window(k_lo, min(k_lo + per, k_last), k_lo == k_first, False))
-    last = out[-1]
-    out[-1] = _Window(last.k_lo, last.k_hi, last.first, True)
-    return out
+    # A grid point in a window without reports needs reports on both sides of the window
+    # at most the gap limit apart: only possible for windows shorter than the gap limit.
+    length = per * step_s
+    reach = 0 if length >= gap_limit_s else math.ceil(gap_limit_s / length)
+    near = np.unique((occupied[:, None] + np.arange(-reach, reach + 1)[None, :]).ravel())
+    n = near.size
+    return [
+        _Window(int(w) * per, (int(w) + 1) * per, i == 0, i == n - 1) for i, w in enumerate(near)
+    ]
 
 
 def replay(
@@ -264,22 +285,20 @@ def replay(
             if not Path(p).is_file():
                 raise InputError(f"{p}: no such file")
         try:
-            t_first, t_last, n_rows = src.span()
+            occupied, n_rows = src.occupied(step_s, window_s)
         except InputError:
             raise
         except Exception as err:
             raise InputError(f"{src.paths[0]}: not a readable parquet archive ({err})") from None
-        windows = plan_windows(t_first, t_last, step_s, window_s)
+        windows = plan_windows(occupied, step_s, window_s, agreement.replay.gap_limit_s)
         loaders = [src] * len(windows)
     else:
         raw = source if isinstance(source, pd.DataFrame) else read_archive(list(source))
         raw = input_columns(raw)
         n_rows = len(raw)
         t = raw["time"].to_numpy(dtype=np.float64)
-        finite = t[np.isfinite(t)]
-        t_first = float(finite.min()) if finite.size else math.nan
-        t_last = float(finite.max()) if finite.size else math.nan
-        windows = plan_windows(t_first, t_last, step_s, window_s)
+        occupied = window_indices(t, step_s, window_s)
+        windows = plan_windows(occupied, step_s, window_s, agreement.replay.gap_limit_s)
         if len(windows) == 1:
             loaders = [raw]
         else:
@@ -321,7 +340,8 @@ def replay(
 def local_client(n_workers: int | None = None) -> Iterator[Client]:
     """A client of a :class:`distributed.LocalCluster` of local processes, closed on exit.
 
-    ``n_workers`` defaults to the CPU count (at most 8), one thread each; no dashboard.
+    ``n_workers`` defaults to the CPU count (at most 8), one thread each; the scheduler's
+    HTTP server (dashboard) on a free port.
     """
     import logging
     import os
@@ -334,7 +354,7 @@ def local_client(n_workers: int | None = None) -> Iterator[Client]:
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
