@@ -161,8 +161,10 @@ def to_grid(
         stale &= ~dup
         dropped["stale position"] = int((stale & count).sum())
         dup |= stale
+        del lat_s, lon_s, gs_s, stale
     keep = order[~dup]
     code, t = code[~dup], t[~dup]
+    del order, count, same, dup
     lat = reports["lat"].to_numpy(dtype=np.float64)[keep]
     lon = reports["lon"].to_numpy(dtype=np.float64)[keep]
     alt = reports["alt_ft"].to_numpy(dtype=np.float64)[keep]

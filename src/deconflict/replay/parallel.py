@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 
 IntArray = npt.NDArray[np.int64]
 
+#: Columns a window reads from Parquet (either column set); others are never loaded.
+READ_COLUMNS = frozenset(
+    {"time", "id", "party", "lat", "lon", "alt_ft", "gs_kt", "track_deg", "vs_fpm"}
+    | {"timestamp", "icao24", "latitude", "longitude", "altitude", "groundspeed", "track"}
+    | {"vertical_rate", "onground"}
+)
+
 #: Default core length of a window (s): memory per window against overlap overhead.
 WINDOW_S = 1800.0
 #: Below this many reports ``client="local"`` runs in this process (a replay of this size
@@ -119,13 +126,16 @@ class ParquetWindows:
             hi = pa.scalar(_epoch_to_unit(t_hi, typ), pa.int64()).cast(typ)
         else:
             lo, hi = pa.scalar(t_lo), pa.scalar(t_hi)
-        table = dataset.to_table(filter=(col >= lo) & (col < hi))
+        wanted = [c for c in dataset.schema.names if c in READ_COLUMNS]
+        table = dataset.to_table(columns=wanted, filter=(col >= lo) & (col < hi))
         # Ids as dictionary codes: far cheaper than millions of Python strings.
         for label in ("id", "icao24", "party"):
             i = table.schema.get_field_index(label)
             if i >= 0 and pa.types.is_string(table.schema.field(i).type):
                 table = table.set_column(i, label, pc.dictionary_encode(table.column(i)))
-        return input_columns(table.to_pandas())
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+        del table  # its buffers went to the frame
+        return input_columns(frame)
 
 
 def _unit_seconds(typ: Any) -> float:
