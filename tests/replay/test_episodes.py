@@ -93,6 +93,8 @@ def test_gap_limit_cuts_the_episode():
     assert np.isnan(episodes["warned_s"].iloc[1])  # seen in loss from the first step back
     longer = Agreement(replay={"gap_limit_s": 120.0})
     assert len(replay(frame, longer).episodes) == 1
+    # The same in windows of 100 s: the previous loss is found across borders.
+    pd.testing.assert_frame_equal(replay(frame, Agreement(), window_s=100.0).episodes, episodes)
 
 
 def test_grid_never_interpolates_across_a_long_gap():

@@ -94,26 +94,36 @@ def kinematics(grid: Grid) -> Kinematics:
 
 
 def loss_pairs(
-    grid: Grid, kin: Kinematics, agreement: Agreement, *, all_pairs: bool = False
+    grid: Grid,
+    kin: Kinematics,
+    agreement: Agreement,
+    *,
+    all_pairs: bool = False,
+    points: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
     """Every pair of grid points in loss at the same step: ``(a, b, h_m, dz_ft)``.
 
     ``a`` and ``b`` index grid points with ``flight[a] < flight[b]``; ``h_m`` is the
     horizontal distance (m) in the pair's tangent plane, ``dz_ft`` the absolute
     vertical distance (ft). With parties, only cross-party pairs unless ``all_pairs``.
+    ``points`` limits the search to those grid points (default: all).
     """
     empty_i = np.zeros(0, dtype=np.int64)
     empty_f = np.zeros(0, dtype=np.float64)
-    if len(grid) < 2:
+    if points is None:
+        points = np.arange(len(grid), dtype=np.int64)
+    if points.size < 2:
         return empty_i, empty_i, empty_f, empty_f
     H = nm_to_m(agreement.horizontal_nm)
     V = agreement.vertical_ft
     pad = H / 2.0 + 1.5 * H * H / (2.0 * WGS84_MIN_RADIUS) + _BOX_SLACK_M
-    lo = np.column_stack([kin.pos - pad, grid.alt_ft - V / 2.0])
-    hi = np.column_stack([kin.pos + pad, grid.alt_ft + V / 2.0])
+    pos, alt = kin.pos[points], grid.alt_ft[points]
+    lo = np.column_stack([pos - pad, alt - V / 2.0])
+    hi = np.column_stack([pos + pad, alt + V / 2.0])
+    del pos, alt
     cell = np.array([2.0 * H, 2.0 * H, 2.0 * H, 4.0 * V])
-    found = overlapping_pairs(lo, hi, kin.snap, cell)
-    i, j = found.i, found.j
+    found = overlapping_pairs(lo, hi, kin.snap[points], cell)
+    i, j = points[found.i], points[found.j]
     if grid.party is not None and not all_pairs:
         differ = grid.party[i] != grid.party[j]
         i, j = i[differ], j[differ]
@@ -156,7 +166,10 @@ def loss_runs(
     k_lo, k_hi = core
     step = grid.step_s
     kin = kinematics(grid)
-    a, b, h, dz = loss_pairs(grid, kin, agreement, all_pairs=all_pairs)
+    # The broad phase runs on the core and the step before it only; the margin's earlier
+    # steps are looked at pair by pair, for the pairs in loss in the core.
+    points = np.flatnonzero((grid.k >= k_lo - 1) & (grid.k < k_hi))
+    a, b, h, dz = loss_pairs(grid, kin, agreement, all_pairs=all_pairs, points=points)
     fa, fb, k = grid.flight[a], grid.flight[b], grid.k[a]
     order = np.lexsort((k, fb, fa))
     a, b, h, dz, fa, fb, k = (x[order] for x in (a, b, h, dz, fa, fb, k))
@@ -181,7 +194,13 @@ def loss_runs(
     fa_r, fb_r = fa[starts], fb[starts]
     seen_before = (_point_index(grid, ks - 1, fa_r) >= 0) & (_point_index(grid, ks - 1, fb_r) >= 0)
     seen_after = (_point_index(grid, ke + 1, fa_r) >= 0) & (_point_index(grid, ke + 1, fb_r) >= 0)
-    warned = _warned_s(grid, kin, agreement, fa_r, fb_r, ks, k_prev_all[starts])
+    k_prev = k_prev_all[starts]
+    unknown = k_prev < k_lo - 1  # no loss seen from k_lo - 1 on: look further back
+    n_look = int(np.floor(agreement.lookahead_s / step + 1e-9))
+    k_prev[unknown] = _previous_loss(
+        grid, kin, agreement, fa_r[unknown], fb_r[unknown], ks[unknown] - n_look, k_lo - 2
+    )
+    warned = _warned_s(grid, kin, agreement, fa_r, fb_r, ks, k_prev)
     return pd.DataFrame(
         {
             "id_a": grid.ids[fa_r],
@@ -201,7 +220,7 @@ def loss_runs(
             "alt_ft_max_b": np.maximum.reduceat(alt_b, starts),
             "seen_before": seen_before,
             "seen_after": seen_after,
-            "warned_s": np.where(ks - 1 == k_prev_all[starts], np.nan, warned * step),
+            "warned_s": np.where(ks - 1 == k_prev, np.nan, warned * step),
         }
     )
 
@@ -216,6 +235,44 @@ def _run_dtypes() -> dict[str, str]:
     }
 
 
+def _pair_steps(
+    grid: Grid, fa: IntArray, fb: IntArray, k_first: IntArray, k_last: IntArray | int
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """For each pair ``i``, the steps ``k_first[i]..k_last[i]`` where both are on the grid.
+
+    Returns ``(pair, k, point_a, point_b)``, by pair then step.
+    """
+    count = np.maximum(np.asarray(k_last) - k_first + 1, 0)
+    pair = np.repeat(np.arange(fa.size), count)
+    offs = np.arange(pair.size) - np.repeat(np.cumsum(count) - count, count)
+    k = np.repeat(k_first, count) + offs
+    ia = _point_index(grid, k, fa[pair])
+    ib = _point_index(grid, k, fb[pair])
+    both = (ia >= 0) & (ib >= 0)
+    return pair[both], k[both], ia[both], ib[both]
+
+
+def _previous_loss(
+    grid: Grid,
+    kin: Kinematics,
+    agreement: Agreement,
+    fa: IntArray,
+    fb: IntArray,
+    k_first: IntArray,
+    k_last: int,
+) -> IntArray:
+    """The last step in ``k_first..k_last`` at which each pair was in loss (else a sentinel)."""
+    none = np.iinfo(np.int64).min // 2
+    out = np.full(fa.size, none, dtype=np.int64)
+    pair, k, ia, ib = _pair_steps(grid, fa, fb, k_first, k_last)
+    if k.size:
+        g = pair_geometry(kin, ia, ib)
+        h = np.sqrt(np.einsum("ij,ij->i", g.r, g.r))
+        loss = (h < nm_to_m(agreement.horizontal_nm)) & (np.abs(g.dz_ft) < agreement.vertical_ft)
+        np.maximum.at(out, pair[loss], k[loss])
+    return out
+
+
 def _warned_s(
     grid: Grid,
     kin: Kinematics,
@@ -228,14 +285,7 @@ def _warned_s(
     """Steps from each run's start back to the first prediction for its pair (NaN: none)."""
     n_look = int(np.floor(agreement.lookahead_s / grid.step_s + 1e-9))
     first_p = np.maximum(ks - n_look, k_prev + 1)
-    count = np.maximum(ks - first_p, 0)
-    run = np.repeat(np.arange(ks.size), count)
-    offs = np.arange(run.size) - np.repeat(np.cumsum(count) - count, count)
-    p = np.repeat(first_p, count) + offs
-    ia = _point_index(grid, p, fa[run])
-    ib = _point_index(grid, p, fb[run])
-    both = (ia >= 0) & (ib >= 0)
-    run, p, ia, ib = run[both], p[both], ia[both], ib[both]
+    run, p, ia, ib = _pair_steps(grid, fa, fb, first_p, ks - 1)
     predicted = windows(kin, ia, ib, agreement).conflict
     out = np.full(ks.size, np.nan)
     if predicted.any():

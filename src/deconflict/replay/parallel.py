@@ -46,7 +46,7 @@ READ_COLUMNS = frozenset(
 )
 
 #: Default core length of a window (s): memory per window against overlap overhead.
-WINDOW_S = 1800.0
+WINDOW_S = 900.0
 #: Below this many reports ``client="local"`` runs in this process (a replay of this size
 #: takes about as long as starting a LocalCluster).
 LOCAL_CLUSTER_MIN_REPORTS = 2_000_000
