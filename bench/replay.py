@@ -204,7 +204,11 @@ def main() -> None:
     rate = single[1] / single[4]
     verdict = "PASS" if rate >= TARGET_REPORTS_PER_S else "MISS"
     console.print(f"{verdict}: single process {rate:,.0f} reports/s (target ≥ 1,000,000)")
-    console.print(f"CPU-bound: {single[1] / single[5]:,.0f} reports per CPU second")
+    per_cpu = single[1] / single[5]
+    verdict = "PASS" if per_cpu >= TARGET_REPORTS_PER_S else "MISS"
+    console.print(
+        f"{verdict} (CPU time, for a shared machine): {per_cpu:,.0f} reports per CPU second"
+    )
     console.print(
         f"peak RSS above start: {rows[1][6]:.0f} MiB for the archive, {rows[0][6]:.0f} MiB for "
         f"half of it (bounded by the largest window with its margins, not the archive)"
