@@ -86,8 +86,7 @@ def replay_command(
 ) -> None:
     """Episodes of actual loss of separation in recorded traffic, with how early they were warned.
 
-    Each episode's kind is loss, level_adjacent, same_aircraft or formation; the table
-    shows the losses, the summary counts every kind (the file written by -o has all).
+    Kinds: loss, level_adjacent, same_aircraft, formation. The table lists losses; -o has all.
     """
     ag = resolve_agreement(agreement, horizontal_nm, vertical_ft, lookahead_s)
     if not step_s > 0 or step_s != step_s or step_s == float("inf"):
