@@ -30,7 +30,7 @@ import pandas as pd
 from deconflict.agreement import Agreement
 from deconflict.errors import InputError
 from deconflict.replay.archive import TIME_BOUNDS, clean_reports, input_columns, read_archive
-from deconflict.replay.episodes import RUN_COLUMNS, loss_runs, merge_runs
+from deconflict.replay.episodes import KINDS, RUN_COLUMNS, loss_runs, merge_runs
 from deconflict.replay.grid import Grid, to_grid
 
 if TYPE_CHECKING:
@@ -67,8 +67,6 @@ class Replay:
 
     def by_kind(self) -> dict[str, int]:
         """Number of episodes of each kind (every kind listed, zeros included)."""
-        from deconflict.replay.episodes import KINDS
-
         counts = self.episodes["kind"].value_counts()
         return {k: int(counts.get(k, 0)) for k in KINDS}
 
