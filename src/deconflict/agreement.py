@@ -124,6 +124,32 @@ class StrategicRules(_Frozen):
         return self
 
 
+class ReplayRules(_Frozen):
+    """How ``deconflict replay`` reads recorded traffic and tells real losses from artefacts.
+
+    ``gap_limit_s``: a flight is put on the replay's time grid by linear interpolation
+    between consecutive reports, never across a gap longer than this (no position is
+    invented there). ``level_adjacent_tol_ft``: a loss whose closest vertical distance
+    stays within this of the vertical minimum, between two level aircraft (``|vs|`` at
+    most ``level_vs_fpm``) whose altitudes sit on flight levels exactly one minimum
+    apart, is ``level_adjacent`` (altitude coding and barometric noise, not a loss).
+    ``same_aircraft_nm``: two ids that never separate by more than this while both are
+    seen are one aircraft (``same_aircraft``). ``formation_nm`` and ``formation_s``: a
+    pair closer than ``formation_nm`` for longer than ``formation_s`` flies in formation.
+    ``min_airborne_gs_kt``: reports with a reported ground speed below this are dropped
+    as not airborne (aircraft standing or taxiing without the on-ground flag; 0 keeps
+    them, e.g. for rotorcraft). Sources and rationale: docs/replay.md.
+    """
+
+    gap_limit_s: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
+    level_adjacent_tol_ft: float = Field(75.0, ge=0, le=500, allow_inf_nan=False)
+    level_vs_fpm: float = Field(300.0, ge=0, le=5000, allow_inf_nan=False)
+    same_aircraft_nm: float = Field(0.5, ge=0, le=10, allow_inf_nan=False)
+    formation_nm: float = Field(0.5, ge=0, le=10, allow_inf_nan=False)
+    formation_s: float = Field(60.0, ge=0, le=3600, allow_inf_nan=False)
+    min_airborne_gs_kt: float = Field(50.0, ge=0, le=200, allow_inf_nan=False)
+
+
 class Agreement(_Frozen):
     """Separation minima, look-ahead, alert thresholds and protected airspace.
 
@@ -141,6 +167,8 @@ class Agreement(_Frozen):
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     resolution: ResolutionRules = Field(default_factory=ResolutionRules)
     strategic: StrategicRules = Field(default_factory=StrategicRules)
+    #: Archive replay: gap limit and the artefact filters (see :class:`ReplayRules`).
+    replay: ReplayRules = Field(default_factory=ReplayRules)
     #: Protected airspace (zones); detailed by the zones module. Plain mappings for now.
     protected_areas: tuple[dict[str, Any], ...] = ()
 
@@ -162,8 +190,15 @@ class Agreement(_Frozen):
 
     # -- canonical form and fingerprint -------------------------------------------------
     def canonical(self) -> dict[str, Any]:
-        """Plain, order-independent form: numbers as floats, keys sorted on output."""
-        return {"canonical_form": CANONICAL_FORM_VERSION, **_normalise(self.model_dump())}
+        """Plain, order-independent form: numbers as floats, keys sorted on output.
+
+        The ``replay`` section is left out while it holds the defaults, so agreements
+        written before it existed keep their fingerprints; any other value is hashed.
+        """
+        data = self.model_dump()
+        if self.replay == ReplayRules():
+            del data["replay"]
+        return {"canonical_form": CANONICAL_FORM_VERSION, **_normalise(data)}
 
     def canonical_json(self) -> str:
         """The exact text hashed by :attr:`fingerprint` (sorted keys, no spaces)."""

@@ -57,4 +57,4 @@ def test_snapshots_take_the_latest_report_per_aircraft():
 
 def test_missing_columns():
     with pytest.raises(InputError, match="missing column"):
-        clean_reports(raw_reports().drop(columns="track"))
+        clean_reports(raw_reports().drop(columns="latitude"))

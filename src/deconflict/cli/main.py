@@ -13,6 +13,7 @@ from deconflict.cli.hotline_cmd import hotline_app, keys_app
 from deconflict.cli.party_cmd import party_app
 from deconflict.cli.plan_cmd import plan_app
 from deconflict.cli.private_cmd import private_app
+from deconflict.cli.replay_cmd import replay_command
 from deconflict.cli.report_cmd import report_command
 from deconflict.cli.serve_cmd import serve_command
 from deconflict.cli.sim_cmd import sim_command
@@ -40,6 +41,7 @@ app.command("sim")(sim_command)
 app.command("client", help=CLIENT_HELP)(client_command)
 app.command("demo")(demo_command)
 app.command("report")(report_command)
+app.command("replay")(replay_command)
 
 
 def main() -> None:
