@@ -51,6 +51,8 @@ SLICE_TRAVEL_MINIMA = 1.5
 MAX_SLICES = 8
 #: Grid cell side in median face boxes.
 CELL_BOXES = 1.5
+#: Per cube face (axis k, sign): the two hashed axes, then the face's own axis.
+_FACE_AXES = ((1, 2, 0), (1, 2, 0), (0, 2, 1), (0, 2, 1), (0, 1, 2), (0, 1, 2))
 
 
 @dataclass(frozen=True)
@@ -202,9 +204,20 @@ def box_padding(kin: Kinematics, agreement: Agreement) -> FloatArray:
     """Half-width (m) added to every horizontal box side: H/2 + 1.5 rise + slack."""
     T = agreement.lookahead_s
     H = nm_to_m(agreement.horizontal_nm)
-    travel = np.linalg.norm(kin.vel, axis=1) * T
+    travel = _norms(kin.vel) * T
     rise = (travel * travel + H * H) / (2.0 * WGS84_MIN_RADIUS)
     return H / 2.0 + 1.5 * rise + _BOX_SLACK_M
+
+
+def _norms(v: FloatArray) -> FloatArray:
+    """Euclidean norms of the rows of an (N, 3) array (column by column: fast in numpy)."""
+    return np.sqrt(v[:, 0] * v[:, 0] + v[:, 1] * v[:, 1] + v[:, 2] * v[:, 2])
+
+
+def _rotated(v: FloatArray, rotation: FloatArray, axis: int) -> FloatArray:
+    """Coordinate ``axis`` of the rows of ``v`` in the rotated frame (``rotation @ v``)."""
+    r = rotation[axis]
+    return v[:, 0] * r[0] + v[:, 1] * r[1] + v[:, 2] * r[2]
 
 
 def slice_count(kin: Kinematics, agreement: Agreement) -> int:
@@ -216,7 +229,7 @@ def slice_count(kin: Kinematics, agreement: Agreement) -> int:
     """
     if kin.vel.shape[0] == 0:
         return 1
-    travel = float(np.median(np.linalg.norm(kin.vel, axis=1))) * agreement.lookahead_s
+    travel = float(np.median(_norms(kin.vel))) * agreement.lookahead_s
     k = round(travel / (SLICE_TRAVEL_MINIMA * nm_to_m(agreement.horizontal_nm)))
     return int(min(max(k, 1), MAX_SLICES))
 
@@ -256,17 +269,22 @@ def face_frame(kin: Kinematics, agreement: Agreement) -> Faces:
         rotation = np.stack([x, np.cross(z, x), z])
     else:
         rotation = np.eye(3)
-    up = kin.up @ rotation.T
-    # A point of a slice box lies within sqrt(3) (|v| T + pad) of the start position, so two
-    # aircraft whose boxes overlap somewhere started at most reach_i + reach_j apart.
-    travel = np.linalg.norm(kin.vel, axis=1) * agreement.lookahead_s
-    reach = np.sqrt(3.0) * (travel + box_padding(kin, agreement))
+    up = [_rotated(kin.up, rotation, k) for k in range(3)]
+    # A point of the bounding box of a path piece lies within the piece's length of its
+    # start (coordinate by coordinate), the padding adds sqrt(3) pad: a point of any slice
+    # box lies within |v| T + sqrt(3) pad of the aircraft's position, so two aircraft whose
+    # boxes overlap somewhere are at most reach_i + reach_j apart.
+    reach = _norms(kin.vel) * agreement.lookahead_s + np.sqrt(3.0) * box_padding(kin, agreement)
     cap = float(np.quantile(reach, 0.999)) if n else 0.0
     # |n_i - n_j| <= |p_i - p_j| / (b²/a) on the ellipsoid (see docs/detect.md).
     eps = 2.0 * cap / WGS84_MIN_RADIUS * (1.0 + 1e-6) + 1e-12
-    top = np.abs(up).max(axis=1)
-    signed = np.concatenate([up, -up], axis=1)[:, [0, 3, 1, 4, 2, 5]]
-    member = (signed >= (top - 2.0 * eps)[:, None]) | (reach > cap)[:, None]
+    top = np.maximum(np.maximum(np.abs(up[0]), np.abs(up[1])), np.abs(up[2]))
+    floor = top - 2.0 * eps
+    wide = reach > cap
+    member = np.empty((n, 6), dtype=np.bool_)
+    for k in range(3):
+        member[:, 2 * k] = (up[k] >= floor) | wide
+        member[:, 2 * k + 1] = (-up[k] >= floor) | wide
     return Faces(rotation=rotation, member=member)
 
 
@@ -292,19 +310,33 @@ def candidate_pairs(
     if k < 1:
         raise ValueError(f"slices must be at least 1, got {slices}")
     faces = face_frame(kin, agreement)
-    face_of, rows = np.nonzero(faces.member.T)  # (face, aircraft), grouped by face
-    # Per row: the face's two hashed axes, then its own axis (rotated frame).
-    axes = np.array([[1, 2, 0], [1, 2, 0], [0, 2, 1], [0, 2, 1], [0, 1, 2], [0, 1, 2]])
-    pick = axes[face_of]
-    pos = np.take_along_axis(kin.pos[rows] @ faces.rotation.T, pick, axis=1)
-    vel = np.take_along_axis(kin.vel[rows] @ faces.rotation.T, pick, axis=1)
-    pad = box_padding(kin, agreement)[rows]
+    on_face = [np.flatnonzero(faces.member[:, f]) for f in range(6)]
+    rows = np.concatenate(on_face)
+    face_of = np.repeat(np.arange(6), [idx.size for idx in on_face])
+    # Rotated positions and velocities; per row, the face's two hashed axes, then its own.
+    pos_r = [_rotated(kin.pos, faces.rotation, a) for a in range(3)]
+    vel_r = [_rotated(kin.vel, faces.rotation, a) for a in range(3)]
+    pos = np.empty((rows.size, 3))
+    vel = np.empty((rows.size, 3))
+    first = 0
+    for f, idx in enumerate(on_face):
+        block = slice(first, first + idx.size)
+        for col, a in enumerate(_FACE_AXES[f]):
+            pos[block, col] = pos_r[a][idx]
+            vel[block, col] = vel_r[a][idx]
+        first += idx.size
+    del pos_r, vel_r
+    pad_all = box_padding(kin, agreement)
+    pad = pad_all[rows]
     dt = agreement.lookahead_s / k
     # Every slice's boxes have the same extents (|v| dt + 2 pad): one grid cell for all.
-    cell = face_cell(np.abs(vel[:, :2]).max(axis=1) * dt + 2.0 * pad, agreement)
+    extent = np.maximum(np.abs(vel[:, 0]), np.abs(vel[:, 1])) * dt + 2.0 * pad
+    cell = face_cell(extent, agreement)
     group = kin.snap[rows] * 6 + face_of
     # Rows in grid order (snapshot, face, cell of the start), so the grid is walked in order.
-    order = np.lexsort((np.floor(pos[:, 1] / cell[1]), np.floor(pos[:, 0] / cell[0]), group))
+    cu = np.floor((pos[:, 0] - pos[:, 0].min()) / cell[0])
+    cv = np.floor((pos[:, 1] - pos[:, 1].min()) / cell[1])
+    order = np.argsort((group * (cu.max() + 1) + cu) * (cv.max() + 1) + cv)
     rows, group, pos, vel, pad = rows[order], group[order], pos[order], vel[order], pad[order]
     pad = pad[:, None]
     alt, vs = kin.alt_ft[rows], kin.vs_fps[rows]

@@ -106,10 +106,14 @@ def overlapping_pairs(
     if n < 2:
         return BoxPairs(empty, empty, NO_PAIRS)
     h = d - 1  # hashed dimensions
-    origin = lo[:, :h].min(axis=0) if h else np.zeros(0)
+    origin = np.empty(h)
+    top = np.empty(h)
+    _bounds(lo, hi, origin, top)
     inv_cell = 1.0 / np.asarray(cell, dtype=np.float64)[:h]
-    c_lo = np.empty((n, h), dtype=np.int64)
-    spans = np.empty((n, h), dtype=np.int64)
+    if h and float(((top - origin) * inv_cell).max()) >= 2.0**31 - 2:
+        raise OverflowError("more than 2**31 grid cells along one dimension; use larger cells")
+    c_lo = np.empty((n, h), dtype=np.int32)
+    spans = np.empty((n, h), dtype=np.int32)
     big = np.empty(n, dtype=np.bool_)
     dims = np.ones(h, dtype=np.int64)
     entries = int(_cells(lo, hi, origin, inv_cell, MAX_CELLS_PER_BOX, c_lo, spans, big, dims))
@@ -128,14 +132,14 @@ def overlapping_pairs(
     table_bucket = np.empty(n_slots, dtype=np.int64)
     bucket_key = np.empty(n_buckets if n_slots else 0, dtype=np.int64)
     bucket_start = np.zeros(n_buckets + 1, dtype=np.int64)
-    members = np.empty(max(entries, 1), dtype=np.int64)
+    members = np.empty(max(entries, 1), dtype=np.int32)
     n_used = _bucket(
         group, c_lo, spans, big, strides, table_key, table_bucket, bucket_key, bucket_start
     )
     _fill_members(
         group, c_lo, spans, big, strides, table_key, table_bucket, n_used, bucket_start, members
     )
-    capacity = max(1024, entries)
+    capacity = max(1024, entries // 8)
     while True:
         out_i = np.empty(capacity, dtype=np.int64)
         out_j = np.empty(capacity, dtype=np.int64)
@@ -170,6 +174,18 @@ def _strides(shape: IntArray) -> IntArray:
 
 # -- compiled kernels ----------------------------------------------------------------------
 # Every array they fill is allocated by the caller (numpy), so tracemalloc sees it.
+
+
+@numba.njit(cache=True, nogil=True)
+def _bounds(lo, hi, origin, top):  # pragma: no cover - compiled
+    """Lowest ``lo`` and highest ``hi`` of the hashed dimensions (all but the last)."""
+    for k in range(origin.size):
+        origin[k] = lo[0, k]
+        top[k] = hi[0, k]
+    for i in range(lo.shape[0]):
+        for k in range(origin.size):
+            origin[k] = min(origin[k], lo[i, k])
+            top[k] = max(top[k], hi[i, k])
 
 
 @numba.njit(cache=True, nogil=True)
