@@ -20,10 +20,14 @@ exact boundary (two aircraft level exactly 1,000 ft apart) is decided exactly.
 
 Cost
 ----
-Candidates come from :func:`deconflict.tactical.pairs.overlapping_pairs` on 4-D boxes
-(ECEF x, y, z and altitude) that bound each aircraft's path over the look-ahead,
-widened by half a minimum and by a proven bound on the tangent-plane error, so no
-conflict can be pruned. Only candidates get the exact closed-form windows.
+Candidates come from :func:`candidate_pairs`: the look-ahead is cut into time
+slices and, in each, every aircraft's path piece is bounded by a 4-D box (x, y, z
+in a rotated ECEF frame, and altitude), widened by half a minimum and by a proven
+bound on the tangent-plane error, so no conflict can be pruned. The boxes are
+hashed on the two in-plane axes of a cube face (:func:`face_frame`) and swept in
+altitude by :func:`deconflict.tactical.pairs.overlapping_pairs`, so the pairs
+examined follow the conflicts rather than the density. Only candidates get the
+exact closed-form windows; docs/detect.md gives the proofs.
 """
 
 from __future__ import annotations
