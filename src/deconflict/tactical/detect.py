@@ -54,7 +54,7 @@ SLICE_TRAVEL_MINIMA = 1.5
 #: At most this many time slices.
 MAX_SLICES = 8
 #: Grid cell side in median face boxes.
-CELL_BOXES = 1.5
+CELL_BOXES = 1.0
 #: Per cube face (axis k, sign): the two hashed axes, then the face's own axis.
 _FACE_AXES = ((1, 2, 0), (1, 2, 0), (0, 2, 1), (0, 2, 1), (0, 1, 2), (0, 1, 2))
 
@@ -258,9 +258,9 @@ def face_frame(kin: Kinematics, agreement: Agreement) -> Faces:
     one face, nearly parallel to it. On a face of axis k the boxes are hashed on
     the two other axes only: the surface projects onto them without folding.
     Every aircraft is on the face of its vertical's dominant component, and on any
-    other face within ``2 eps`` of it, where eps bounds the difference between the
-    verticals of two aircraft whose boxes may overlap; aircraft that move farther
-    than the 99.9th percentile are on all six faces. See docs/detect.md.
+    other face within a margin of it: twice the bound on the difference between its
+    vertical and that of any aircraft whose boxes may meet its own. Aircraft that
+    move farther than the 99.9th percentile are on all six faces. See docs/detect.md.
     """
     n = kin.up.shape[0]
     mean_up = kin.up.mean(axis=0) if n else np.zeros(3)
@@ -280,11 +280,13 @@ def face_frame(kin: Kinematics, agreement: Agreement) -> Faces:
     # boxes overlap somewhere are at most reach_i + reach_j apart.
     reach = _norms(kin.vel) * agreement.lookahead_s + np.sqrt(3.0) * box_padding(kin, agreement)
     cap = float(np.quantile(reach, 0.999)) if n else 0.0
-    # |n_i - n_j| <= |p_i - p_j| / (b²/a) on the ellipsoid (see docs/detect.md).
-    eps = 2.0 * cap / WGS84_MIN_RADIUS * (1.0 + 1e-6) + 1e-12
-    top = np.maximum(np.maximum(np.abs(up[0]), np.abs(up[1])), np.abs(up[2]))
-    floor = top - 2.0 * eps
     wide = reach > cap
+    # |n_i - n_j| <= |p_i - p_j| / (b²/a) on the ellipsoid (see docs/detect.md): the verticals
+    # of j and of any i it may meet differ by at most (reach_j + cap) / (b²/a) per component,
+    # so j is on i's dominant face when within twice that of its own dominant component.
+    margin = 2.0 * (np.minimum(reach, cap) + cap) / WGS84_MIN_RADIUS * (1.0 + 1e-6) + 1e-12
+    top = np.maximum(np.maximum(np.abs(up[0]), np.abs(up[1])), np.abs(up[2]))
+    floor = top - margin
     member = np.empty((n, 6), dtype=np.bool_)
     for k in range(3):
         member[:, 2 * k] = (up[k] >= floor) | wide
@@ -328,6 +330,10 @@ def candidate_pairs(
         for col, a in enumerate(_FACE_AXES[f]):
             pos[block, col] = pos_r[a][idx]
             vel[block, col] = vel_r[a][idx]
+            if col < 2 and idx.size:
+                # Each face's grid starts at its own corner (pairs never cross faces), so
+                # the grid's key space is one face wide, not the whole frame.
+                pos[block, col] -= pos[block, col].min()
         first += idx.size
     del pos_r, vel_r
     pad_all = box_padding(kin, agreement)
@@ -363,7 +369,9 @@ def candidate_pairs(
         a, b = rows[found.i], rows[found.j]
         keys.append(np.minimum(a, b) * n + np.maximum(a, b))
         stats = stats + found.stats
-    key = np.unique(np.concatenate(keys))
+    key = np.concatenate(keys)
+    key.sort()
+    key = key[np.flatnonzero(np.r_[True, key[1:] != key[:-1]])] if key.size else key
     return key // n, key % n, stats
 
 

@@ -139,19 +139,19 @@ def overlapping_pairs(
     _fill_members(
         group, c_lo, spans, big, strides, table_key, table_bucket, n_used, bucket_start, members
     )
-    capacity = max(1024, entries // 8)
+    capacity = max(1024, entries)  # more pairs than entries is rare: then sweep again
     while True:
-        out_i = np.empty(capacity, dtype=np.int64)
-        out_j = np.empty(capacity, dtype=np.int64)
+        out_i = np.empty(capacity, dtype=np.int32)
+        out_j = np.empty(capacity, dtype=np.int32)
         found, examined = _sweep(
             lo, hi, group, c_lo, strides, bucket_key, bucket_start, n_used, members, out_i, out_j
         )
         if found <= capacity:
             break
-        capacity = found  # rare: sweep again with room for every pair
+        capacity = found
     bi, bj, b_examined = _brute_force_pairs(np.flatnonzero(big), lo, hi, group)
-    i = np.concatenate([out_i[:found], bi])
-    j = np.concatenate([out_j[:found], bj])
+    i = np.concatenate([out_i[:found].astype(np.int64), bi])
+    j = np.concatenate([out_j[:found].astype(np.int64), bj])
     stats = PairStats(
         cell_entries=entries,
         pairs_examined=int(examined) + b_examined,
