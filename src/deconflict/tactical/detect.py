@@ -53,6 +53,8 @@ _BOX_SLACK_M = 50.0
 SLICE_TRAVEL_MINIMA = 1.5
 #: At most this many time slices.
 MAX_SLICES = 8
+#: Fewer aircraft than this are paired in one slice.
+SLICE_MIN_AIRCRAFT = 256
 #: Grid cell side in median face boxes.
 CELL_BOXES = 1.0
 #: Per cube face (axis k, sign): the two hashed axes, then the face's own axis.
@@ -227,12 +229,14 @@ def _rotated(v: FloatArray, rotation: FloatArray, axis: int) -> FloatArray:
 def slice_count(kin: Kinematics, agreement: Agreement) -> int:
     """Time slices for the broad phase: about one per 1.5 minima of median travel.
 
+    One below ``SLICE_MIN_AIRCRAFT`` aircraft, at most ``MAX_SLICES``.
+
     A slice's box is about (travel / K + H) long; K near travel / (1.5 H) balances
     the pairs whose boxes overlap without conflicting (fewer with more slices)
     against the grid entries (more with more slices). Measured in bench/detect.py.
     """
-    if kin.vel.shape[0] == 0:
-        return 1
+    if kin.vel.shape[0] < SLICE_MIN_AIRCRAFT:
+        return 1  # a handful of aircraft: the slices' fixed cost would outweigh their gain
     travel = float(np.median(_norms(kin.vel))) * agreement.lookahead_s
     k = round(travel / (SLICE_TRAVEL_MINIMA * nm_to_m(agreement.horizontal_nm)))
     return int(min(max(k, 1), MAX_SLICES))

@@ -13,16 +13,15 @@ that would cover too many cells (implausibly fast aircraft, say) are tested by
 brute force against their own group instead, so one outlier cannot blow up the
 grid.
 
-The inner loops are compiled with numba (cached on disk after the first call);
-every array they work in is allocated by numpy, so memory is O(N + entries +
-pairs) and visible to ``tracemalloc``.
+The inner loops are compiled with numba (:mod:`deconflict.tactical._sweep`,
+imported on first use and cached on disk); every array they work in is allocated
+by numpy, so memory is O(N + entries + pairs) and visible to ``tracemalloc``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -33,8 +32,6 @@ IntArray = npt.NDArray[np.int64]
 MAX_CELLS_PER_BOX = 256
 #: A bucket per grid cell (no hash table) while cells are at most this many per entry.
 DENSE_CELLS_PER_ENTRY = 4
-#: Buckets at most this large are sorted by insertion; larger ones by quicksort.
-_INSERTION_SORT_MAX = 24
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,9 @@ def overlapping_pairs(
     h = d - 1  # hashed dimensions
     origin = np.empty(h)
     top = np.empty(h)
-    _bounds(lo, hi, origin, top)
+    from deconflict.tactical import _sweep  # numba, imported on first use
+
+    _sweep.bounds(lo, hi, origin, top)
     inv_cell = 1.0 / np.asarray(cell, dtype=np.float64)[:h]
     if h and float(((top - origin) * inv_cell).max()) >= 2.0**31 - 2:
         raise OverflowError("more than 2**31 grid cells along one dimension; use larger cells")
@@ -116,7 +115,7 @@ def overlapping_pairs(
     spans = np.empty((n, h), dtype=np.int32)
     big = np.empty(n, dtype=np.bool_)
     dims = np.ones(h, dtype=np.int64)
-    entries = int(_cells(lo, hi, origin, inv_cell, MAX_CELLS_PER_BOX, c_lo, spans, big, dims))
+    entries = int(_sweep.cells(lo, hi, origin, inv_cell, MAX_CELLS_PER_BOX, c_lo, spans, big, dims))
     shape = np.concatenate([[int(group.max()) + 1], dims]).astype(np.int64)
     strides = _strides(shape)
     space = int(np.prod(shape.astype(np.float64)))
@@ -133,17 +132,17 @@ def overlapping_pairs(
     bucket_key = np.empty(n_buckets if n_slots else 0, dtype=np.int64)
     bucket_start = np.zeros(n_buckets + 1, dtype=np.int64)
     members = np.empty(max(entries, 1), dtype=np.int32)
-    n_used = _bucket(
+    n_used = _sweep.bucket(
         group, c_lo, spans, big, strides, table_key, table_bucket, bucket_key, bucket_start
     )
-    _fill_members(
+    _sweep.fill_members(
         group, c_lo, spans, big, strides, table_key, table_bucket, n_used, bucket_start, members
     )
     capacity = max(1024, entries)  # more pairs than entries is rare: then sweep again
     while True:
         out_i = np.empty(capacity, dtype=np.int32)
         out_j = np.empty(capacity, dtype=np.int32)
-        found, examined = _sweep(
+        found, examined = _sweep.sweep(
             lo, hi, group, c_lo, strides, bucket_key, bucket_start, n_used, members, out_i, out_j
         )
         if found <= capacity:
@@ -170,214 +169,6 @@ def _strides(shape: IntArray) -> IntArray:
     for k in range(shape.size - 2, -1, -1):
         strides[k] = strides[k + 1] * shape[k + 1]
     return strides
-
-
-# -- compiled kernels ----------------------------------------------------------------------
-# Every array they fill is allocated by the caller (numpy), so tracemalloc sees it.
-
-
-@numba.njit(cache=True, nogil=True)
-def _bounds(lo, hi, origin, top):  # pragma: no cover - compiled
-    """Lowest ``lo`` and highest ``hi`` of the hashed dimensions (all but the last)."""
-    for k in range(origin.size):
-        origin[k] = lo[0, k]
-        top[k] = hi[0, k]
-    for i in range(lo.shape[0]):
-        for k in range(origin.size):
-            origin[k] = min(origin[k], lo[i, k])
-            top[k] = max(top[k], hi[i, k])
-
-
-@numba.njit(cache=True, nogil=True)
-def _cells(lo, hi, origin, inv_cell, max_cells, c_lo, spans, big, dims):  # pragma: no cover
-    """Lowest cell and cell span of every box; flags big boxes; returns the entry count."""
-    n, d = lo.shape
-    h = d - 1
-    entries = 0
-    for i in range(n):
-        count = 1.0
-        for k in range(h):
-            a = np.floor((lo[i, k] - origin[k]) * inv_cell[k])
-            b = np.floor((hi[i, k] - origin[k]) * inv_cell[k])
-            c_lo[i, k] = int(a)
-            spans[i, k] = int(b - a) + 1
-            count *= b - a + 1.0
-        big[i] = count > max_cells
-        if not big[i]:
-            entries += int(count)
-            for k in range(h):
-                top = c_lo[i, k] + spans[i, k]
-                if top > dims[k]:
-                    dims[k] = top
-    return entries
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _slot(key, mask):  # pragma: no cover - compiled
-    """Home slot of a key (Fibonacci hashing)."""
-    mixed = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
-    return int(mixed >> np.uint64(20)) & mask
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _find(key, table_key, table_bucket):  # pragma: no cover - compiled
-    """Bucket of a key already in the table (the key itself without a table)."""
-    if table_key.size == 0:
-        return key
-    mask = table_key.size - 1
-    s = _slot(key, mask)
-    while table_key[s] != key:
-        s = (s + 1) & mask
-    return table_bucket[s]
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _next_cell(off, spans, i):  # pragma: no cover - compiled
-    """Advance ``off`` to the box's next cell (an odometer); False after the last."""
-    k = off.size - 1
-    while k >= 0:
-        off[k] += 1
-        if off[k] < spans[i, k]:
-            return True
-        off[k] = 0
-        k -= 1
-    return False
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _key(group, c_lo, off, strides, i):  # pragma: no cover - compiled
-    """Key of the box's cell at offset ``off`` from its lowest cell."""
-    key = group[i] * strides[0]
-    for k in range(off.size):
-        key += (c_lo[i, k] + off[k]) * strides[k + 1]
-    return key
-
-
-@numba.njit(cache=True, nogil=True)
-def _bucket(
-    group, c_lo, spans, big, strides, table_key, table_bucket, bucket_key, bucket_start
-):  # pragma: no cover - compiled
-    """Give every occupied cell a bucket (hash table) and count its entries."""
-    n, h = c_lo.shape
-    off = np.zeros(h, dtype=np.int64)
-    mask = table_key.size - 1
-    n_used = 0
-    for i in range(n):
-        if big[i]:
-            continue
-        off[:] = 0
-        while True:
-            key = _key(group, c_lo, off, strides, i)
-            if table_key.size == 0:
-                b = key
-            else:
-                s = _slot(key, mask)
-                while table_key[s] != -1 and table_key[s] != key:
-                    s = (s + 1) & mask
-                if table_key[s] == -1:
-                    table_key[s] = key
-                    table_bucket[s] = n_used
-                    bucket_key[n_used] = key
-                    n_used += 1
-                b = table_bucket[s]
-            bucket_start[b + 1] += 1
-            if not _next_cell(off, spans, i):
-                break
-    if table_key.size == 0:
-        n_used = bucket_start.size - 1
-    for b in range(n_used):
-        bucket_start[b + 1] += bucket_start[b]
-    return n_used
-
-
-@numba.njit(cache=True, nogil=True)
-def _fill_members(
-    group, c_lo, spans, big, strides, table_key, table_bucket, n_used, bucket_start, members
-):  # pragma: no cover - compiled
-    """Counting sort: every box into each of its buckets."""
-    n, h = c_lo.shape
-    off = np.zeros(h, dtype=np.int64)
-    total = bucket_start[n_used]
-    # Cursors: bucket_start[b + 1] (the end of bucket b) counts down to its start.
-    for i in range(n - 1, -1, -1):
-        if big[i]:
-            continue
-        off[:] = 0
-        while True:
-            b = _find(_key(group, c_lo, off, strides, i), table_key, table_bucket)
-            bucket_start[b + 1] -= 1
-            members[bucket_start[b + 1]] = i
-            if not _next_cell(off, spans, i):
-                break
-    # bucket_start[b + 1] is now the start of bucket b: shift down by one.
-    for b in range(n_used):
-        bucket_start[b] = bucket_start[b + 1]
-    bucket_start[n_used] = total
-
-
-@numba.njit(cache=True, nogil=True)
-def _sweep(
-    lo, hi, group, c_lo, strides, bucket_key, bucket_start, n_used, members, out_i, out_j
-):  # pragma: no cover - compiled
-    """Sweep every bucket along the last dimension; returns (pairs found, pairs examined).
-
-    Writes at most ``out_i.size`` pairs; a larger count asks for a rerun with room.
-    """
-    d = lo.shape[1]
-    h = d - 1
-    sweep = d - 1
-    found = 0
-    examined = 0
-    cap = out_i.size
-    for b in range(n_used):
-        first = bucket_start[b]
-        last = bucket_start[b + 1]
-        size = last - first
-        if size < 2:
-            continue
-        seg = members[first:last]
-        if size <= _INSERTION_SORT_MAX:
-            for p in range(1, size):
-                v = seg[p]
-                x = lo[v, sweep]
-                q = p - 1
-                while q >= 0 and lo[seg[q], sweep] > x:
-                    seg[q + 1] = seg[q]
-                    q -= 1
-                seg[q + 1] = v
-        else:
-            vals = np.empty(size, dtype=np.float64)
-            for p in range(size):
-                vals[p] = lo[seg[p], sweep]
-            seg[:] = seg[np.argsort(vals)]
-        key_b = bucket_key[b] if bucket_key.size else b
-        for p in range(size - 1):
-            i = seg[p]
-            top = hi[i, sweep]
-            for q in range(p + 1, size):
-                j = seg[q]
-                if lo[j, sweep] > top:
-                    break
-                examined += 1
-                ok = True
-                for k in range(h):
-                    if lo[i, k] > hi[j, k] or lo[j, k] > hi[i, k]:
-                        ok = False
-                        break
-                if not ok:
-                    continue
-                # Report only in the cell holding the lower corner of the intersection
-                # (floor is monotonic: that cell is the larger of the two lowest cells).
-                ref = group[i] * strides[0]
-                for k in range(h):
-                    ref += max(c_lo[i, k], c_lo[j, k]) * strides[k + 1]
-                if ref != key_b:
-                    continue
-                if found < cap:
-                    out_i[found] = i
-                    out_j[found] = j
-                found += 1
-    return found, examined
 
 
 def _brute_force_pairs(
