@@ -216,3 +216,45 @@ def sweep(
                     out_j[found] = j
                 found += 1
     return found, examined
+
+
+@numba.njit(cache=True, nogil=True)
+def relative_filter(
+    i, j, pos, vel, pad, alt, vs, horizon, half_v, slack, keep
+):  # pragma: no cover - compiled
+    """Keep the pairs that may come within their boxes' padding at one moment of [0, horizon].
+
+    For each pair, relative position ``d(t) = d0 + w t`` (any orthonormal frame) and
+    altitude ``dz(t)``: keeps it iff some t in [0, horizon] has |d_k(t)| <= pad_i +
+    pad_j + slack on every axis k and |dz(t)| <= 2 half_v + slack, a closed, widened
+    form of what every conflict satisfies (the padding argument).
+    """
+    for p in range(i.size):
+        a = i[p]
+        b = j[p]
+        lo = 0.0
+        hi = horizon
+        reach = pad[a] + pad[b] + slack
+        for k in range(4):
+            if k < 3:
+                d0 = pos[b, k] - pos[a, k]
+                w = vel[b, k] - vel[a, k]
+                r = reach
+            else:
+                d0 = alt[b] - alt[a]
+                w = vs[b] - vs[a]
+                r = 2.0 * half_v + slack
+            if w == 0.0:
+                if abs(d0) > r:
+                    hi = -1.0
+                    break
+                continue
+            t1 = (-r - d0) / w
+            t2 = (r - d0) / w
+            if t1 > t2:
+                t1, t2 = t2, t1
+            lo = max(lo, t1)
+            hi = min(hi, t2)
+            if lo > hi:
+                break
+        keep[p] = lo <= hi

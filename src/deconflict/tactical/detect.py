@@ -309,9 +309,14 @@ def candidate_pairs(
     and :func:`~deconflict.tactical.pairs.overlapping_pairs` pairs the boxes of the
     same snapshot and face. A conflict at moment t puts both aircraft, at t, inside
     their boxes of the slice holding t, within the minimum of each other, so that
-    slice reports the pair: no conflict can be pruned. Pairs found in several slices
-    or faces are reported once, sorted by (a, b).
+    slice reports the pair: no conflict can be pruned. Of these, only the pairs whose
+    relative motion brings every coordinate of their separation within the sum of
+    their paddings, and their altitudes within V, at one moment of the look-ahead are
+    kept (each conflict does so, by the same padding argument). Pairs found in several
+    slices or faces are reported once, sorted by (a, b).
     """
+    from deconflict.tactical import _sweep  # numba, imported on first use
+
     n = kin.pos.shape[0]
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
@@ -352,6 +357,7 @@ def candidate_pairs(
     cv = np.floor((pos[:, 1] - pos[:, 1].min()) / cell[1])
     order = np.argsort((group * (cu.max() + 1) + cu) * (cv.max() + 1) + cv)
     rows, group, pos, vel, pad = rows[order], group[order], pos[order], vel[order], pad[order]
+    pad1 = pad
     pad = pad[:, None]
     alt, vs = kin.alt_ft[rows], kin.vs_fps[rows]
     half_v = agreement.vertical_ft / 2.0
@@ -370,7 +376,13 @@ def candidate_pairs(
         np.add(np.maximum(alt_start, alt_end), half_v, out=hi[:, 3])
         start, alt_start = end, alt_end
         found = overlapping_pairs(lo, hi, group, cell)
-        a, b = rows[found.i], rows[found.j]
+        # Of the overlapping boxes, keep the pairs whose relative motion brings them within
+        # the padding on every axis at one moment (what a conflict needs), then aircraft ids.
+        keep = np.empty(found.i.size, dtype=np.bool_)
+        _sweep.relative_filter(
+            found.i, found.j, pos, vel, pad1, alt, vs, agreement.lookahead_s, half_v, 1.0, keep
+        )
+        a, b = rows[found.i[keep]], rows[found.j[keep]]
         keys.append(np.minimum(a, b) * n + np.maximum(a, b))
         stats = stats + found.stats
     key = np.concatenate(keys)
