@@ -263,8 +263,9 @@ def face_frame(kin: Kinematics, agreement: Agreement) -> Faces:
     the two other axes only: the surface projects onto them without folding.
     Every aircraft is on the face of its vertical's dominant component, and on any
     other face within a margin of it: twice the bound on the difference between its
-    vertical and that of any aircraft whose boxes may meet its own. Aircraft that
-    move farther than the 99.9th percentile are on all six faces. See docs/detect.md.
+    vertical and that of any aircraft whose boxes may meet its own. When the farthest
+    mover goes more than twice as far as the 99.9th percentile, the aircraft beyond
+    that percentile (corrupted speeds) are on all six faces. See docs/detect.md.
     """
     n = kin.up.shape[0]
     mean_up = kin.up.mean(axis=0) if n else np.zeros(3)
@@ -284,6 +285,8 @@ def face_frame(kin: Kinematics, agreement: Agreement) -> Faces:
     # boxes overlap somewhere are at most reach_i + reach_j apart.
     reach = _norms(kin.vel) * agreement.lookahead_s + np.sqrt(3.0) * box_padding(kin, agreement)
     cap = float(np.quantile(reach, 0.999)) if n else 0.0
+    if n and float(reach.max()) <= 2.0 * cap:
+        cap = float(reach.max())  # no outlier: nobody needs all six faces
     wide = reach > cap
     # |n_i - n_j| <= |p_i - p_j| / (b²/a) on the ellipsoid (see docs/detect.md): the verticals
     # of j and of any i it may meet differ by at most (reach_j + cap) / (b²/a) per component,
@@ -352,6 +355,11 @@ def candidate_pairs(
     extent = np.maximum(np.abs(vel[:, 0]), np.abs(vel[:, 1])) * dt + 2.0 * pad
     cell = face_cell(extent, agreement)
     group = kin.snap[rows] * 6 + face_of
+    # Number the (snapshot, face) groups in use 0, 1, ...: the grid's key space is that many
+    # faces wide, not six per snapshot.
+    used = np.zeros(int(group.max()) + 1 if group.size else 0, dtype=np.int64)
+    used[group] = 1
+    group = (np.cumsum(used) - 1)[group]
     # Rows in grid order (snapshot, face, cell of the start), so the grid is walked in order.
     cu = np.floor((pos[:, 0] - pos[:, 0].min()) / cell[0])
     cv = np.floor((pos[:, 1] - pos[:, 1].min()) / cell[1])
