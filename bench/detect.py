@@ -562,7 +562,9 @@ def target_checks(rows: list[Row], dense: Row | None, dense_bs: BlueSkyRow | Non
     for n, (label, limit) in TIME_TARGETS_S.items():
         got = by_n.get(n)
         value = (
-            "n/a" if got is None else f"{verdict(got.median_s <= limit)} ({fmt_s(got.median_s)})"
+            "n/a"
+            if got is None
+            else f"{verdict(got.median_s <= limit)} ({fmt_s(got.median_s)}; CPU {fmt_s(got.cpu_s)})"
         )
         checks.append(f"{label} {value}")
     if by_n:
