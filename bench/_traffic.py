@@ -23,6 +23,11 @@ PACIFIC = (35.0, 178.0)
 EUROPE = (50.0, 10.0)
 #: Share of aircraft in level flight; the rest climb or descend.
 LEVEL_SHARE = 0.7
+#: The dense case: a 500 x 600 km box over Syria (lat, lon bounds in degrees).
+DENSE_LAT = (33.0, 37.5)
+DENSE_LON = (35.5, 42.0)
+#: The dense case's altitudes: 100-ft steps from 10,000 to 40,000 ft.
+DENSE_ALT_FT = (10_000, 40_000, 100)
 
 NM_M = 1852.0
 
@@ -76,6 +81,38 @@ def random_traffic(
     else:
         vs_fpm[rng.random(n) < LEVEL_SHARE] = 0.0
 
+    ids = np.char.add("AC", np.char.zfill(np.arange(n).astype(np.str_), 7))
+    return TrafficState(
+        time=np.zeros(n),
+        id=ids,
+        party=None,
+        lat=lat,
+        lon=lon,
+        alt_ft=alt_ft,
+        gs_kt=gs_kt,
+        track_deg=track_deg,
+        vs_fpm=vs_fpm,
+    )
+
+
+def dense_traffic(n: int, seed: int) -> TrafficState:
+    """``n`` aircraft uniformly in the dense box (33-37.5 N x 35.5-42 E), one snapshot.
+
+    Uniform in area (sine of latitude uniform) over :data:`DENSE_LAT` x :data:`DENSE_LON`;
+    altitudes uniform on the 100-ft steps of :data:`DENSE_ALT_FT`; ground speeds
+    150-500 kt and tracks uniform; 70% level and 30% climbing or descending at
+    500-3,000 fpm (as :func:`random_traffic`). No party (every pair counts).
+    """
+    rng = np.random.default_rng(seed)
+    s_lo, s_hi = np.sin(np.radians(DENSE_LAT))
+    lat = np.degrees(np.arcsin(rng.uniform(s_lo, s_hi, n)))
+    lon = rng.uniform(*DENSE_LON, n)
+    lo_ft, hi_ft, step_ft = DENSE_ALT_FT
+    alt_ft = rng.integers(0, (hi_ft - lo_ft) // step_ft + 1, n) * float(step_ft) + lo_ft
+    gs_kt = rng.uniform(150.0, 500.0, n)
+    track_deg = rng.uniform(0.0, 360.0, n)
+    vs_fpm = rng.uniform(500.0, 3_000.0, n) * rng.choice([-1.0, 1.0], n)
+    vs_fpm[rng.random(n) < LEVEL_SHARE] = 0.0
     ids = np.char.add("AC", np.char.zfill(np.arange(n).astype(np.str_), 7))
     return TrafficState(
         time=np.zeros(n),

@@ -1,13 +1,21 @@
-"""Broad phase: every pair of axis-aligned boxes that overlap, near-linear in N.
+"""Broad phase: every pair of axis-aligned boxes that overlap, in time near-linear in N.
 
 Boxes live in D dimensions and belong to groups (snapshots): only boxes of the
-same group are paired. A uniform grid hashes each box into the cells it covers;
-pairs are generated inside each cell and each overlapping pair is reported exactly
-once, in the cell that holds the lower corner of the two boxes' intersection. The
-few boxes that would cover too many cells (implausibly fast aircraft, say) are
-tested by brute force against their own group instead, so one outlier cannot blow
-up the grid. Everything is numpy: no Python loop over boxes or pairs; memory is
-O(N + pairs) and pair generation runs in bounded chunks.
+same group are paired. The first D - 1 dimensions are *hashed*: a uniform grid
+puts each box into every cell it covers (a hash table maps the occupied cells to
+buckets, so the grid may span the globe). The last dimension is *swept*: inside a
+bucket the boxes are sorted by their lower bound in it and each box is compared
+only with the boxes whose lower bound lies within its own extent, so the pairs
+examined are those sharing a cell **and** overlapping in the swept dimension
+(altitude, for the detector). Each overlapping pair is reported exactly once, in
+the cell that holds the lower corner of the two boxes' intersection. The few boxes
+that would cover too many cells (implausibly fast aircraft, say) are tested by
+brute force against their own group instead, so one outlier cannot blow up the
+grid.
+
+The inner loops are compiled with numba (:mod:`deconflict.tactical._sweep`,
+imported on first use and cached on disk); every array they work in is allocated
+by numpy, so memory is O(N + entries + pairs) and visible to ``tracemalloc``.
 """
 
 from __future__ import annotations
@@ -22,18 +30,37 @@ IntArray = npt.NDArray[np.int64]
 
 #: Boxes covering more grid cells than this are treated by brute force.
 MAX_CELLS_PER_BOX = 256
-#: Pairs materialised at once while scanning cells (bounds peak memory).
-PAIR_CHUNK = 4_000_000
+#: A bucket per grid cell (no hash table) while cells are at most this many per entry.
+DENSE_CELLS_PER_ENTRY = 4
 
 
 @dataclass(frozen=True)
 class PairStats:
-    """What the broad phase did: for benchmarks and tests."""
+    """What the broad phase did: for benchmarks and tests.
+
+    ``cell_entries`` counts (box, cell) entries in the grid; ``pairs_examined`` the
+    pairs of boxes tested for overlap (in every dimension); ``pairs_overlapping``
+    the pairs reported; ``brute_force_boxes`` the boxes tested against their whole
+    group instead of through the grid.
+    """
 
     cell_entries: int
     pairs_examined: int
     pairs_overlapping: int
     brute_force_boxes: int
+
+    def __add__(self, other: PairStats) -> PairStats:
+        """Field-wise sum (the work of several broad-phase calls)."""
+        return PairStats(
+            cell_entries=self.cell_entries + other.cell_entries,
+            pairs_examined=self.pairs_examined + other.pairs_examined,
+            pairs_overlapping=self.pairs_overlapping + other.pairs_overlapping,
+            brute_force_boxes=self.brute_force_boxes + other.brute_force_boxes,
+        )
+
+
+#: No work done.
+NO_PAIRS = PairStats(0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -57,32 +84,76 @@ def overlapping_pairs(
     group : (N,) int array
         Group (snapshot) index of each box, ``>= 0``.
     cell : (D,) array
-        Grid cell size per dimension, > 0.
+        Grid cell size per dimension, > 0. The last dimension is swept, not
+        hashed, so its cell size is not used.
+
+    Examples
+    --------
+    >>> lo = np.array([[0.0, 0.0], [0.5, 0.5], [3.0, 0.0]])
+    >>> found = overlapping_pairs(lo, lo + 1.0, np.zeros(3, dtype=np.int64), np.ones(2))
+    >>> found.i.tolist(), found.j.tolist()
+    ([0], [1])
 
     """
-    n, _d = lo.shape
+    lo = np.ascontiguousarray(lo, dtype=np.float64)
+    hi = np.ascontiguousarray(hi, dtype=np.float64)
+    group = np.ascontiguousarray(group, dtype=np.int64)
+    n, d = lo.shape
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
-        return BoxPairs(empty, empty, PairStats(0, 0, 0, 0))
-    origin = lo.min(axis=0)
-    c_lo = np.floor((lo - origin) / cell).astype(np.int64)
-    c_hi = np.floor((hi - origin) / cell).astype(np.int64)
-    spans = c_hi - c_lo + 1
-    ncells = np.prod(spans.astype(np.float64), axis=1)
-    big = ncells > MAX_CELLS_PER_BOX
-    small = np.flatnonzero(~big)
+        return BoxPairs(empty, empty, NO_PAIRS)
+    h = d - 1  # hashed dimensions
+    origin = np.empty(h)
+    top = np.empty(h)
+    from deconflict.tactical import _sweep  # numba, imported on first use
 
-    dims = c_hi.max(axis=0) + 1
-    n_groups = int(group.max()) + 1
-    strides = _strides(np.concatenate([[n_groups], dims]))
-
-    gi, gj, entries, examined = _grid_pairs(small, lo, hi, c_lo, spans, group, strides)
+    _sweep.bounds(lo, hi, origin, top)
+    inv_cell = 1.0 / np.asarray(cell, dtype=np.float64)[:h]
+    if h and float(((top - origin) * inv_cell).max()) >= 2.0**31 - 2:
+        raise OverflowError("more than 2**31 grid cells along one dimension; use larger cells")
+    c_lo = np.empty((n, h), dtype=np.int32)
+    spans = np.empty((n, h), dtype=np.int32)
+    big = np.empty(n, dtype=np.bool_)
+    dims = np.ones(h, dtype=np.int64)
+    entries = int(_sweep.cells(lo, hi, origin, inv_cell, MAX_CELLS_PER_BOX, c_lo, spans, big, dims))
+    shape = np.concatenate([[int(group.max()) + 1], dims]).astype(np.int64)
+    strides = _strides(shape)
+    space = int(np.prod(shape.astype(np.float64)))
+    if space <= max(DENSE_CELLS_PER_ENTRY * entries, 1 << 16):
+        # Few enough cells: a bucket per cell, indexed by its key.
+        n_slots = 0
+        n_buckets = space
+    else:
+        # A sparse grid (a globe of cells, many snapshots): buckets through a hash table.
+        n_slots = 1 << max(4, (2 * entries).bit_length())  # load factor <= 1/2
+        n_buckets = max(entries, 1)
+    table_key = np.full(n_slots, -1, dtype=np.int64)
+    table_bucket = np.empty(n_slots, dtype=np.int64)
+    bucket_key = np.empty(n_buckets if n_slots else 0, dtype=np.int64)
+    bucket_start = np.zeros(n_buckets + 1, dtype=np.int64)
+    members = np.empty(max(entries, 1), dtype=np.int32)
+    n_used = _sweep.bucket(
+        group, c_lo, spans, big, strides, table_key, table_bucket, bucket_key, bucket_start
+    )
+    _sweep.fill_members(
+        group, c_lo, spans, big, strides, table_key, table_bucket, n_used, bucket_start, members
+    )
+    capacity = max(1024, entries)  # more pairs than entries is rare: then sweep again
+    while True:
+        out_i = np.empty(capacity, dtype=np.int32)
+        out_j = np.empty(capacity, dtype=np.int32)
+        found, examined = _sweep.sweep(
+            lo, hi, group, c_lo, strides, bucket_key, bucket_start, n_used, members, out_i, out_j
+        )
+        if found <= capacity:
+            break
+        capacity = found
     bi, bj, b_examined = _brute_force_pairs(np.flatnonzero(big), lo, hi, group)
-    i = np.concatenate([gi, bi])
-    j = np.concatenate([gj, bj])
+    i = np.concatenate([out_i[:found].astype(np.int64), bi])
+    j = np.concatenate([out_j[:found].astype(np.int64), bj])
     stats = PairStats(
         cell_entries=entries,
-        pairs_examined=examined + b_examined,
+        pairs_examined=int(examined) + b_examined,
         pairs_overlapping=int(i.size),
         brute_force_boxes=int(big.sum()),
     )
@@ -98,82 +169,6 @@ def _strides(shape: IntArray) -> IntArray:
     for k in range(shape.size - 2, -1, -1):
         strides[k] = strides[k + 1] * shape[k + 1]
     return strides
-
-
-def _grid_pairs(
-    idx: IntArray,
-    lo: FloatArray,
-    hi: FloatArray,
-    c_lo: IntArray,
-    spans: IntArray,
-    group: IntArray,
-    strides: IntArray,
-) -> tuple[IntArray, IntArray, int, int]:
-    """Pairs among the boxes ``idx`` through the grid; returns (i, j, entries, examined)."""
-    empty = np.zeros(0, dtype=np.int64)
-    if idx.size < 2:
-        return empty, empty, 0, 0
-    d = lo.shape[1]
-    sp = spans[idx]
-    counts = np.prod(sp, axis=1)
-    owner = np.repeat(idx, counts)
-    # Offset of each entry inside its box's cell block, decomposed per dimension.
-    starts = np.cumsum(counts) - counts
-    k = np.arange(owner.size, dtype=np.int64) - np.repeat(starts, counts)
-    key = group[owner] * strides[0]
-    sp_rep = sp[np.repeat(np.arange(idx.size), counts)]
-    for dim in range(d - 1, -1, -1):
-        off = k % sp_rep[:, dim]
-        k //= sp_rep[:, dim]
-        key += (c_lo[owner, dim] + off) * strides[dim + 1]
-    del k, sp_rep
-
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    owner = owner[order]
-    # Runs of equal keys; pairs of entries inside each run.
-    run_start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    run_len = np.diff(np.r_[run_start, key.size])
-    pos_in_run = np.arange(key.size) - np.repeat(run_start, run_len)
-    partners = np.repeat(run_len, run_len) - pos_in_run - 1  # later entries in the same run
-    has = np.flatnonzero(partners > 0)
-    partners = partners[has]
-    examined = int(partners.sum())
-
-    lo_cols = [np.ascontiguousarray(lo[:, k]) for k in range(d)]
-    hi_cols = [np.ascontiguousarray(hi[:, k]) for k in range(d)]
-    c_lo_cols = [np.ascontiguousarray(c_lo[:, k]) for k in range(d)]
-    out_i: list[IntArray] = []
-    out_j: list[IntArray] = []
-    # Chunk the entries so that at most ~PAIR_CHUNK pairs exist at once.
-    cum = np.cumsum(partners)
-    bounds = np.searchsorted(cum, np.arange(PAIR_CHUNK, examined + PAIR_CHUNK, PAIR_CHUNK))
-    first = 0
-    for last in np.unique(np.minimum(bounds + 1, has.size)):
-        sel = has[first:last]
-        cnt = partners[first:last]
-        first = int(last)
-        if sel.size == 0:
-            continue
-        a = np.repeat(sel, cnt)
-        b = a + 1 + (np.arange(a.size) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        i, j = owner[a], owner[b]
-        # Test one dimension at a time on contiguous columns, shrinking as we go.
-        for dim in range(d):
-            lo_d, hi_d = lo_cols[dim], hi_cols[dim]
-            ok = (lo_d[i] <= hi_d[j]) & (lo_d[j] <= hi_d[i])
-            a, i, j = a[ok], i[ok], j[ok]
-        # Report each pair only in the cell holding the lower corner of the intersection
-        # (floor is monotonic, so that cell is the larger of the two boxes' lowest cells).
-        ref = group[i] * strides[0]
-        for dim in range(d):
-            ref += np.maximum(c_lo_cols[dim][i], c_lo_cols[dim][j]) * strides[dim + 1]
-        keep = ref == key[a]
-        out_i.append(i[keep])
-        out_j.append(j[keep])
-    if not out_i:
-        return empty, empty, int(owner.size), examined
-    return np.concatenate(out_i), np.concatenate(out_j), int(owner.size), examined
 
 
 def _brute_force_pairs(
