@@ -1,25 +1,43 @@
-"""Fan-out of alert events to the WebSocket subscribers allowed to see them."""
+"""Fan-out of alert events (and the map's pictures) to the subscribers allowed to see them."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from deconflict.service.picture import Picture
 from deconflict.store.records import AlertRecord
 
 QUEUE_LIMIT = 10_000
 
 
+class PictureDue:
+    """Queue marker: the latest picture frame is waiting (:attr:`Subscriber.picture`)."""
+
+
+PICTURE_DUE = PictureDue()
+
+Pushed = AlertRecord | dict[str, Any] | PictureDue
+
+
 @dataclass(eq=False)
 class Subscriber:
-    """One connection: its party, its role and the queue it reads."""
+    """One connection: its party, its role, the queue it reads, and its map feed.
+
+    ``wants_picture``: the connection asked for the map feed. ``picture`` holds the
+    latest picture frame not yet sent (JSON text): a slow reader skips to the newest
+    picture instead of queueing old ones.
+    """
 
     party_id: int
     is_admin: bool
-    queue: asyncio.Queue[AlertRecord | dict[str, Any]]
+    queue: asyncio.Queue[Pushed]
     loop: asyncio.AbstractEventLoop
+    wants_picture: bool = False
+    picture: str | None = None
 
 
 class Hub:
@@ -29,9 +47,15 @@ class Hub:
         self._subs: set[Subscriber] = set()
         self._lock = threading.Lock()
 
-    def subscribe(self, party_id: int, is_admin: bool) -> Subscriber:
+    def subscribe(self, party_id: int, is_admin: bool, wants_picture: bool = False) -> Subscriber:
         """Register a connection of ``party_id`` on the running event loop."""
-        sub = Subscriber(party_id, is_admin, asyncio.Queue(QUEUE_LIMIT), asyncio.get_running_loop())
+        sub = Subscriber(
+            party_id,
+            is_admin,
+            asyncio.Queue(QUEUE_LIMIT),
+            asyncio.get_running_loop(),
+            wants_picture,
+        )
         with self._lock:
             self._subs.add(sub)
         return sub
@@ -57,9 +81,32 @@ class Hub:
         for sub in subs:
             sub.loop.call_soon_threadsafe(_offer, sub.queue, frame)
 
+    def publish_picture(self, picture: Picture) -> None:
+        """Hand each map connection the frame of what it may see (its party's aircraft).
 
-def _offer(
-    queue: asyncio.Queue[AlertRecord | dict[str, Any]], record: AlertRecord | dict[str, Any]
-) -> None:
+        Encoded once per party (once for all admins), here in the caller's thread.
+        """
+        with self._lock:
+            subs = [s for s in self._subs if s.wants_picture]
+        texts: dict[int | None, str] = {}
+        for sub in subs:
+            key = None if sub.is_admin else sub.party_id
+            if key not in texts:
+                texts[key] = json.dumps(picture.frame(key), separators=(",", ":"))
+            sub.loop.call_soon_threadsafe(_offer_picture, sub, texts[key])
+
+
+def _offer(queue: asyncio.Queue[Pushed], record: Pushed) -> None:
     if not queue.full():  # a client that never reads loses pushes, not the broker's memory
         queue.put_nowait(record)
+
+
+def _offer_picture(sub: Subscriber, text: str) -> None:
+    due = sub.picture is not None
+    sub.picture = text  # the newest replaces one not sent yet
+    if due:
+        return
+    if sub.queue.full():
+        sub.picture = None
+    else:
+        sub.queue.put_nowait(PICTURE_DUE)
