@@ -63,6 +63,7 @@
       alerts: state.alerts.size,
       intruders: intruderFeatures().length,
       cycle: state.cycle,
+      time: state.time,
       drawnCycle: state.drawnCycle,
       frames: state.frames,
     }),
@@ -253,7 +254,7 @@
                 COLOURS.none,
               ],
               "icon-halo-color": ["coalesce", ["get", "halo"], "#000000"],
-              "icon-halo-width": state.admin ? 1.5 : 0.8,
+              "icon-halo-width": state.admin ? 2.2 : 0.8,
             },
           },
         ],
@@ -477,6 +478,27 @@
     }
     state.time = frame.time;
     state.cycle = frame.cycle;
+    if (!state.framed && n) fitOnce(a);
+  }
+
+  function fitOnce(a) {
+    // The first picture with aircraft frames them (beside the side panel), once.
+    state.framed = true;
+    let [w, s, e, nn] = [180, 90, -180, -90];
+    for (let j = 0; j < a.id.length; j++) {
+      w = Math.min(w, a.lon[j]);
+      e = Math.max(e, a.lon[j]);
+      s = Math.min(s, a.lat[j]);
+      nn = Math.max(nn, a.lat[j]);
+    }
+    const pad = 1.5;
+    map.fitBounds(
+      [
+        [w - pad, s - pad],
+        [e + pad, nn + pad],
+      ],
+      { padding: { top: 60, bottom: 50, left: 30, right: 350 }, maxZoom: 6.5, animate: false },
+    );
   }
 
   function partyColour(name) {
@@ -677,7 +699,7 @@
       const up = names.filter(([, v]) => v).map(([n]) => n);
       const down = names.filter(([, v]) => !v).map(([n]) => n);
       el.textContent =
-        `primary (${c.relay}): ` +
+        "primary relay: " +
         (up.length ? `${up.join(", ")} connected` : "no client connected") +
         (down.length ? `; ${down.join(", ")} not connected (backup channel or offline)` : "");
       el.className = down.length ? "down" : "up";
