@@ -181,6 +181,7 @@ def run(console: Console, url: str, tokens: dict[str, str], args: argparse.Names
     counted = [t for t in timings if t["at_s"] * 1000 >= t0_ms]
     recv = np.array([t["received_ms"] - t["at_s"] * 1000 for t in counted]) / 1000
     drawn = np.array([t["drawn_ms"] - t["at_s"] * 1000 for t in counted]) / 1000
+    build = np.array([t.get("build_ms", np.nan) for t in counted]) / 1000
     cycles = summary["cycle"]
     table = Table(
         title=f"Live map: {args.aircraft} aircraft at 1 Hz, working group's view, "
@@ -189,7 +190,12 @@ def run(console: Console, url: str, tokens: dict[str, str], args: argparse.Names
     )
     for col in ("measure", "p50", "p99", "max"):
         table.add_column(col, justify="right" if col != "measure" else "left")
-    for label, x in (("cycle → frame received (s)", recv), ("cycle → drawn (s)", drawn)):
+    rows = (
+        ("cycle → frame received (s)", recv),
+        ("page: picture → features built (s)", build),
+        ("cycle → drawn (s)", drawn),
+    )
+    for label, x in rows:
         if x.size:
             table.add_row(
                 label,
@@ -200,7 +206,8 @@ def run(console: Console, url: str, tokens: dict[str, str], args: argparse.Names
     console.print(table)
     ok = drawn.size and np.percentile(drawn, 99) <= TARGET_S
     console.print(
-        f"cycles drawn (counted) {drawn.size}, broker cycles {cycles}, batches posted "
+        f"cycles drawn (counted) {drawn.size} of {len(timings)}, broker cycles {cycles}, "
+        f"batches posted "
         f"{posted[0]}; page: {summary['aircraft']} aircraft, {summary['frames']} frames "
         f"drawn; console errors {len(errors)}",
         highlight=False,

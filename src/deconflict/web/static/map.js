@@ -22,6 +22,7 @@
   };
   const PARTY_COLOURS = ["#ffffff", "#00e5ff", "#76ff03", "#ffea00", "#ff80ab", "#b388ff"];
   const TRAIL_POINTS = 20;
+  const TRAIL_EVERY_MS = 1000;
   const HOTLINE_POLL_MS = 2000;
   const EMPTY = { type: "FeatureCollection", features: [] };
   const NM_M = 1852;
@@ -53,6 +54,10 @@
     loaded: null,
     timings: [], // {cycle, at_s, received_ms, drawn_ms} (ms: Unix, from performance)
     frames: 0,
+    trailAt: -Infinity,
+    trailsDirty: false,
+    intruderSig: "",
+    alertsDirty: true,
   };
   // For tests and bench/map.py: read-only views of what the page holds and drew.
   window.deconflictMap = {
@@ -325,6 +330,7 @@
     } else if (frame.type === "alert") {
       applyAlert(frame);
       state.dirty = true;
+      state.alertsDirty = true;
       schedule();
     }
   }
@@ -355,6 +361,7 @@
         if (!resp.ok) return;
         const page = await resp.json();
         for (const a of page) applyAlert(a);
+        state.alertsDirty = true;
         if (page.length < 10000) break;
         after = page[page.length - 1].id;
       }
@@ -414,43 +421,67 @@
     }
     const frame = state.pending;
     state.pending = null;
+    const t0 = performance.now();
     if (frame) applyPicture(frame);
     if (!frame && !state.dirty) return;
     state.dirty = false;
     state.frames += 1;
     const lv = levels();
     const features = [];
-    const trails = [];
     for (const [k, ac] of state.aircraft) {
       const level = LEVELS[lv.get(k) ?? 0];
       const props = { k, trk: ac.track_deg, level };
       if (state.admin) props.halo = partyColour(ac.party);
       features.push({ type: "Feature", geometry: { type: "Point", coordinates: [ac.lon, ac.lat] }, properties: props });
-      const t = state.trails.get(k);
-      if (t && t.length > 1) {
-        trails.push({ type: "Feature", geometry: { type: "LineString", coordinates: t }, properties: {} });
+    }
+    if (frame) {
+      state.awaiting = {
+        cycle: frame.cycle,
+        at_s: frame.at_s,
+        received_ms: frame.received_ms,
+        build_ms: performance.now() - t0,
+      };
+    }
+    map.getSource("aircraft").setData({ type: "FeatureCollection", features });
+    if (state.trailsDirty) {
+      // Trails change once a second at most (they are the heaviest source).
+      state.trailsDirty = false;
+      const trails = [];
+      for (const t of state.trails.values()) {
+        if (t.length > 1) trails.push({ type: "Feature", geometry: { type: "LineString", coordinates: t }, properties: {} });
       }
+      map.getSource("trails").setData({ type: "FeatureCollection", features: trails });
     }
     const intruders = intruderFeatures();
-    const links = intruders.map((f) => ({
-      type: "Feature",
-      geometry: { type: "LineString", coordinates: [f.properties.own, f.geometry.coordinates] },
-      properties: {},
-    }));
-    if (frame) state.awaiting = { cycle: frame.cycle, at_s: frame.at_s, received_ms: frame.received_ms };
-    map.getSource("aircraft").setData({ type: "FeatureCollection", features });
-    map.getSource("trails").setData({ type: "FeatureCollection", features: trails });
-    map.getSource("intruders").setData({ type: "FeatureCollection", features: intruders });
-    map.getSource("links").setData({ type: "FeatureCollection", features: links });
+    const sig = JSON.stringify(intruders.map((f) => f.geometry.coordinates));
+    if (sig !== state.intruderSig) {
+      state.intruderSig = sig;
+      const links = intruders.map((f) => ({
+        type: "Feature",
+        geometry: { type: "LineString", coordinates: [f.properties.own, f.geometry.coordinates] },
+        properties: {},
+      }));
+      map.getSource("intruders").setData({ type: "FeatureCollection", features: intruders });
+      map.getSource("links").setData({ type: "FeatureCollection", features: links });
+    }
     refreshZones();
     renderBar();
-    renderAlerts();
+    if (state.alertsDirty) {
+      state.alertsDirty = false;
+      renderAlerts();
+    }
   }
 
   function applyPicture(frame) {
     const a = frame.aircraft;
     const n = a.id.length;
     const seen = new Set();
+    const now = performance.now();
+    const trail = now - state.trailAt >= TRAIL_EVERY_MS;
+    if (trail) {
+      state.trailAt = now;
+      state.trailsDirty = true;
+    }
     for (let j = 0; j < n; j++) {
       const party = a.party ? a.party[j] : null;
       const k = keyFor(party, a.id[j]);
@@ -465,15 +496,18 @@
         track_deg: a.track_deg[j],
         vs_fpm: a.vs_fpm[j],
       });
-      let t = state.trails.get(k);
-      if (!t) state.trails.set(k, (t = []));
-      t.push([a.lon[j], a.lat[j]]);
-      if (t.length > TRAIL_POINTS) t.shift();
+      if (trail) {
+        let t = state.trails.get(k);
+        if (!t) state.trails.set(k, (t = []));
+        t.push([a.lon[j], a.lat[j]]);
+        if (t.length > TRAIL_POINTS) t.shift();
+      }
     }
     for (const k of state.aircraft.keys()) {
       if (!seen.has(k)) {
         state.aircraft.delete(k);
         state.trails.delete(k);
+        state.trailsDirty = true;
       }
     }
     state.time = frame.time;
