@@ -2,14 +2,14 @@
 
 Run ``python bench/map.py [--aircraft 5000] [--duration 600]``. It starts a real broker
 (``deconflict serve``, SQLite in a temporary folder) on 127.0.0.1; two parties each fly
-half of the aircraft over Syria and post all their states once a second; the working
-group's map (which sees every aircraft, the heaviest view) runs in headless Chromium
-(``tests/browser.py``). For every cycle the page drew, it records when the picture
-frame arrived and when the map had rendered it; the broker stamps each picture with
-the wall time its cycle started (one machine, one clock). Reported: p50/p99 of
-cycle → frame received and cycle → drawn, how many cycles were drawn, and the browser's
-memory (JS heap, and the resident memory of all Chromium processes) at the start and at
-the end. Target: drawn within 1 s of the cycle.
+half of the aircraft around Syria (600 NM² each, as ``bench/broker.py``) and post all
+their states once a second; the working group's map (every aircraft: the heaviest
+view) runs in headless Chromium (``tests/browser.py``). For every cycle the page drew,
+it records when the picture frame arrived and when the map had rendered it; the broker
+stamps each picture with the wall time its cycle started (one machine, one clock).
+Reported: p50/p99 of cycle → frame received and cycle → drawn, how many cycles were
+drawn, and the browser's memory (JS heap, and the resident memory of all Chromium
+processes) at the start and at the end. Target: drawn within 1 s of the cycle.
 """
 
 from __future__ import annotations
@@ -40,17 +40,21 @@ from deconflict.store.sql import SqlRepository  # noqa: E402
 from deconflict.store.tokens import hash_token, new_token  # noqa: E402
 
 TARGET_S = 1.0
+#: Surface per aircraft (NM²), as in bench/broker.py: a busy but not saturated sky.
+AREA_PER_AIRCRAFT_NM2 = 600.0
 KT_DEG_PER_S = 1.0 / 60.0 / 3600.0  # 1 kt in degrees of latitude per second
 
 
 class Fleet:
-    """N aircraft on circles over Syria (vectorised), split between two parties."""
+    """N aircraft on circles around Syria (vectorised), split between two parties."""
 
     def __init__(self, n: int, seed: int = 1) -> None:
         rng = np.random.default_rng(seed)
         self.n = n
-        self.lat0 = rng.uniform(32.5, 37.0, n)
-        self.lon0 = rng.uniform(35.5, 42.0, n)
+        # As dense as bench/broker.py's sky (600 NM² per aircraft), centred on Syria.
+        half_deg = np.sqrt(n * AREA_PER_AIRCRAFT_NM2) / 60.0 / 2.0
+        self.lat0 = rng.uniform(35.0 - half_deg, 35.0 + half_deg, n)
+        self.lon0 = 39.0 + rng.uniform(-half_deg, half_deg, n) / np.cos(np.radians(self.lat0))
         self.r_deg = rng.uniform(0.05, 0.4, n)
         self.w = 450.0 * KT_DEG_PER_S / self.r_deg * rng.choice([-1.0, 1.0], n)  # rad/s
         self.phase = rng.uniform(0, 2 * np.pi, n)
@@ -60,7 +64,7 @@ class Fleet:
     def batch(self, t: float, part: slice) -> dict[str, list[object]]:
         a = self.phase[part] + self.w[part] * t
         lat = self.lat0[part] + self.r_deg[part] * np.sin(a)
-        lon = self.lon0[part] + self.r_deg[part] * np.cos(a) / np.cos(np.radians(35.0))
+        lon = self.lon0[part] + self.r_deg[part] * np.cos(a) / np.cos(np.radians(lat))
         trk = np.mod(np.degrees(np.arctan2(-np.sin(a), np.cos(a))) * np.sign(self.w[part]), 360)
         k = lat.size
         return {

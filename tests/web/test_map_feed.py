@@ -189,3 +189,39 @@ def test_unknown_basemap_layer_is_404(client: TestClient) -> None:
     assert client.get("/map/static/vendor/maplibre-gl/VERSION").text.strip() == (
         "maplibre-gl@5.24.1"
     )
+
+
+def test_one_picture_in_flight_until_the_map_is_ready() -> None:
+    async def run() -> list[object]:
+        hub = Hub()
+        sub = hub.subscribe(1, False, wants_picture=True)
+        one = np.ones(1)
+
+        def picture(cycle: int) -> Picture:
+            return Picture(
+                cycle,
+                0.0,
+                0.0,
+                np.array([1]),
+                np.array(["blue"]),
+                np.array(["B1"]),
+                one,
+                one,
+                one,
+                one,
+                one,
+                one,
+            )
+
+        hub.publish_picture(picture(1))
+        await asyncio.sleep(0)
+        got = [sub.queue.get_nowait() is PICTURE_DUE, json.loads(sub.take_picture())["cycle"]]
+        for cycle in (2, 3):  # drawn slower than the cycles run: nothing more is queued
+            hub.publish_picture(picture(cycle))
+        await asyncio.sleep(0)
+        got += [sub.queue.empty(), sub.take_picture()]
+        sub.ready_for_picture()  # drawn: the newest comes next
+        got += [sub.queue.get_nowait() is PICTURE_DUE, json.loads(sub.take_picture())["cycle"]]
+        return got
+
+    assert asyncio.run(run()) == [True, 1, True, None, True, 3]

@@ -38,6 +38,21 @@ class Subscriber:
     loop: asyncio.AbstractEventLoop
     wants_picture: bool = False
     picture: str | None = None
+    #: The connection drew its last picture (flow control: one picture in flight).
+    ready: bool = True
+
+    def take_picture(self) -> str | None:
+        """The picture to send now (event loop only), or None: none, or one is in flight."""
+        if not self.ready or self.picture is None:
+            return None
+        text, self.picture, self.ready = self.picture, None, False
+        return text
+
+    def ready_for_picture(self) -> None:
+        """The client drew the last picture: send the newest one, now if one waits."""
+        self.ready = True
+        if self.picture is not None:
+            _offer(self.queue, PICTURE_DUE)
 
 
 class Hub:
@@ -104,8 +119,8 @@ def _offer(queue: asyncio.Queue[Pushed], record: Pushed) -> None:
 def _offer_picture(sub: Subscriber, text: str) -> None:
     due = sub.picture is not None
     sub.picture = text  # the newest replaces one not sent yet
-    if due:
-        return
+    if due or not sub.ready:
+        return  # already announced, or sent when the client says it is ready
     if sub.queue.full():
         sub.picture = None
     else:

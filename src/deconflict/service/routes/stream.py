@@ -2,7 +2,9 @@
 
 A connection that names the subprotocol :data:`~deconflict.service.picture.MAP_PROTOCOL`
 (the live map) also receives a ``picture`` frame after every detection cycle: its own
-aircraft (the admin: everyone's), newest only when it reads slower than cycles run.
+aircraft (the admin: everyone's). Flow control: after a picture it gets the next only
+once it sent ``{"type":"ready"}`` (the page drew it), and then the newest: a slow page
+skips pictures, it never falls behind.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from deconflict.store.repository import Repository
 
 router = APIRouter()
 
+#: What a map connection sends when it is ready for the next picture.
+READY = '{"type":"ready"}'
+
 
 @router.websocket("/stream")
 async def stream(
@@ -56,6 +61,9 @@ async def stream(
         while True:
             try:
                 text = await receive_text(websocket)  # a binary frame: InputError
+                if wants_picture and text.strip() == READY:
+                    sub.ready_for_picture()  # the map drew the last picture: send the next
+                    continue
                 # Re-read the party each batch: an ack or a revocation takes effect at once.
                 party = party_for_token(repo, token)
                 batch = decode(text.encode(), "application/json", party.id)
@@ -84,7 +92,7 @@ async def _push(websocket: WebSocket, sub: Subscriber, repo: Repository) -> None
     while True:
         item: Pushed = await sub.queue.get()
         if isinstance(item, PictureDue):  # the newest picture frame, already encoded
-            text, sub.picture = sub.picture, None
+            text = sub.take_picture()
             if text is not None:
                 await websocket.send_text(text)
             continue

@@ -58,6 +58,7 @@
     trailsDirty: false,
     intruderSig: "",
     alertsDirty: true,
+    readyCycle: 0,
   };
   // For tests and bench/map.py: read-only views of what the page holds and drew.
   window.deconflictMap = {
@@ -282,6 +283,7 @@
       const done = state.loaded;
       if (!done) return;
       state.loaded = null;
+      sendReady(done.cycle);
       state.drawnCycle = done.cycle;
       state.timings.push({ ...done, drawn_ms: nowMs() });
       if (state.timings.length > 20000) state.timings.splice(0, 10000);
@@ -315,6 +317,15 @@
       setTimeout(connect, state.retryMs);
       state.retryMs = Math.min(state.retryMs * 2, 10000);
     };
+  }
+
+  // Flow control: the broker sends the next (newest) picture once this one is drawn.
+  function sendReady(cycle) {
+    if (cycle <= state.readyCycle) return;
+    state.readyCycle = cycle;
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+      state.socket.send('{"type":"ready"}');
+    }
   }
 
   function setLink(text, cls) {
@@ -435,6 +446,8 @@
       features.push({ type: "Feature", geometry: { type: "Point", coordinates: [ac.lon, ac.lat] }, properties: props });
     }
     if (frame) {
+      // Should "drawn" never be seen (a hidden tab draws nothing), ask again anyway.
+      setTimeout(() => sendReady(frame.cycle), 2000);
       state.awaiting = {
         cycle: frame.cycle,
         at_s: frame.at_s,
