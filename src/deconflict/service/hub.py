@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +27,8 @@ class Subscriber:
     """One connection: its party, its role, the queue it reads, and its map feed.
 
     ``wants_picture``: the connection asked for the map feed. ``picture`` holds the
-    latest picture frame not yet sent (JSON text): a slow reader skips to the newest
-    picture instead of queueing old ones.
+    latest picture not yet sent (encoded only when sent): a slow reader skips to the
+    newest picture instead of queueing old ones.
     """
 
     party_id: int
@@ -37,11 +36,16 @@ class Subscriber:
     queue: asyncio.Queue[Pushed]
     loop: asyncio.AbstractEventLoop
     wants_picture: bool = False
-    picture: str | None = None
+    picture: Picture | None = None
     #: The connection drew its last picture (flow control: one picture in flight).
     ready: bool = True
 
-    def take_picture(self) -> str | None:
+    @property
+    def viewer(self) -> int | None:
+        """Whose aircraft the pictures show: the party's id, None for an admin (all)."""
+        return None if self.is_admin else self.party_id
+
+    def take_picture(self) -> Picture | None:
         """The picture to send now (event loop only), or None: none, or one is in flight."""
         if not self.ready or self.picture is None:
             return None
@@ -97,18 +101,15 @@ class Hub:
             sub.loop.call_soon_threadsafe(_offer, sub.queue, frame)
 
     def publish_picture(self, picture: Picture) -> None:
-        """Hand each map connection the frame of what it may see (its party's aircraft).
+        """Hand each map connection the newest picture (each sees only its own aircraft).
 
-        Encoded once per party (once for all admins), here in the caller's thread.
+        Nothing is encoded here: a connection encodes the frame it may see when it sends
+        it (:meth:`Picture.text`, once per party), so pictures a slow map skips cost nothing.
         """
         with self._lock:
             subs = [s for s in self._subs if s.wants_picture]
-        texts: dict[int | None, str] = {}
         for sub in subs:
-            key = None if sub.is_admin else sub.party_id
-            if key not in texts:
-                texts[key] = json.dumps(picture.frame(key), separators=(",", ":"))
-            sub.loop.call_soon_threadsafe(_offer_picture, sub, texts[key])
+            sub.loop.call_soon_threadsafe(_offer_picture, sub, picture)
 
 
 def _offer(queue: asyncio.Queue[Pushed], record: Pushed) -> None:
@@ -116,9 +117,9 @@ def _offer(queue: asyncio.Queue[Pushed], record: Pushed) -> None:
         queue.put_nowait(record)
 
 
-def _offer_picture(sub: Subscriber, text: str) -> None:
+def _offer_picture(sub: Subscriber, picture: Picture) -> None:
     due = sub.picture is not None
-    sub.picture = text  # the newest replaces one not sent yet
+    sub.picture = picture  # the newest replaces one not sent yet
     if due or not sub.ready:
         return  # already announced, or sent when the client says it is ready
     if sub.queue.full():

@@ -26,7 +26,8 @@ A frame, columnar (one list per field, the same length), positions to 1e-5 degre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,13 @@ class Picture:
     gs_kt: FloatArray
     track_deg: FloatArray
     vs_fpm: FloatArray
+    _texts: dict[int | None, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def text(self, party_id: int | None) -> str:
+        """:meth:`frame` as compact JSON, encoded once per viewer (cached)."""
+        if party_id not in self._texts:
+            self._texts[party_id] = json.dumps(self.frame(party_id), separators=(",", ":"))
+        return self._texts[party_id]
 
     def frame(self, party_id: int | None) -> dict[str, Any]:
         """The ``picture`` frame for ``party_id`` (its own aircraft), or ``None``: the admin's.

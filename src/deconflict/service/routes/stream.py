@@ -2,9 +2,9 @@
 
 A connection that names the subprotocol :data:`~deconflict.service.picture.MAP_PROTOCOL`
 (the live map) also receives a ``picture`` frame after every detection cycle: its own
-aircraft (the admin: everyone's). Flow control: after a picture it gets the next only
-once it sent ``{"type":"ready"}`` (the page drew it), and then the newest: a slow page
-skips pictures, it never falls behind.
+aircraft (the admin: everyone's), encoded when sent. Flow control: after a picture it
+gets the next only once it sent ``{"type":"ready"}`` (the page drew it), and then the
+newest: a slow page skips pictures, it never falls behind.
 """
 
 from __future__ import annotations
@@ -92,8 +92,9 @@ async def _push(websocket: WebSocket, sub: Subscriber, repo: Repository) -> None
     while True:
         item: Pushed = await sub.queue.get()
         if isinstance(item, PictureDue):  # the newest picture frame, already encoded
-            text = sub.take_picture()
-            if text is not None:
+            picture = sub.take_picture()
+            if picture is not None:
+                text = await asyncio.to_thread(picture.text, sub.viewer)
                 await websocket.send_text(text)
             continue
         if isinstance(item, dict):  # a lockstep ``cycle`` frame, as it is
