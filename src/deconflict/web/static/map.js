@@ -36,7 +36,7 @@
     token: null,
     me: null, // party name
     admin: false,
-    parties: [], // admin: every party's name, for halo colours
+    parties: [], // admin: every party's name, for edge colours
     aircraft: new Map(), // key -> {id, party, lat, lon, alt_ft, gs_kt, track_deg, vs_fpm}
     trails: new Map(), // key -> [[lon, lat], ...]
     alerts: new Map(), // alert key -> latest open alert event
@@ -50,8 +50,6 @@
     socket: null,
     retryMs: 1000,
     drawnCycle: 0,
-    awaiting: null, // {cycle, at_s, received_ms} set on setData, until drawn
-    loaded: null,
     timings: [], // {cycle, at_s, received_ms, drawn_ms} (ms: Unix, from performance)
     frames: 0,
     trailAt: -Infinity,
@@ -146,20 +144,196 @@
   // ---- the map ----
   let map = null;
 
-  function triangleImage(size) {
-    // A signed-distance-field-friendly arrowhead, pointing north; tinted per aircraft.
-    const c = document.createElement("canvas");
-    c.width = c.height = size;
-    const g = c.getContext("2d");
-    g.fillStyle = "#fff";
-    g.beginPath();
-    g.moveTo(size / 2, 1);
-    g.lineTo(size - 3, size - 2);
-    g.lineTo(size / 2, size * 0.7);
-    g.lineTo(3, size - 2);
-    g.closePath();
-    g.fill();
-    return g.getImageData(0, 0, size, size);
+  // ---- aircraft and trails: one WebGL layer, typed arrays, one upload per picture ----
+  // MapLibre's GeoJSON sources re-tile every feature in a worker on each setData; for
+  // thousands of aircraft moving every second that costs more than drawing them. This
+  // layer keeps positions in Float32Arrays (Web Mercator, 0..1) and draws arrowheads
+  // rotated by track (and trails as line segments) straight from them.
+  const ARROW = [
+    // tip, right, notch, left (CSS px, y up): two triangles.
+    [0, 11], [8, -9], [0, -4],
+    [0, 11], [0, -4], [-8, -9],
+  ];
+  const VS_ARROW = `
+    attribute vec2 a_pos; attribute vec2 a_off; attribute float a_angle; attribute vec3 a_colour;
+    uniform mat4 u_matrix; uniform vec2 u_px;
+    varying vec3 v_colour;
+    void main() {
+      float c = cos(a_angle), s = sin(a_angle);
+      vec2 o = vec2(a_off.x * c + a_off.y * s, -a_off.x * s + a_off.y * c);
+      vec4 p = u_matrix * vec4(a_pos, 0.0, 1.0);
+      p.xy += o * u_px * p.w;
+      gl_Position = p;
+      v_colour = a_colour;
+    }`;
+  const FS_ARROW = `
+    precision mediump float; varying vec3 v_colour;
+    void main() { gl_FragColor = vec4(v_colour, 1.0); }`;
+  const VS_LINE = `
+    attribute vec2 a_pos; uniform mat4 u_matrix;
+    void main() { gl_Position = u_matrix * vec4(a_pos, 0.0, 1.0); }`;
+  const FS_LINE = `
+    precision mediump float; uniform vec4 u_colour;
+    void main() { gl_FragColor = u_colour; }`;
+
+  const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const mercX = (lon) => (lon + 180) / 360;
+  const mercY = (lat) => {
+    const s = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
+    return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+  };
+
+  function program(gl, vs, fs) {
+    const p = gl.createProgram();
+    for (const [type, src] of [[gl.VERTEX_SHADER, vs], [gl.FRAGMENT_SHADER, fs]]) {
+      const sh = gl.createShader(type);
+      gl.shaderSource(sh, src);
+      gl.compileShader(sh);
+      if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(sh));
+      gl.attachShader(p, sh);
+    }
+    gl.linkProgram(p);
+    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
+    return p;
+  }
+
+  function aircraftLayer() {
+    // Arrow vertices: pos(2) off(2) angle(1) colour(3) = 8 floats; trails: pos(2).
+    const layer = {
+      id: "aircraft",
+      type: "custom",
+      renderingMode: "2d",
+      arrows: new Float32Array(0),
+      arrowCount: 0,
+      lines: new Float32Array(0),
+      lineCount: 0,
+      dirtyArrows: false,
+      dirtyLines: false,
+      cycle: null, // the picture in the arrays, drawn at the next render
+      onAdd(m, gl) {
+        this.gl = gl;
+        this.arrowProg = program(gl, VS_ARROW, FS_ARROW);
+        this.lineProg = program(gl, VS_LINE, FS_LINE);
+        this.arrowBuf = gl.createBuffer();
+        this.lineBuf = gl.createBuffer();
+        this.loc = {};
+        for (const n of ["a_pos", "a_off", "a_angle", "a_colour"]) this.loc[n] = gl.getAttribLocation(this.arrowProg, n);
+        this.loc.u_matrix = gl.getUniformLocation(this.arrowProg, "u_matrix");
+        this.loc.u_px = gl.getUniformLocation(this.arrowProg, "u_px");
+        this.loc.l_pos = gl.getAttribLocation(this.lineProg, "a_pos");
+        this.loc.l_matrix = gl.getUniformLocation(this.lineProg, "u_matrix");
+        this.loc.l_colour = gl.getUniformLocation(this.lineProg, "u_colour");
+      },
+      render(gl, args) {
+        const matrix = args.defaultProjectionData.mainMatrix;
+        if (this.dirtyLines) {
+          gl.bindBuffer(gl.ARRAY_BUFFER, this.lineBuf);
+          gl.bufferData(gl.ARRAY_BUFFER, this.lines.subarray(0, this.lineCount * 2), gl.DYNAMIC_DRAW);
+          this.dirtyLines = false;
+        }
+        if (this.dirtyArrows) {
+          gl.bindBuffer(gl.ARRAY_BUFFER, this.arrowBuf);
+          gl.bufferData(gl.ARRAY_BUFFER, this.arrows.subarray(0, this.arrowCount * 8), gl.DYNAMIC_DRAW);
+          this.dirtyArrows = false;
+        }
+        gl.enable(gl.BLEND);
+        gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+        if (this.lineCount) {
+          gl.useProgram(this.lineProg);
+          gl.uniformMatrix4fv(this.loc.l_matrix, false, matrix);
+          gl.uniform4f(this.loc.l_colour, 0.5 * 0.45, 0.65 * 0.45, 0.79 * 0.45, 0.45);
+          gl.bindBuffer(gl.ARRAY_BUFFER, this.lineBuf);
+          gl.enableVertexAttribArray(this.loc.l_pos);
+          gl.vertexAttribPointer(this.loc.l_pos, 2, gl.FLOAT, false, 8, 0);
+          gl.drawArrays(gl.LINES, 0, this.lineCount);
+          gl.disableVertexAttribArray(this.loc.l_pos);
+        }
+        if (this.arrowCount) {
+          gl.useProgram(this.arrowProg);
+          gl.uniformMatrix4fv(this.loc.u_matrix, false, matrix);
+          const c = map.getCanvas();
+          gl.uniform2f(this.loc.u_px, 2 / c.clientWidth, 2 / c.clientHeight);
+          gl.bindBuffer(gl.ARRAY_BUFFER, this.arrowBuf);
+          const L = this.loc;
+          const attrs = [[L.a_pos, 2, 0], [L.a_off, 2, 8], [L.a_angle, 1, 16], [L.a_colour, 3, 20]];
+          for (const [loc, size, offset] of attrs) {
+            gl.enableVertexAttribArray(loc);
+            gl.vertexAttribPointer(loc, size, gl.FLOAT, false, 32, offset);
+          }
+          gl.drawArrays(gl.TRIANGLES, 0, this.arrowCount);
+          for (const [loc] of attrs) gl.disableVertexAttribArray(loc);
+        }
+        if (this.cycle) {
+          drawn(this.cycle);
+          this.cycle = null;
+        }
+      },
+      setAircraft(list, cycle) {
+        // list: [{lon, lat, trk, fill: [r,g,b], edge: [r,g,b]}]; the edge is drawn first, larger.
+        const need = list.length * ARROW.length * 2 * 8;
+        if (this.arrows.length < need) this.arrows = new Float32Array(need * 1.5);
+        const a = this.arrows;
+        let k = 0;
+        for (const pass of [0, 1]) {
+          const scale = pass === 0 ? 1.45 : 1;
+          for (const ac of list) {
+            const x = mercX(ac.lon);
+            const y = mercY(ac.lat);
+            const ang = (ac.trk * Math.PI) / 180;
+            const col = pass === 0 ? ac.edge : ac.fill;
+            for (const [dx, dy] of ARROW) {
+              a[k++] = x; a[k++] = y; a[k++] = dx * scale; a[k++] = dy * scale; a[k++] = ang;
+              a[k++] = col[0]; a[k++] = col[1]; a[k++] = col[2];
+            }
+          }
+        }
+        this.arrowCount = k / 8;
+        this.dirtyArrows = true;
+        this.cycle = cycle;
+        map.triggerRepaint();
+      },
+      setTrails(trails) {
+        let n = 0;
+        for (const t of trails) n += Math.max(0, t.length - 1) * 2;
+        if (this.lines.length < n * 2) this.lines = new Float32Array(n * 3);
+        const l = this.lines;
+        let k = 0;
+        for (const t of trails) {
+          for (let j = 1; j < t.length; j++) {
+            l[k++] = mercX(t[j - 1][0]); l[k++] = mercY(t[j - 1][1]);
+            l[k++] = mercX(t[j][0]); l[k++] = mercY(t[j][1]);
+          }
+        }
+        this.lineCount = k / 2;
+        this.dirtyLines = true;
+        map.triggerRepaint();
+      },
+    };
+    return layer;
+  }
+    const FILL = Object.fromEntries(LEVELS.map((l) => [l, rgb(COLOURS[l])]));
+  const PARTY_RGB = PARTY_COLOURS.map(rgb);
+  const EDGE = rgb("#05090d");
+  let glLayer = null;
+
+  function drawn(done) {
+    // A picture's arrowheads were just drawn: time it, and ask the broker for the next.
+    sendReady(done.cycle);
+    state.drawnCycle = done.cycle;
+    state.timings.push({ ...done, drawn_ms: nowMs() });
+    if (state.timings.length > 20000) state.timings.splice(0, 10000);
+  }
+
+  function aircraftAt(point) {
+    // The aircraft drawn nearest to a screen point (within 14 px), by its key.
+    let best = null;
+    let bestD = 14 * 14;
+    for (const [k, ac] of state.aircraft) {
+      const p = map.project([ac.lon, ac.lat]);
+      const d = (p.x - point.x) ** 2 + (p.y - point.y) ** 2;
+      if (d < bestD) [best, bestD] = [k, d];
+    }
+    return best;
   }
 
   function startMap() {
@@ -168,14 +342,13 @@
       center: [38.5, 35.0],
       zoom: 5.2,
       attributionControl: false,
+      fadeDuration: 0, // no symbol fade: one render per update, not an animation
       style: {
         version: 8,
         sources: {
           coastlines: { type: "geojson", data: abs("/map/basemap/coastlines.geojson") },
           borders: { type: "geojson", data: abs("/map/basemap/borders.geojson") },
           zones: { type: "geojson", data: EMPTY },
-          trails: { type: "geojson", data: EMPTY },
-          aircraft: { type: "geojson", data: EMPTY },
           intruders: { type: "geojson", data: EMPTY },
           links: { type: "geojson", data: EMPTY },
         },
@@ -213,12 +386,6 @@
             },
           },
           {
-            id: "trails",
-            type: "line",
-            source: "trails",
-            paint: { "line-color": "#7fa7c9", "line-width": 1, "line-opacity": 0.45 },
-          },
-          {
             id: "links",
             type: "line",
             source: "links",
@@ -235,61 +402,25 @@
               "circle-stroke-width": 2.5,
             },
           },
-          {
-            id: "aircraft",
-            type: "symbol",
-            source: "aircraft",
-            layout: {
-              "icon-image": "aircraft",
-              "icon-rotate": ["get", "trk"],
-              "icon-rotation-alignment": "map",
-              "icon-allow-overlap": true,
-              "icon-ignore-placement": true,
-              "icon-size": 1,
-            },
-            paint: {
-              "icon-color": [
-                "match",
-                ["get", "level"],
-                "warning",
-                COLOURS.warning,
-                "caution",
-                COLOURS.caution,
-                "advisory",
-                COLOURS.advisory,
-                COLOURS.none,
-              ],
-              "icon-halo-color": ["coalesce", ["get", "halo"], "#000000"],
-              "icon-halo-width": state.admin ? 2.2 : 0.8,
-            },
-          },
         ],
       },
     });
     map.on("error", (e) => console.error(`map: ${e.error ? e.error.message : e}`));
-    map.addImage("aircraft", triangleImage(22), { sdf: true });
+    glLayer = aircraftLayer();
+    map.on("style.load", () => map.addLayer(glLayer));
     // The feed does not wait for the basemap: flush() draws once the style is ready.
     loadZones();
     loadAlerts().then(connect);
     pollHotline();
-    // Drawn: the aircraft source holds the cycle set last, and a frame was rendered.
-    map.on("sourcedata", (e) => {
-      if (e.sourceId === "aircraft" && state.awaiting && map.isSourceLoaded("aircraft")) {
-        state.loaded = state.awaiting;
-        state.awaiting = null;
+    map.on("click", (e) => {
+      const k = aircraftAt(e.point);
+      if (k) return showPopup("aircraft", { k }, e.lngLat);
+      for (const layer of ["intruders", "zones-fill"]) {
+        const [f] = map.queryRenderedFeatures(e.point, { layers: [layer] });
+        if (f) return showPopup(layer, f.properties, e.lngLat);
       }
     });
-    map.on("render", () => {
-      const done = state.loaded;
-      if (!done) return;
-      state.loaded = null;
-      sendReady(done.cycle);
-      state.drawnCycle = done.cycle;
-      state.timings.push({ ...done, drawn_ms: nowMs() });
-      if (state.timings.length > 20000) state.timings.splice(0, 10000);
-    });
-    for (const layer of ["aircraft", "intruders", "zones-fill"]) {
-      map.on("click", layer, (e) => showPopup(layer, e));
+    for (const layer of ["intruders", "zones-fill"]) {
       map.on("mouseenter", layer, () => (map.getCanvas().style.cursor = "pointer"));
       map.on("mouseleave", layer, () => (map.getCanvas().style.cursor = ""));
     }
@@ -426,8 +557,8 @@
   // ---- one batched update per animation frame ----
   function flush() {
     state.scheduled = false;
-    if (!map || !map.getSource("aircraft")) {
-      setTimeout(schedule, 50); // the style is not ready yet
+    if (!map || !glLayer || !glLayer.gl || !map.getSource("intruders")) {
+      setTimeout(schedule, 50); // the style (or the aircraft layer) is not ready yet
       return;
     }
     const frame = state.pending;
@@ -438,32 +569,27 @@
     state.dirty = false;
     state.frames += 1;
     const lv = levels();
-    const features = [];
+    const list = [];
     for (const [k, ac] of state.aircraft) {
-      const level = LEVELS[lv.get(k) ?? 0];
-      const props = { k, trk: ac.track_deg, level };
-      if (state.admin) props.halo = partyColour(ac.party);
-      features.push({ type: "Feature", geometry: { type: "Point", coordinates: [ac.lon, ac.lat] }, properties: props });
+      list.push({
+        lon: ac.lon,
+        lat: ac.lat,
+        trk: ac.track_deg,
+        fill: FILL[LEVELS[lv.get(k) ?? 0]],
+        edge: state.admin ? PARTY_RGB[partyIndex(ac.party)] : EDGE,
+      });
     }
+    const done = frame
+      ? { cycle: frame.cycle, at_s: frame.at_s, received_ms: frame.received_ms, build_ms: performance.now() - t0 }
+      : null;
     if (frame) {
       // Should "drawn" never be seen (a hidden tab draws nothing), ask again anyway.
       setTimeout(() => sendReady(frame.cycle), 2000);
-      state.awaiting = {
-        cycle: frame.cycle,
-        at_s: frame.at_s,
-        received_ms: frame.received_ms,
-        build_ms: performance.now() - t0,
-      };
     }
-    map.getSource("aircraft").setData({ type: "FeatureCollection", features });
+    glLayer.setAircraft(list, done);
     if (state.trailsDirty) {
-      // Trails change once a second at most (they are the heaviest source).
-      state.trailsDirty = false;
-      const trails = [];
-      for (const t of state.trails.values()) {
-        if (t.length > 1) trails.push({ type: "Feature", geometry: { type: "LineString", coordinates: t }, properties: {} });
-      }
-      map.getSource("trails").setData({ type: "FeatureCollection", features: trails });
+      state.trailsDirty = false; // trails change once a second at most
+      glLayer.setTrails([...state.trails.values()]);
     }
     const intruders = intruderFeatures();
     const sig = JSON.stringify(intruders.map((f) => f.geometry.coordinates));
@@ -548,9 +674,9 @@
     );
   }
 
-  function partyColour(name) {
+  function partyIndex(name) {
     const i = state.parties.indexOf(name);
-    return PARTY_COLOURS[(i < 0 ? 0 : i) % PARTY_COLOURS.length];
+    return (i < 0 ? 0 : i) % PARTY_COLOURS.length;
   }
 
   function fmtTime(t) {
@@ -673,9 +799,8 @@
     return d;
   }
 
-  function showPopup(layer, e) {
-    const f = e.features && e.features[0];
-    if (!f) return;
+  function showPopup(layer, props, lngLat) {
+    const f = { properties: props };
     const box = document.createElement("div");
     const head = document.createElement("strong");
     box.append(head);
@@ -716,7 +841,7 @@
         ]),
       );
     }
-    new maplibregl.Popup({ closeButton: true, maxWidth: "320px" }).setLngLat(e.lngLat).setDOMContent(box).addTo(map);
+    new maplibregl.Popup({ closeButton: true, maxWidth: "320px" }).setLngLat(lngLat).setDOMContent(box).addTo(map);
   }
 
   // ---- the hotline panel ----
