@@ -15,6 +15,8 @@ processes) at the start and at the end. Target: drawn within 1 s of the cycle.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
+import websockets
 from rich.console import Console
 from rich.table import Table
 
@@ -158,12 +161,31 @@ def run(console: Console, url: str, tokens: dict[str, str], args: argparse.Names
                 stop.wait(max(0.0, nxt - time.monotonic()))
 
     feeders = [threading.Thread(target=feed, args=(n,), daemon=True) for n in parts]
+    # Beside the page, a plain client on the same feed: the broker's share of the latency.
+    plain: list[tuple[float, float]] = []  # (cycle start, received), Unix s
+
+    async def listen() -> None:
+        ws_url = url.replace("http", "ws", 1) + "/stream"
+        protocols = ["deconflict.map", f"bearer.{tokens['wg']}"]
+        async with websockets.connect(ws_url, subprotocols=protocols, max_size=None) as ws:
+            while not stop.is_set():
+                try:
+                    text = await asyncio.wait_for(ws.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                if text.startswith('{"type":"picture"'):
+                    plain.append((json.loads(text)["at_s"], time.time()))
+                    await ws.send('{"type":"ready"}')
+
+    listener = threading.Thread(target=lambda: asyncio.run(listen()), daemon=True)
+    listener.start()
+    feeders.append(listener)
     with chromium_page() as (page, log):
         page.goto(f"{url}/map")
         page.fill("#token", tokens["wg"])
         page.click("#login button[type=submit]")
         wait_js(page, "document.getElementById('link').textContent === 'live'", 60)
-        for f in feeders:
+        for f in feeders[:-1]:
             f.start()
         start = time.monotonic()
         wait_js(page, f"window.deconflictMap.summary().aircraft >= {args.aircraft}", 120)
@@ -186,6 +208,7 @@ def run(console: Console, url: str, tokens: dict[str, str], args: argparse.Names
     recv = np.array([t["received_ms"] - t["at_s"] * 1000 for t in counted]) / 1000
     drawn = np.array([t["drawn_ms"] - t["at_s"] * 1000 for t in counted]) / 1000
     build = np.array([t.get("build_ms", np.nan) for t in counted]) / 1000
+    broker_only = np.array([r - a for a, r in plain if a * 1000 >= t0_ms])
     cycles = summary["cycle"]
     table = Table(
         title=f"Live map: {args.aircraft} aircraft at 1 Hz, working group's view, "
@@ -195,9 +218,10 @@ def run(console: Console, url: str, tokens: dict[str, str], args: argparse.Names
     for col in ("measure", "p50", "p99", "max"):
         table.add_column(col, justify="right" if col != "measure" else "left")
     rows = (
-        ("cycle → frame received (s)", recv),
+        ("broker: cycle → frame received by a Python client (s)", broker_only),
+        ("page: cycle → frame received (s)", recv),
         ("page: picture → features built (s)", build),
-        ("cycle → drawn (s)", drawn),
+        ("page: cycle → drawn (s)", drawn),
     )
     for label, x in rows:
         if x.size:

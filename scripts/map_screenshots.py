@@ -68,9 +68,13 @@ def main() -> None:
             until = time.monotonic() + args.wait_alert_s
             while time.monotonic() < until and flying.is_alive():
                 if party.evaluate("window.deconflictMap.summary().intruders") > 0:
-                    time.sleep(1.0)
                     break
                 time.sleep(0.2)
+            # Each map flies to its most severe open alert (a click on the side panel).
+            for page in (party, wg):
+                if page.locator("#alerts li").count():
+                    page.locator("#alerts li").first.click()
+            time.sleep(1.5)
             args.out.mkdir(parents=True, exist_ok=True)
             for page, name in ((party, "map-party.png"), (wg, "map-working-group.png")):
                 page.screenshot(path=str(args.out / name))

@@ -670,7 +670,7 @@
         [w - pad, s - pad],
         [e + pad, nn + pad],
       ],
-      { padding: { top: 60, bottom: 50, left: 30, right: 350 }, maxZoom: 6.5, animate: false },
+      { padding: { top: 60, bottom: 50, left: 30, right: 350 }, maxZoom: 6, animate: false },
     );
   }
 
@@ -739,14 +739,18 @@
     const items = list.slice(0, 200).map((a) => {
       const who = a.party ? `${a.party} ` : "";
       const el = li(a.level, `${a.level.toUpperCase()} · ${who}${a.own_id}`, [describe(a), intruderText(a)]);
-      el.addEventListener("click", () => {
-        const ac = state.aircraft.get(keyFor(a.party, a.own_id));
-        if (ac) map.easeTo({ center: [ac.lon, ac.lat], zoom: Math.max(map.getZoom(), 7) });
-      });
+      el.dataset.key = keyFor(a.party, a.own_id);
       return el;
     });
     $("alerts").replaceChildren(...items);
   }
+
+  // One handler for the list (its items are rebuilt as alerts change): fly to the aircraft.
+  $("alerts").addEventListener("pointerdown", (ev) => {
+    const item = ev.target.closest("li");
+    const ac = item && state.aircraft.get(item.dataset.key);
+    if (ac) map.jumpTo({ center: [ac.lon, ac.lat], zoom: Math.max(map.getZoom(), 7) });
+  });
 
   // ---- protected areas ----
   async function loadZones() {
@@ -874,7 +878,7 @@
         "primary relay: " +
         (up.length ? `${up.join(", ")} connected` : "no client connected") +
         (down.length ? `; ${down.join(", ")} not connected (backup channel or offline)` : "");
-      el.className = down.length ? "down" : "up";
+      el.className = up.length && !down.length ? "up" : "down";
       return;
     }
     const since = c.since ? ` since ${new Date(c.since * 1000).toISOString().slice(11, 19)}Z` : "";
