@@ -317,8 +317,7 @@
   let glLayer = null;
 
   function drawn(done) {
-    // A picture's arrowheads were just drawn: time it, and ask the broker for the next.
-    sendReady(done.cycle);
+    // A picture's arrowheads were just drawn: time it.
     state.drawnCycle = done.cycle;
     state.timings.push({ ...done, drawn_ms: nowMs() });
     if (state.timings.length > 20000) state.timings.splice(0, 10000);
@@ -450,7 +449,7 @@
     };
   }
 
-  // Flow control: the broker sends the next (newest) picture once this one is drawn.
+  // Flow control: the broker sends the next (newest) picture once this one is taken.
   function sendReady(cycle) {
     if (cycle <= state.readyCycle) return;
     state.readyCycle = cycle;
@@ -582,11 +581,10 @@
     const done = frame
       ? { cycle: frame.cycle, at_s: frame.at_s, received_ms: frame.received_ms, build_ms: performance.now() - t0 }
       : null;
-    if (frame) {
-      // Should "drawn" never be seen (a hidden tab draws nothing), ask again anyway.
-      setTimeout(() => sendReady(frame.cycle), 2000);
-    }
     glLayer.setAircraft(list, done);
+    // The picture is taken: ask for the next now, so that it travels while this one is
+    // drawn (still one in flight; a page that draws slower keeps only the newest).
+    if (frame) sendReady(frame.cycle);
     if (state.trailsDirty) {
       state.trailsDirty = false; // trails change once a second at most
       glLayer.setTrails([...state.trails.values()]);
