@@ -78,6 +78,7 @@ def test_party_page_draws_alerts_and_discloses_nothing_more(
         frames = log_in(page, d.broker.url, d.blue.token)
         wait_js(page, "window.deconflictMap.summary().aircraft === 2")
         wait_js(page, "window.deconflictMap.summary().drawnCycle > 0")
+        wait_js(page, "window.deconflictMap.summary().basemap")
         png = shot(page)
         assert screenshot_not_blank(png)
         quiet_none = count_rgb(png, NONE_RGB)

@@ -69,6 +69,7 @@
       cycle: state.cycle,
       time: state.time,
       drawnCycle: state.drawnCycle,
+      basemap: ["coastlines", "borders"].every((id) => !!map && !!map.getSource(id) && map.isSourceLoaded(id)),
       frames: state.frames,
     }),
     timings: () => state.timings.slice(),
