@@ -37,7 +37,7 @@ class Subscriber:
     loop: asyncio.AbstractEventLoop
     wants_picture: bool = False
     picture: Picture | None = None
-    #: The connection drew its last picture (flow control: one picture in flight).
+    #: The client took its last picture (flow control: one picture in flight).
     ready: bool = True
 
     @property
@@ -49,11 +49,11 @@ class Subscriber:
         """The picture to send now (event loop only), or None: none, or one is in flight."""
         if not self.ready or self.picture is None:
             return None
-        text, self.picture, self.ready = self.picture, None, False
-        return text
+        picture, self.picture, self.ready = self.picture, None, False
+        return picture
 
     def ready_for_picture(self) -> None:
-        """The client drew the last picture: send the newest one, now if one waits."""
+        """The client took the last picture: send the newest one, now if one waits."""
         self.ready = True
         if self.picture is not None:
             _offer(self.queue, PICTURE_DUE)

@@ -3,7 +3,7 @@
 A connection that names the subprotocol :data:`~deconflict.service.picture.MAP_PROTOCOL`
 (the live map) also receives a ``picture`` frame after every detection cycle: its own
 aircraft (the admin: everyone's), encoded when sent. Flow control: after a picture it
-gets the next only once it sent ``{"type":"ready"}`` (the page drew it), and then the
+gets the next only once it sent ``{"type":"ready"}`` (the page took it), and then the
 newest: a slow page skips pictures, it never falls behind.
 """
 
@@ -62,7 +62,7 @@ async def stream(
             try:
                 text = await receive_text(websocket)  # a binary frame: InputError
                 if wants_picture and text.strip() == READY:
-                    sub.ready_for_picture()  # the map drew the last picture: send the next
+                    sub.ready_for_picture()  # the map took the last picture: send the next
                     continue
                 # Re-read the party each batch: an ack or a revocation takes effect at once.
                 party = party_for_token(repo, token)
