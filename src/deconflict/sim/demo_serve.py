@@ -10,6 +10,7 @@ process it starts is stopped when it returns or raises (Ctrl-C included).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from deconflict.sim.scenario import Scenario
 
 #: Name the working group's (admin) token is registered under.
 WORKING_GROUP = "exercise-host"
+
+
+class StoppedError(Exception):
+    """:func:`serve_demo` was asked to stop before the scenario's end."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,13 @@ def serve_demo(
     duration_s: float | None = None,
     on_ready: Callable[[ServeInfo], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> float:
     """Fly the protocol-on run in real time ×``speed`` through a broker; wall s it took.
 
     ``on_ready`` is called once the broker answers and the parties are registered;
-    ``on_step(k, n)`` after each step.
+    ``on_step(k, n)`` after each step. Setting ``stop`` (from another thread) ends the
+    run after the current step, raising :class:`StoppedError` once every process is stopped.
     """
     if not speed > 0:
         raise InputError(f"--speed: expected a number > 0, got {speed:g}")
@@ -75,6 +82,8 @@ def serve_demo(
     dt_wall = scenario.step_s / speed
 
     def paced(label: str, k: int, n: int) -> None:
+        if stop is not None and stop.is_set():
+            raise StoppedError("demo --serve: stopped")
         if on_step is not None:
             on_step(k, n)
         wait = started_flying + k * dt_wall - time.monotonic()
