@@ -43,6 +43,8 @@ OPERATION_IDS = {
     ("post", "/hotline/messages"): "hotline_send",
     ("get", "/hotline/overdue"): "hotline_overdue",
     ("get", "/hotline/whoami"): "hotline_whoami",
+    ("get", "/hotline/recent"): "hotline_recent",
+    ("get", "/hotline/channel"): "hotline_channel",
 }
 TRACK = {
     "time": 100.0,

@@ -41,11 +41,23 @@ def unauthorized() -> HTTPException:
     )
 
 
+#: A browser cannot set headers on a WebSocket: it names its token as a subprotocol
+#: ``bearer.TOKEN`` beside the protocol it speaks (the server never echoes the token).
+BEARER_PROTOCOL_PREFIX = "bearer."
+
+
 def websocket_token(websocket: WebSocket) -> str | None:
-    """The token a WebSocket names: ``Authorization: Bearer …``, else the ``?token=`` parameter."""
+    """The token a WebSocket names.
+
+    ``Authorization: Bearer …``, else a ``bearer.TOKEN`` subprotocol (what a browser
+    page can send without putting the token in a URL), else the ``?token=`` parameter.
+    """
     auth = websocket.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
+    for protocol in websocket.scope.get("subprotocols") or ():
+        if protocol.startswith(BEARER_PROTOCOL_PREFIX):
+            return protocol.removeprefix(BEARER_PROTOCOL_PREFIX)
     return websocket.query_params.get("token")
 
 

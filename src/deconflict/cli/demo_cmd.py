@@ -31,9 +31,23 @@ def demo_command(
         str,
         typer.Option("--scenario", help="Scenario TOML file, or an embedded name"),
     ] = "syria2015",
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Fly the protocol-on run in real time for the live map; print its URLs",
+        ),
+    ] = False,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="With --serve: simulated seconds per wall second", min=0.01),
+    ] = 1.0,
 ) -> None:
     """Fly the Syria 2015 exercise through a broker, protocol on then off; write out/."""
     scenario = with_seed(load_scenario(scenario_name), seed)
+    if serve:
+        _serve(scenario, out, duration_s, speed)
+        return
     with stop_on_signals() as got:
         try:
             result = _run_with_progress(scenario, out, duration_s)
@@ -60,6 +74,34 @@ def write_demo_reports(out: Path) -> list[Path]:
     from deconflict.report import load_record, write_reports
 
     return write_reports(load_record(record_dir=out), out)
+
+
+def _serve(scenario: Scenario, out: Path, duration_s: float | None, speed: float) -> None:
+    """``--serve``: the exercise in real time ×``speed``; one map URL per party, tokens apart."""
+    from deconflict.sim.demo_serve import WORKING_GROUP, ServeInfo, serve_demo
+
+    def ready(info: ServeInfo) -> None:
+        console.print(
+            f"{scenario.name} in real time ×{speed:g} through the broker on {info.url}; "
+            "open a map, paste its token (Ctrl-C stops):",
+            highlight=False,
+        )
+        for party in sorted(info.tokens):
+            console.print(f"  {party:<16} {info.map_url_of(party)}", highlight=False)
+        console.print(f"  {'working group':<16} {info.map_url_of(WORKING_GROUP)}", highlight=False)
+        console.print("tokens (each shown only here):", highlight=False)
+        for party, token in sorted(info.tokens.items()):
+            console.print(f"  {party:<16} {token}", highlight=False)
+        console.print(f"  {'working group':<16} {info.admin_token}", highlight=False)
+
+    with stop_on_signals() as got:
+        try:
+            wall_s = serve_demo(scenario, out, speed=speed, duration_s=duration_s, on_ready=ready)
+        except KeyboardInterrupt:
+            name = signal.Signals(got[0]).name if got else "SIGINT"
+            err_console.print(f"interrupted ({name}): stopped the brokers", highlight=False)
+            raise typer.Exit(143 if got and got[0] == signal.SIGTERM else 130) from None
+    console.print(f"{scenario.name}: flown in {wall_s:.0f} s; the maps' broker stopped")
 
 
 def _run_with_progress(scenario: Scenario, out: Path, duration_s: float | None) -> DemoResult:

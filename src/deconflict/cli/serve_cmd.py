@@ -129,6 +129,7 @@ def serve_command(
     from deconflict.service.app import create_app
     from deconflict.service.settings import Settings
     from deconflict.store.sql import open_repository
+    from deconflict.web.routes import mount_map
 
     given = {"db": db, "host": host, "port": port, "agreement": agreement}
     given["stale_after_s"] = stale_after_s
@@ -140,7 +141,7 @@ def serve_command(
     check_relay_files(settings.relay_key_file, settings.audit_log)
     # Migrate; one line if it cannot open. Creates the data directory if the db lives there.
     open_repository(settings.db, create=True, data_dir=settings.data_dir).close()
-    app = create_app(settings)
+    app = mount_map(create_app(settings))
     fingerprint = app.state.agreement.fingerprint
     console.print(
         f"broker on http://{settings.host}:{settings.port} · db {settings.db} · "

@@ -95,6 +95,28 @@ class AckIdsIn(BaseModel):
     ids: list[Annotated[int, Field(ge=0, le=2**62)]] = Field(max_length=10 * MAX_BATCH)
 
 
+class RecentOut(BaseModel):
+    """A message the caller sent or received, as the relay holds it (received: Unix s)."""
+
+    relay_id: int
+    received_at: float
+    message: dict[str, Any]
+
+
+class ChannelOut(BaseModel):
+    """Whose hotline clients hold this relay's WebSocket now.
+
+    ``connected``: the caller's clients (a party that is not connected here is on its
+    backup channel, or offline); ``since``: when that last changed (Unix s, null:
+    not since the relay started); ``parties``: the admin only, every party's.
+    """
+
+    relay: str
+    connected: bool
+    since: float | None
+    parties: dict[str, bool] | None = None
+
+
 class OverdueOut(BaseModel):
     """A request whose response is overdue (times: Unix s)."""
 
@@ -144,6 +166,16 @@ class Relay:
         self.escalation_listeners: list[Callable[[list[Overdue]], None]] = []
         #: Re-reads the party registry (the backup's copy); None on the broker.
         self.refresh_registry: Callable[[], object] | None = None
+        #: Open ``/hotline/ws`` connections by party name, and when that last changed.
+        self.connections: dict[str, int] = {}
+        self.connections_since: dict[str, float] = {}
+
+    def connected(self, party: str, delta: int) -> None:
+        """Count a ``/hotline/ws`` connection of ``party`` opening (+1) or closing (-1)."""
+        before = self.connections.get(party, 0) > 0
+        self.connections[party] = max(0, self.connections.get(party, 0) + delta)
+        if (self.connections[party] > 0) != before:
+            self.connections_since[party] = time.time()
 
     def bind(self, store: HotlineStore, audit: AuditLog | None) -> None:
         """Attach storage when the application starts."""
@@ -315,8 +347,8 @@ def relay_router(relay: Relay) -> APIRouter:
 
     @router.get("/whoami", operation_id="hotline_whoami")
     def whoami(party: Party) -> dict[str, Any]:
-        """The caller's party name and this relay's name."""
-        return {"party": party.name, "relay": relay.name}
+        """The caller's party name, whether it is the admin, and this relay's name."""
+        return {"party": party.name, "admin": party.is_admin, "relay": relay.name}
 
     @router.post("/messages", operation_id="hotline_send", response_model=SendOut)
     async def send(party: Party, body: SendIn) -> SendOut:
@@ -353,6 +385,31 @@ def relay_router(relay: Relay) -> APIRouter:
         now = time.time()
         return [_overdue_out(o, now) for o in relay.store.overdue(now, party.name)]
 
+    @router.get("/recent", operation_id="hotline_recent", response_model=list[RecentOut])
+    def recent(
+        party: Party, limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 50
+    ) -> list[RecentOut]:
+        """The newest messages the caller sent or received (the admin: all), newest first.
+
+        Read-only: acknowledged or not, nothing changes (the live map's hotline panel).
+        """
+        rows = relay.store.recent(None if party.is_admin else party, limit)
+        return [RecentOut(relay_id=i, received_at=t, message=json.loads(m)) for i, t, m in rows]
+
+    @router.get("/channel", operation_id="hotline_channel", response_model=ChannelOut)
+    def channel(party: Party) -> ChannelOut:
+        """Whether the caller's hotline clients hold this relay's WebSocket now."""
+        return ChannelOut(
+            relay=relay.name,
+            connected=relay.connections.get(party.name, 0) > 0,
+            since=relay.connections_since.get(party.name),
+            parties=(
+                {name: n > 0 for name, n in sorted(relay.connections.items())}
+                if party.is_admin
+                else None
+            ),
+        )
+
     @router.get("/head", operation_id="hotline_audit_head")
     def head(party: Party) -> dict[str, Any]:
         """The relay's signed audit-log head: keep it, to catch a rewritten log later."""
@@ -375,6 +432,7 @@ def relay_router(relay: Relay) -> APIRouter:
             await refuse_websocket(websocket, err)  # 429 where over the failed-auth limit
             return
         await websocket.accept()
+        relay.connected(party.name, +1)
         pusher = asyncio.create_task(_push(relay, websocket, party))
         # Pings are answered at once; sends and acks queue for one worker, in order, so a
         # large commit never delays the heartbeat.
@@ -396,6 +454,7 @@ def relay_router(relay: Relay) -> APIRouter:
         except WebSocketDisconnect:
             pass
         finally:
+            relay.connected(party.name, -1)
             relay.escalation_listeners.remove(listener)
             for task in (pusher, worker):
                 task.cancel()

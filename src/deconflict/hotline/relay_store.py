@@ -328,6 +328,22 @@ class HotlineStore:
             ).all()
         return [(int(r.id), r.message) for r in rows]
 
+    def recent(self, party: PartyRecord | None, limit: int = 50) -> list[tuple[int, float, str]]:
+        """The newest messages ``party`` sent or received (None: all), newest first.
+
+        Rows of (relay id, received at, message JSON), whether acknowledged or not:
+        what a party's live map shows, never what it has to commit.
+        """
+        query = select(MESSAGES.c.id, MESSAGES.c.received_at, MESSAGES.c.message)
+        if party is not None:
+            query = query.where(
+                (MESSAGES.c.sender_party_id == party.id)
+                | MESSAGES.c.recipient.in_([party.name, ALL])
+            )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query.order_by(MESSAGES.c.id.desc()).limit(limit)).all()
+        return [(int(r.id), float(r.received_at), r.message) for r in rows]
+
     def count_messages(self) -> int:
         """How many messages the relay holds."""
         with self._engine.connect() as conn:

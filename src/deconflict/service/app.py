@@ -86,6 +86,7 @@ def create_app(
             publish=_publisher(relay, hub),
             zones=zones,
             data_clock=settings.lockstep,
+            on_picture=hub.publish_picture,
         )
         engine.restore()
         if not settings.lockstep:  # lockstep: cycles only on POST /cycle

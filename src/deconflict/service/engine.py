@@ -30,6 +30,7 @@ from deconflict._util import KEY_SEP
 from deconflict.agreement import Agreement
 from deconflict.airspace.entries import zone_entries
 from deconflict.airspace.zones import Zones
+from deconflict.service.picture import Picture, empty_picture
 from deconflict.store.records import AlertRecord, TrackBatch
 from deconflict.store.repository import Repository
 from deconflict.tactical.advise import Advice, advise_state
@@ -280,6 +281,7 @@ class DetectionEngine:
         zones: Zones | None = None,
         clock: Callable[[], float] = time.time,
         data_clock: bool = False,
+        on_picture: Callable[[Picture], None] | None = None,
     ) -> None:
         self.repo = repo
         self.agreement = agreement
@@ -288,6 +290,9 @@ class DetectionEngine:
         self.idle_interval_s = idle_interval_s
         self.id_secret = id_secret
         self.publish = publish
+        #: Handed each cycle's fresh aircraft, after its alerts were published (the map).
+        self.on_picture = on_picture
+        self.cycles = 0
         self.zones = zones
         self.clock = clock  # broker wall time, s (a fake in tests)
         #: Lockstep exercises: the clock is the newest track time ingested (s).
@@ -405,16 +410,33 @@ class DetectionEngine:
         Alerts of aircraft that went stale clear first (reason ``stale``), even when
         no aircraft is left to run detection on.
         """
+        at_s = time.time()
         with self._lock:
             now = self.clock()
             snap = self.picture.snapshot(self.stale_after_s, now)
             live = self.picture.key  # replaced, never changed in place, by update/snapshot
             self.pending_since = None
+        self.cycles += 1
+        picture = empty_picture(self.cycles, now, at_s)
         records = self._stale_records(live, now)
         if snap is not None:
             state, party_id, aircraft = snap
             # The tie-break sees what every side sees: party names and reported aircraft ids.
             state = replace(state, party=self._party_names(party_id))
+            picture = Picture(
+                self.cycles,
+                now,
+                at_s,
+                party_id,
+                state.party,
+                aircraft,
+                state.lat,
+                state.lon,
+                state.alt_ft,
+                state.gs_kt,
+                state.track_deg,
+                state.vs_fpm,
+            )
             advice = advise_state(
                 state,
                 self.agreement,
@@ -426,11 +448,12 @@ class DetectionEngine:
             records += self._records(state, party_id, aircraft, advice)
             if self.zones is not None and len(self.zones):
                 records += self._zone_records(state, party_id, aircraft)
-        if records:
-            stored = self.repo.add_alerts(records)
+        stored = self.repo.add_alerts(records) if records else []
+        if stored:
             self.publish(stored)
-            return stored
-        return []
+        if self.on_picture is not None:
+            self.on_picture(picture)
+        return stored
 
     def _stale_records(self, live: StrArray, now: float) -> list[AlertRecord]:
         """Clear (reason ``stale``) every open alert with an aircraft not in the picture.
