@@ -897,11 +897,27 @@
     $("overdue").replaceChildren(...items);
   }
 
+  // A hotline client's automatic delivery receipt is an ack whose body is {"acks": [ids]}:
+  // shown as a receipt, not as the raw JSON (a person's ack keeps its text).
+  function messageText(m) {
+    if (m.kind !== "ack") return m.body;
+    try {
+      const parsed = JSON.parse(m.body);
+      if (parsed && Array.isArray(parsed.acks)) {
+        const n = parsed.acks.length;
+        return `delivery receipt for ${n} message${n === 1 ? "" : "s"}`;
+      }
+    } catch (_) {
+      // not JSON: a person's acknowledgement
+    }
+    return m.body;
+  }
+
   function renderMessages(rows) {
     const items = rows.map((r) => {
       const m = r.message;
       return li(m.kind === "distress" ? "distress" : "", `${m.kind} · ${m.sender} → ${m.to}`, [
-        m.body,
+        messageText(m),
         new Date(r.received_at * 1000).toISOString().slice(11, 19) + "Z",
       ]);
     });
