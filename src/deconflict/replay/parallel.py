@@ -29,7 +29,7 @@ import pandas as pd
 
 from deconflict.agreement import Agreement
 from deconflict.errors import InputError
-from deconflict.replay.archive import TIME_BOUNDS, clean_reports, input_columns, read_archive
+from deconflict.replay.archive import TIME_BOUNDS, clean_columns, input_columns, read_archive
 from deconflict.replay.episodes import KINDS, RUN_COLUMNS, loss_runs, merge_runs
 from deconflict.replay.grid import Grid, to_grid
 
@@ -207,11 +207,12 @@ def _window_grid(
         in_core |= ~in_bounds & ~(t > TIME_BOUNDS[1])
     if window.last:
         in_core |= t > TIME_BOUNDS[1]
-    clean = clean_reports(raw, counted=in_core, min_gs_kt=agreement.replay.min_airborne_gs_kt)
+    frame, dropped = clean_columns(
+        raw, counted=in_core, min_gs_kt=agreement.replay.min_airborne_gs_kt
+    )
     del raw
-    frame = clean.frame
     margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
-    t_c = frame["time"].to_numpy()
+    t_c = frame["time"]
     grid, dropped_here = to_grid(
         frame,
         step_s,
@@ -219,7 +220,7 @@ def _window_grid(
         (window.k_lo - margin_steps, window.k_hi),
         counted=(t_c >= core_lo) & (t_c < core_hi),
     )
-    dropped = dict(clean.dropped)
+    del frame
     for reason, n in dropped_here.items():
         dropped[reason] = dropped.get(reason, 0) + n
     return grid, dropped, int(in_core.sum())
