@@ -100,7 +100,18 @@ def _segment_velocity(
 
 def _codes(series: pd.Series) -> tuple[IntArray, StrArray]:
     """Integer codes of a label column and its labels, sorted (code order = label order)."""
-    codes, uniques = pd.factorize(series, sort=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # Dictionary-encoded ids (as Parquet windows are read): the codes are there already;
+        # keep the categories in use, in category order (as factorize(sort=True) would).
+        cat = pd.Categorical(series)
+        raw_codes = np.asarray(cat.codes)
+        used = np.flatnonzero(np.bincount(raw_codes[raw_codes >= 0], minlength=cat.categories.size))
+        remap = np.full(cat.categories.size, -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        codes = np.where(raw_codes >= 0, remap[raw_codes], -1)
+        uniques = np.asarray(cat.categories)[used]
+    else:
+        codes, uniques = pd.factorize(series, sort=True)
     labels = np.asarray([str(u) for u in uniques], dtype=np.str_)
     order = np.argsort(labels, kind="stable")  # str order, whatever the column's type
     rank = np.empty_like(order)
