@@ -125,6 +125,16 @@ class ParquetWindows:
         else:
             lo, hi = pa.scalar(t_lo), pa.scalar(t_hi)
         wanted = [c for c in dataset.schema.names if c in READ_COLUMNS]
+        # Ids straight from Parquet's dictionary pages: no string per report is made.
+        labels = {
+            c
+            for c in ("id", "icao24", "party")
+            if c in dataset.schema.names and pa.types.is_string(dataset.schema.field(c).type)
+        }
+        if labels:
+            options = ds.ParquetReadOptions(dictionary_columns=labels)
+            fmt = ds.ParquetFileFormat(read_options=options)
+            dataset = ds.dataset(list(self.paths), format=fmt)
         table = dataset.to_table(columns=wanted, filter=(col >= lo) & (col < hi))
         # Ids as dictionary codes: far cheaper than millions of Python strings.
         for label in ("id", "icao24", "party"):
