@@ -184,7 +184,7 @@ def loss_runs(
     in_core = (k >= k_lo) & (k < k_hi)
     a, b, h, dz, fa, fb, k, k_prev_all = (x[in_core] for x in (a, b, h, dz, fa, fb, k, k_prev_all))
     if k.size == 0:
-        return pd.DataFrame({c: [] for c in RUN_COLUMNS}).astype(_run_dtypes())
+        return empty_runs()
     new = np.r_[True, (fa[1:] != fa[:-1]) | (fb[1:] != fb[:-1]) | (k[1:] != k[:-1] + 1)]
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], k.size] - 1
@@ -229,6 +229,11 @@ def loss_runs(
             "warned_s": np.where(ks - 1 == k_prev, np.nan, warned * step),
         }
     )
+
+
+def empty_runs() -> pd.DataFrame:
+    """A table of no runs, with the columns and dtypes :func:`loss_runs` gives."""
+    return pd.DataFrame({c: [] for c in RUN_COLUMNS}).astype(_run_dtypes())
 
 
 def _run_dtypes() -> dict[str, str]:
