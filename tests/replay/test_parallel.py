@@ -81,3 +81,25 @@ def test_local_starts_a_cluster_only_for_large_archives(cluster_client, monkeypa
     large = replay(frame, Agreement(), window_s=600.0, client="local")
     assert started == [True]
     pd.testing.assert_frame_equal(small.episodes, large.episodes)
+
+
+@pytest.mark.parametrize("velocities", [True, False])
+def test_short_windows_with_parties_equal_one_window(tmp_path: Path, velocities: bool):
+    # Windows of a minute: every episode's look-ahead lies in earlier windows' time, which a
+    # window's second pass grids for the flights in loss only; Parquet (dictionary ids) and
+    # in-memory reports alike, with reported and with derived velocities.
+    frame = archive()
+    frame = frame.assign(party=frame["id"].map(lambda i: "A" if i.startswith("A") else "B"))
+    if not velocities:
+        frame = frame.drop(columns=["gs_kt", "track_deg", "vs_fpm"])
+    path = tmp_path / "archive.parquet"
+    frame.to_parquet(path)
+    ag = Agreement()
+    whole = replay(frame, ag, window_s=1e6)
+    assert len(whole.episodes) > 0
+    for source in (frame, [path]):
+        cut = replay(source, ag, window_s=60.0)
+        assert cut.windows > 10
+        pd.testing.assert_frame_equal(whole.episodes, cut.episodes)
+        assert cut.dropped == whole.dropped
+        assert cut.reports == whole.reports

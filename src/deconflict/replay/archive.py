@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +112,18 @@ def clean_reports(
     ``min_gs_kt`` (not airborne). Only rows where ``counted`` is true (default: all)
     are counted in :attr:`CleanReports.dropped`. Output columns: see :class:`CleanReports`.
     """
+    data, dropped = clean_columns(raw, counted, min_gs_kt)
+    return CleanReports(pd.DataFrame(data), dropped)  # copied: the caller's to modify
+
+
+def clean_columns(
+    raw: pd.DataFrame, counted: npt.NDArray[np.bool_] | None = None, min_gs_kt: float = 0.0
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """:func:`clean_reports` as a dict of columns (numpy arrays, ids as pandas arrays).
+
+    No copy where nothing is dropped and the reports are in time order already: columns
+    may then be read-only views of ``raw``'s. Returns the columns and the dropped counts.
+    """
     frame = input_columns(raw)
     dropped: dict[str, int] = {}
     n = len(frame)
@@ -147,29 +160,35 @@ def clean_reports(
             drop(f"{col} outside [{lo:g}, {hi:g}]", ~((v >= lo) & (v <= hi)))
     if velocity and min_gs_kt > 0.0:
         drop(f"gs_kt below {min_gs_kt:g} (not airborne)", values["gs_kt"] < min_gs_kt)
-    idx = np.flatnonzero(keep)
-    t = values["time"][idx]
+    dropped = {k: v for k, v in dropped.items() if v}
+    everything = bool(keep.all())
+    idx: npt.NDArray[np.intp] | None = None if everything else np.flatnonzero(keep)
+    t = values["time"] if idx is None else values["time"][idx]
     if t.size > 1 and not bool(np.all(t[1:] >= t[:-1])):
-        idx = idx[np.argsort(t, kind="stable")]
-    data: dict[str, object] = {"time": values["time"][idx], "id": _labels(frame["id"], idx)}
+        order = np.argsort(t, kind="stable")
+        idx = order if idx is None else idx[order]
+        t = t[order]
+    data: dict[str, Any] = {"time": t, "id": _labels(frame["id"], idx)}
     for c in ("party", "callsign"):
         if c in frame.columns:
-            data[c] = _labels(frame[c], idx) if c == "party" else frame[c].array[idx]
+            if c == "party":
+                data[c] = _labels(frame[c], idx)
+            else:
+                data[c] = frame[c].array if idx is None else frame[c].array[idx]
     for c in ("lat", "lon", "alt_ft", *velocity):
-        data[c] = values[c][idx]
-    return CleanReports(pd.DataFrame(data), {k: v for k, v in dropped.items() if v})
+        data[c] = values[c] if idx is None else values[c][idx]
+    return data, dropped
 
 
-def _labels(series: pd.Series, idx: npt.NDArray[np.intp]) -> object:
-    """Rows ``idx`` of an id-like column, as strings (categories kept as they are)."""
+def _labels(series: pd.Series, idx: npt.NDArray[np.intp] | None) -> object:
+    """Rows ``idx`` (None: all) of an id-like column, as strings (categories kept as they are)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = series.cat.categories
         if not pd.api.types.is_string_dtype(cats):
             series = series.cat.rename_categories(cats.astype(str))
-        return series.array[idx]
-    if not pd.api.types.is_string_dtype(series):
+    elif not pd.api.types.is_string_dtype(series):
         series = series.astype(str)
-    return series.array[idx]
+    return series.array if idx is None else series.array[idx]
 
 
 def read_archive(paths: Sequence[Path]) -> pd.DataFrame:

@@ -75,6 +75,11 @@ RUN_COLUMNS = (
 FLIGHT_LEVEL_FT = 100.0
 #: Headroom (m) on the loss boxes beyond half the minimum and the tangent-plane tilt.
 _BOX_SLACK_M = 50.0
+#: Broad-phase cell edge (ECEF) in horizontal minima: boxes about one minimum wide then
+#: fall in ~2 cells each, not ~3.5 as with 2 minima, which halves the hashing; the sweep
+#: along altitude keeps the extra pairs examined few (measured on the Paris sample: 65,000
+#: cell entries and 12,800 pairs examined for 1,963 found, against 152,000 and 9,700).
+_CELL_PER_H = 6.0
 
 
 def kinematics(grid: Grid) -> Kinematics:
@@ -121,7 +126,8 @@ def loss_pairs(
     lo = np.column_stack([pos - pad, alt - V / 2.0])
     hi = np.column_stack([pos + pad, alt + V / 2.0])
     del pos, alt
-    cell = np.array([2.0 * H, 2.0 * H, 2.0 * H, 4.0 * V])
+    c = _CELL_PER_H * H
+    cell = np.array([c, c, c, 4.0 * V])
     found = overlapping_pairs(lo, hi, kin.snap[points], cell)
     i, j = points[found.i], points[found.j]
     if grid.party is not None and not all_pairs:
@@ -178,7 +184,7 @@ def loss_runs(
     in_core = (k >= k_lo) & (k < k_hi)
     a, b, h, dz, fa, fb, k, k_prev_all = (x[in_core] for x in (a, b, h, dz, fa, fb, k, k_prev_all))
     if k.size == 0:
-        return pd.DataFrame({c: [] for c in RUN_COLUMNS}).astype(_run_dtypes())
+        return empty_runs()
     new = np.r_[True, (fa[1:] != fa[:-1]) | (fb[1:] != fb[:-1]) | (k[1:] != k[:-1] + 1)]
     starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], k.size] - 1
@@ -223,6 +229,11 @@ def loss_runs(
             "warned_s": np.where(ks - 1 == k_prev, np.nan, warned * step),
         }
     )
+
+
+def empty_runs() -> pd.DataFrame:
+    """A table of no runs, with the columns and dtypes :func:`loss_runs` gives."""
+    return pd.DataFrame({c: [] for c in RUN_COLUMNS}).astype(_run_dtypes())
 
 
 def _run_dtypes() -> dict[str, str]:

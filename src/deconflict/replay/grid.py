@@ -16,7 +16,9 @@ an isolated report), from positions on a sphere of the WGS84 mean radius.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -98,7 +100,18 @@ def _segment_velocity(
 
 def _codes(series: pd.Series) -> tuple[IntArray, StrArray]:
     """Integer codes of a label column and its labels, sorted (code order = label order)."""
-    codes, uniques = pd.factorize(series, sort=True)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # Dictionary-encoded ids (as Parquet windows are read): the codes are there already;
+        # keep the categories in use, in category order (as factorize(sort=True) would).
+        cat = pd.Categorical(series)
+        raw_codes = np.asarray(cat.codes)
+        used = np.flatnonzero(np.bincount(raw_codes[raw_codes >= 0], minlength=cat.categories.size))
+        remap = np.full(cat.categories.size, -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        codes = np.where(raw_codes >= 0, remap[raw_codes], -1)
+        uniques = np.asarray(cat.categories)[used]
+    else:
+        codes, uniques = pd.factorize(series, sort=True)
     labels = np.asarray([str(u) for u in uniques], dtype=np.str_)
     order = np.argsort(labels, kind="stable")  # str order, whatever the column's type
     rank = np.empty_like(order)
@@ -106,8 +119,18 @@ def _codes(series: pd.Series) -> tuple[IntArray, StrArray]:
     return rank[codes].astype(np.int64), labels[order]
 
 
+def _stable_order(key: IntArray) -> IntArray:
+    """``np.argsort(key, kind="stable")``, by radix sort on narrow ints when the range allows."""
+    if key.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = int(key.min()), int(key.max())
+    if hi - lo < 2**16:
+        return np.argsort((key - lo).astype(np.uint16), kind="stable")
+    return np.argsort(key, kind="stable")
+
+
 def to_grid(
-    reports: pd.DataFrame,
+    reports: pd.DataFrame | Mapping[str, Any],
     step_s: float,
     gap_limit_s: float,
     k_range: tuple[int, int] | None = None,
@@ -115,7 +138,8 @@ def to_grid(
 ) -> tuple[Grid, dict[str, int]]:
     """Put every flight of cleaned ``reports`` on the grid of ``step_s``.
 
-    ``reports`` has the columns of :class:`~deconflict.replay.archive.CleanReports`.
+    ``reports`` has the columns of :class:`~deconflict.replay.archive.CleanReports` (a
+    frame, or a dict of columns as :func:`~deconflict.replay.archive.clean_columns` gives).
     ``k_range = (k_lo, k_hi)`` keeps grid indices ``k_lo <= k <= k_hi`` only. Two more
     kinds of report are dropped here, where each flight's reports are in order:
     ``duplicate report`` (same id and time as another; the first kept) and ``stale
@@ -133,10 +157,14 @@ def to_grid(
     """
     if not step_s > 0.0 or not np.isfinite(step_s):
         raise InputError(f"step_s must be a positive number of seconds, got {step_s}")
+
+    def col(name: str) -> FloatArray:
+        return np.asarray(reports[name], dtype=np.float64)
+
     code, ids = _codes(reports["id"])
-    t = reports["time"].to_numpy(dtype=np.float64)
+    t = col("time")
     if t.size < 2 or bool(np.all(t[1:] >= t[:-1])):
-        order = np.argsort(code, kind="stable")  # already by time: by flight, then time
+        order = _stable_order(code)  # already by time: by flight, then time
     else:
         order = np.lexsort((t, code))
     code, t = code[order], t[order]
@@ -145,42 +173,36 @@ def to_grid(
     dup = np.zeros(t.size, dtype=bool)
     dup[1:] = same & (t[1:] == t[:-1])
     dropped = {"duplicate report": int((dup & count).sum())}
-    reported = all(c in reports.columns for c in VELOCITY_COLUMNS)
+    reported = all(c in reports for c in VELOCITY_COLUMNS)
     if reported:
-        lat_s = reports["lat"].to_numpy(dtype=np.float64)[order]
-        lon_s = reports["lon"].to_numpy(dtype=np.float64)[order]
-        gs_s = reports["gs_kt"].to_numpy(dtype=np.float64)[order]
         stale = np.zeros(t.size, dtype=bool)
-        stale[1:] = (
-            same
-            & (lat_s[1:] == lat_s[:-1])
-            & (lon_s[1:] == lon_s[:-1])
-            & (t[1:] - t[:-1] <= gap_limit_s)
-            & (gs_s[1:] >= STALE_MIN_GS_KT)
-        )
+        stale[1:] = same & (t[1:] - t[:-1] <= gap_limit_s)
+        for name in ("lat", "lon"):
+            v = col(name)[order]
+            stale[1:] &= v[1:] == v[:-1]
+        stale[1:] &= col("gs_kt")[order][1:] >= STALE_MIN_GS_KT
         stale &= ~dup
         dropped["stale position"] = int((stale & count).sum())
         dup |= stale
-        del lat_s, lon_s, gs_s, stale
-    keep = order[~dup]
-    code, t = code[~dup], t[~dup]
-    del order, count, same, dup
-    lat = reports["lat"].to_numpy(dtype=np.float64)[keep]
-    lon = reports["lon"].to_numpy(dtype=np.float64)[keep]
-    alt = reports["alt_ft"].to_numpy(dtype=np.float64)[keep]
-    if reported:
-        gs = reports["gs_kt"].to_numpy(dtype=np.float64)[keep]
-        trk = np.radians(reports["track_deg"].to_numpy(dtype=np.float64)[keep])
-        ve, vn = gs * np.sin(trk), gs * np.cos(trk)  # kt
-        vs = reports["vs_fpm"].to_numpy(dtype=np.float64)[keep]
+        del stale
+    if dup.any():
+        keep = order[~dup]
+        code, t = code[~dup], t[~dup]
     else:
-        ve, vn, vs = _segment_velocity(code, t, lat, lon, alt, gap_limit_s)
-        ve, vn = mps_to_kt(ve), mps_to_kt(vn)
+        keep = order
+    del order, count, same, dup
+    # Report columns are gathered only at the reports that bracket grid points (below),
+    # except where velocities are derived from the positions of every report.
+    derived: tuple[FloatArray, FloatArray, FloatArray] | None = None
+    if not reported:
+        lat_all, lon_all, alt_all = col("lat")[keep], col("lon")[keep], col("alt_ft")[keep]
+        ve, vn, vs = _segment_velocity(code, t, lat_all, lon_all, alt_all, gap_limit_s)
+        derived = (mps_to_kt(ve), mps_to_kt(vn), vs)
+        del lat_all, lon_all, alt_all, ve, vn, vs
     parties: StrArray | None = None
     party_code: IntArray | None = None
-    if "party" in reports.columns:
-        pc, parties = _codes(reports["party"])
-        party_code = pc[keep]
+    if "party" in reports:
+        party_code, parties = _codes(reports["party"])
 
     n_fl = ids.size
     first = np.searchsorted(code, np.arange(n_fl), side="left")
@@ -220,18 +242,41 @@ def to_grid(
     with np.errstate(all="ignore"):
         w = np.where(exact, 0.0, (tg - t[i]) / dt)
     w = np.clip(w, 0.0, 1.0)
-    dlon = (lon[j] - lon[i] + 180.0) % 360.0 - 180.0
-    lon_g = lon[i] + w * dlon
+    del t, code, tg, dt, exact
+    ri, rj = keep[i], keep[j]  # rows of the bracketing reports in ``reports``
+
+    def at(name: str) -> tuple[FloatArray, FloatArray]:
+        v = col(name)
+        return v[ri], v[rj]
+
+    lon_i, lon_j = at("lon")
+    dlon = (lon_j - lon_i + 180.0) % 360.0 - 180.0
+    lon_g = lon_i + w * dlon
     lon_g = np.where(lon_g > 180.0, lon_g - 360.0, np.where(lon_g < -180.0, lon_g + 360.0, lon_g))
-    lat_g = lat[i] + w * (lat[j] - lat[i])
-    alt_g = alt[i] + w * (alt[j] - alt[i])
-    ve_g = ve[i] + w * (ve[j] - ve[i])
-    vn_g = vn[i] + w * (vn[j] - vn[i])
-    vs_g = vs[i] + w * (vs[j] - vs[i])
+    del lon_i, lon_j, dlon
+    lat_i, lat_j = at("lat")
+    lat_g = lat_i + w * (lat_j - lat_i)
+    alt_i, alt_j = at("alt_ft")
+    alt_g = alt_i + w * (alt_j - alt_i)
+    del lat_i, lat_j, alt_i, alt_j
+    if derived is None:
+        gs_i, gs_j = at("gs_kt")
+        trk_i, trk_j = (np.radians(x) for x in at("track_deg"))
+        ve_i, vn_i = gs_i * np.sin(trk_i), gs_i * np.cos(trk_i)  # kt
+        ve_j, vn_j = gs_j * np.sin(trk_j), gs_j * np.cos(trk_j)
+        vs_i, vs_j = at("vs_fpm")
+        del gs_i, gs_j, trk_i, trk_j
+    else:
+        ve_i, vn_i, vs_i = (x[i] for x in derived)
+        ve_j, vn_j, vs_j = (x[j] for x in derived)
+    ve_g = ve_i + w * (ve_j - ve_i)
+    vn_g = vn_i + w * (vn_j - vn_i)
+    vs_g = vs_i + w * (vs_j - vs_i)
+    del ve_i, vn_i, vs_i, ve_j, vn_j, vs_j, w
     gs_g = np.hypot(ve_g, vn_g)
     trk_g = np.degrees(np.arctan2(ve_g, vn_g)) % 360.0
     trk_g = np.where(trk_g >= 360.0, 0.0, trk_g)
-    by_time = np.lexsort((flight, k))
+    by_time = _stable_order(k)  # points are by flight, then k: now by k, then flight
     return (
         Grid(
             step_s=float(step_s),
@@ -239,7 +284,7 @@ def to_grid(
             parties=parties,
             k=k[by_time],
             flight=flight[by_time],
-            party=None if party_code is None else party_code[i][by_time],
+            party=None if party_code is None else party_code[ri][by_time],
             lat=lat_g[by_time],
             lon=lon_g[by_time],
             alt_ft=alt_g[by_time],

@@ -29,8 +29,16 @@ import pandas as pd
 
 from deconflict.agreement import Agreement
 from deconflict.errors import InputError
-from deconflict.replay.archive import TIME_BOUNDS, clean_reports, input_columns, read_archive
-from deconflict.replay.episodes import KINDS, RUN_COLUMNS, loss_runs, merge_runs
+from deconflict.replay.archive import TIME_BOUNDS, clean_columns, input_columns, read_archive
+from deconflict.replay.episodes import (
+    KINDS,
+    RUN_COLUMNS,
+    empty_runs,
+    kinematics,
+    loss_pairs,
+    loss_runs,
+    merge_runs,
+)
 from deconflict.replay.grid import Grid, to_grid
 
 if TYPE_CHECKING:
@@ -125,6 +133,16 @@ class ParquetWindows:
         else:
             lo, hi = pa.scalar(t_lo), pa.scalar(t_hi)
         wanted = [c for c in dataset.schema.names if c in READ_COLUMNS]
+        # Ids straight from Parquet's dictionary pages: no string per report is made.
+        labels = {
+            c
+            for c in ("id", "icao24", "party")
+            if c in dataset.schema.names and pa.types.is_string(dataset.schema.field(c).type)
+        }
+        if labels:
+            options = ds.ParquetReadOptions(dictionary_columns=labels)
+            fmt = ds.ParquetFileFormat(read_options=options)
+            dataset = ds.dataset(list(self.paths), format=fmt)
         table = dataset.to_table(columns=wanted, filter=(col >= lo) & (col < hi))
         # Ids as dictionary codes: far cheaper than millions of Python strings.
         for label in ("id", "icao24", "party"):
@@ -184,18 +202,83 @@ def run_window(
 
     ``raw`` holds the window's rows in input columns (time in epoch s), or is a
     Parquet archive read here.
+
+    Two passes, so that the look-ahead margin before the core costs little: the first
+    grids every flight from one step before the core on and finds the pairs in loss;
+    the second grids only those pairs' flights over the whole window, margin included
+    (a flight's grid points depend on its own reports only, so they are the same as in
+    a grid of every flight). The first window reads everything before its core anyway
+    and takes one pass.
     """
-    grid, dropped, n_reports = _window_grid(raw, window, agreement, step_s)
-    runs = loss_runs(grid, agreement, (window.k_lo, window.k_hi), all_pairs=all_pairs)
+    k_lo, k_hi = window.k_lo, window.k_hi
+    margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
+    gap = agreement.replay.gap_limit_s
+    t_lo, t_hi = _window_bounds(window, step_s, agreement)
+    if window.first:
+        # In memory, the rows given are the window's already (missing times included).
+        rows = raw if isinstance(raw, pd.DataFrame) else raw.read(t_lo, t_hi)
+        frame, dropped, n_reports = _clean_span(rows, window, agreement, step_s)
+        del rows
+        grid, dropped = _grid_span(frame, dropped, window, k_lo - margin_steps, gap, step_s)
+        del frame
+        runs = loss_runs(grid, agreement, (k_lo, k_hi), all_pairs=all_pairs)
+        return WindowResult(runs, dropped, n_reports)
+    t_mid = (k_lo - 1) * step_s - 2.0 * gap  # the first pass's reports: from here on
+    frame, dropped, n_reports = _clean_span(_span(raw, t_mid, t_hi), window, agreement, step_s)
+    grid, dropped = _grid_span(frame, dropped, window, k_lo - 1, gap, step_s)
+    points = np.flatnonzero(grid.k < k_hi)
+    a, b, _, _ = loss_pairs(grid, kinematics(grid), agreement, all_pairs=all_pairs, points=points)
+    flights = np.unique(np.concatenate([grid.flight[a], grid.flight[b]]))
+    if flights.size == 0:
+        return WindowResult(empty_runs(), dropped, n_reports)
+    wanted = grid.ids[flights]
+    del grid, points, a, b
+    early = _span(raw, t_lo, t_mid)
+    early, _ = clean_columns(
+        early[_id_in(early["id"], wanted)], min_gs_kt=agreement.replay.min_airborne_gs_kt
+    )
+    late = _id_in(frame["id"], wanted)
+    joined = {  # early reports all come before the first pass's: still in time order
+        c: np.concatenate([_plain(early[c]), _plain(frame[c][late])]) for c in frame
+    }
+    del early, frame, late
+    grid, _ = to_grid(joined, step_s, gap, (k_lo - margin_steps, k_hi))
+    del joined
+    runs = loss_runs(grid, agreement, (k_lo, k_hi), all_pairs=all_pairs)
     return WindowResult(runs, dropped, n_reports)
 
 
-def _window_grid(
-    raw: pd.DataFrame | ParquetWindows, window: _Window, agreement: Agreement, step_s: float
-) -> tuple[Grid, dict[str, int], int]:
-    """The window's grid, its dropped reports and reports in its core (reports freed on return)."""
+def _span(raw: pd.DataFrame | ParquetWindows, t_lo: float, t_hi: float) -> pd.DataFrame:
+    """Raw rows with ``t_lo <= time < t_hi`` (a window's rows in memory, or read)."""
     if isinstance(raw, ParquetWindows):
-        raw = raw.read(*_window_bounds(window, step_s, agreement))
+        return raw.read(t_lo, t_hi)
+    t = raw["time"].to_numpy(dtype=np.float64)
+    inside = (t >= t_lo) & (t < t_hi)
+    return raw if bool(inside.all()) else raw[inside]
+
+
+def _id_in(ids: Any, wanted: npt.NDArray[np.str_]) -> npt.NDArray[np.bool_]:
+    """Whether each id (as a string) is one of ``wanted``."""
+    ids = pd.Series(ids) if not isinstance(ids, pd.Series) else ids
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        cat = pd.Categorical(ids)
+        hit = np.isin(np.asarray(cat.categories.astype(str), dtype=np.str_), wanted)
+        codes = np.asarray(cat.codes)
+        return (codes >= 0) & hit[np.maximum(codes, 0)]
+    return np.asarray(ids.astype(str).isin(wanted), dtype=bool) & ids.notna().to_numpy()
+
+
+def _plain(values: Any) -> np.ndarray:
+    """A column as a numpy array (labels as Python objects), for concatenation."""
+    if isinstance(values, np.ndarray):
+        return values
+    return np.asarray(values, dtype=object)
+
+
+def _clean_span(
+    raw: pd.DataFrame, window: _Window, agreement: Agreement, step_s: float
+) -> tuple[dict[str, Any], dict[str, int], int]:
+    """Clean a window's reports; dropped reports and reports counted in its core only."""
     t = raw["time"].to_numpy(dtype=np.float64)
     core_lo = -math.inf if window.first else window.k_lo * step_s
     core_hi = math.inf if window.last else window.k_hi * step_s
@@ -207,22 +290,35 @@ def _window_grid(
         in_core |= ~in_bounds & ~(t > TIME_BOUNDS[1])
     if window.last:
         in_core |= t > TIME_BOUNDS[1]
-    clean = clean_reports(raw, counted=in_core, min_gs_kt=agreement.replay.min_airborne_gs_kt)
-    del raw
-    frame = clean.frame
-    margin_steps = math.floor(agreement.lookahead_s / step_s + 1e-9) + 1
-    t_c = frame["time"].to_numpy()
+    frame, dropped = clean_columns(
+        raw, counted=in_core, min_gs_kt=agreement.replay.min_airborne_gs_kt
+    )
+    return frame, dropped, int(in_core.sum())
+
+
+def _grid_span(
+    frame: dict[str, Any],
+    dropped: dict[str, int],
+    window: _Window,
+    k_first: int,
+    gap_limit_s: float,
+    step_s: float,
+) -> tuple[Grid, dict[str, int]]:
+    """Grid steps ``k_first..k_hi`` of cleaned reports; adds the core's drops to ``dropped``."""
+    core_lo = -math.inf if window.first else window.k_lo * step_s
+    core_hi = math.inf if window.last else window.k_hi * step_s
+    t_c = frame["time"]
     grid, dropped_here = to_grid(
         frame,
         step_s,
-        agreement.replay.gap_limit_s,
-        (window.k_lo - margin_steps, window.k_hi),
+        gap_limit_s,
+        (k_first, window.k_hi),
         counted=(t_c >= core_lo) & (t_c < core_hi),
     )
-    dropped = dict(clean.dropped)
+    out = dict(dropped)
     for reason, n in dropped_here.items():
-        dropped[reason] = dropped.get(reason, 0) + n
-    return grid, dropped, int(in_core.sum())
+        out[reason] = out.get(reason, 0) + n
+    return grid, out
 
 
 def window_indices(t: npt.NDArray[np.float64], step_s: float, window_s: float) -> IntArray:
