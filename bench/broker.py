@@ -281,7 +281,7 @@ def main() -> None:
         help="seconds of streaming at 1 Hz (default 600, the issue's 10 minutes)",
     )
     args = parser.parse_args()
-    console = Console(markup=False)
+    console = Console(markup=False, width=120)
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(db)
@@ -292,6 +292,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             acknowledge(base, tokens)
             ps = psutil.Process(proc.pid)
+            load_start = os.getloadavg()[0]
             res = asyncio.run(
                 stream(f"ws://127.0.0.1:{port}/stream", tokens, args.aircraft, args.seconds, ps)
             )
@@ -343,7 +344,8 @@ def main() -> None:
         f"{'PASS' if mean_cpu <= CPU_TARGET_PCT else 'MISS'} ({mean_cpu:.0f} %), "
         f"batch ingest ≥ 50,000 states/s "
         f"{'PASS' if best >= INGEST_TARGET else 'MISS'} ({best:,.0f}/s); "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     )
 
 

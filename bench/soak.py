@@ -78,7 +78,7 @@ async def soak(
     db: Path,
     proc: psutil.Process,
     console: Console,
-) -> list[Sample]:
+) -> tuple[list[Sample], dict[str, int]]:
     fleet = Fleet(n, seed=1)
     counts = {"accepted": 0, "alerts": 0}
     samples: list[Sample] = []
@@ -125,10 +125,10 @@ async def soak(
                     f"alerts {s.alert_rows:>7,}  accepted {s.accepted:>11,}"
                 )
             await asyncio.sleep(max(0.0, start + tick + 1 - time.perf_counter()))
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)  # the last acknowledgements
         for r in readers:
             r.cancel()
-    return samples
+    return samples, counts
 
 
 def main() -> None:
@@ -143,7 +143,7 @@ def main() -> None:
     )
     parser.add_argument("--every", type=float, default=60.0, help="seconds between samples")
     args = parser.parse_args()
-    console = Console(markup=False, highlight=False)
+    console = Console(markup=False, highlight=False, width=120)
     rate = args.aircraft + 0.0  # states/s
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "soak.db"
@@ -160,7 +160,8 @@ def main() -> None:
                 f"soak: {args.aircraft:,} aircraft at 1 Hz for {args.duration} s, track "
                 f"retention {args.retention:g} s, warm-up {args.warmup:g} s (SQLite)"
             )
-            samples = asyncio.run(
+            load_start = os.getloadavg()[0]
+            samples, counts = asyncio.run(
                 soak(
                     f"ws://127.0.0.1:{port}/stream",
                     tokens,
@@ -191,7 +192,7 @@ def main() -> None:
     table.add_column("target")
     last = samples[-1]
     table.add_row("states accepted", f"{last.accepted:,} of {int(rate * args.duration):,}", "all")
-    table.add_row("alerts pushed", f"{last.alerts:,}", "")
+    table.add_row("alerts pushed", f"{counts['alerts']:,}", "")
     table.add_row(
         f"RSS after {args.warmup:g} s (min / max)",
         f"{min(rss):.0f} / {max(rss):.0f} MiB ({(rss_ratio - 1) * 100:+.1f} %)",
@@ -217,7 +218,8 @@ def main() -> None:
         f"targets: RSS flat {'PASS' if ok_rss else 'MISS'} ({(rss_ratio - 1) * 100:+.1f} %), "
         f"track_states bounded {'PASS' if ok_rows else 'MISS'} ({max_rows:,}), "
         f"database size flat {db_verdict}; "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     )
 
 
