@@ -6,8 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from deconflict.api.settings import env_names
+from deconflict.cli.main import app
 from deconflict.cli.party_cmd import database
 from deconflict.hotline.backup import BackupSettings
 from deconflict.hotline.keys import load_key_file, new_key_file
@@ -148,3 +150,10 @@ def test_track_retention_defaults_to_five_minutes_and_keeps_live_tracks():
     assert Settings(stale_after_s=5.0, track_retention_s=5.0).track_retention_s == 5.0
     with pytest.raises(ValueError, match=r"track_retention_s\n.*at least stale_after_s \(30 s\)"):
         Settings(track_retention_s=10.0)
+
+
+def test_serve_refuses_a_retention_shorter_than_staleness_in_one_line():
+    res = CliRunner().invoke(app, ["serve", "--stale-after-s", "60", "--track-retention-s", "30"])
+    assert res.exit_code == 2 and "track_retention_s" in res.stderr
+    assert "at least stale_after_s (60 s)" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
