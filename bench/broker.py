@@ -1,7 +1,9 @@
 """Benchmark of the broker: live streaming over WebSocket, and batch ingest.
 
-Run ``python bench/broker.py [--aircraft 5000] [--seconds 60]``. It starts a real
-broker (``deconflict serve``, SQLite file in a temporary folder) on 127.0.0.1, then:
+Run ``python bench/broker.py [--aircraft 15000] [--duration 600]`` (issue 17: the
+world's airborne traffic at a busy moment, for 10 minutes; ``--duration 60`` for a
+quick look). It starts a real broker (``deconflict serve``, SQLite file in a
+temporary folder, default track retention) on 127.0.0.1, then:
 
 1. **Streaming**: two parties (blue, red) each fly half of N aircraft and send all
    their states once a second over ``/stream`` for the given time. Every second red
@@ -11,9 +13,10 @@ broker (``deconflict serve``, SQLite file in a temporary folder) on 127.0.0.1, t
 2. **Batch ingest**: blue posts 10,000-state batches to ``POST /tracks`` as Parquet,
    as columnar JSON and as a JSON array, and the states/s of each is reported.
 
-The broker's CPU share and resident memory are sampled with psutil. Targets on this
-2-core machine: sustain 5,000 aircraft at 1 Hz with p99 alert latency ≤ 250 ms, and
-≥ 50,000 states/s on batch ingest.
+The broker's CPU share (all its threads, % of one core) and resident memory are
+sampled with psutil every second. Targets on this 2-core machine: 15,000 aircraft at
+1 Hz with p99 alert latency ≤ 250 ms and broker CPU ≤ 50 % of one core (mean over the
+run), and ≥ 50,000 states/s on batch ingest. ``bench/soak.py`` is the long run.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ CENTRE = (48.0, 10.0)
 AREA_PER_AIRCRAFT_NM2 = 600.0
 LATENCY_TARGET_S = 0.250
 INGEST_TARGET = 50_000.0
+#: Broker CPU target: mean share of one core over the streaming run (%).
+CPU_TARGET_PCT = 50.0
 
 
 def free_port() -> int:
@@ -59,12 +64,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_broker(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_broker(db: str, port: int, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``deconflict serve`` on ``db`` (more flags: ``args``), once it answers /health."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "deconflict", "serve", "--db", db, "--port", str(port)],
+            [sys.executable, "-m", "deconflict", "serve", "--db", db, "--port", str(port), *args],
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=log.parent,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -75,6 +82,14 @@ def start_broker(db: str, port: int, log: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError(log.read_text()[-2000:])
+
+
+def acknowledge(base: str, tokens: dict[str, str]) -> None:
+    """Every party acknowledges the broker's agreement (before sending tracks)."""
+    for tok in tokens.values():
+        h = {"Authorization": f"Bearer {tok}"}
+        fp = httpx.get(base + "/agreement", headers=h).json()["fingerprint"]
+        httpx.post(base + "/agreement/ack", headers=h, json={"fingerprint": fp}).raise_for_status()
 
 
 def parties(db: str) -> dict[str, str]:
@@ -256,10 +271,17 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--aircraft", type=int, default=5000)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--aircraft", type=int, default=15_000)
+    parser.add_argument(
+        "--duration",
+        "--seconds",
+        dest="seconds",
+        type=int,
+        default=600,
+        help="seconds of streaming at 1 Hz (default 600, the issue's 10 minutes)",
+    )
     args = parser.parse_args()
-    console = Console(markup=False)
+    console = Console(markup=False, width=120)
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(db)
@@ -268,13 +290,9 @@ def main() -> None:
         proc = start_broker(db, port, Path(tmp) / "broker.log")
         try:
             base = f"http://127.0.0.1:{port}"
-            for tok in tokens.values():
-                h = {"Authorization": f"Bearer {tok}"}
-                fp = httpx.get(base + "/agreement", headers=h).json()["fingerprint"]
-                httpx.post(
-                    base + "/agreement/ack", headers=h, json={"fingerprint": fp}
-                ).raise_for_status()
+            acknowledge(base, tokens)
             ps = psutil.Process(proc.pid)
+            load_start = os.getloadavg()[0]
             res = asyncio.run(
                 stream(f"ws://127.0.0.1:{port}/stream", tokens, args.aircraft, args.seconds, ps)
             )
@@ -308,9 +326,10 @@ def main() -> None:
     table.add_row("alert latency p50", f"{pct(lat, 50) * 1e3:.0f} ms")
     table.add_row("alert latency p99", f"{pct(lat, 99) * 1e3:.0f} ms")
     table.add_row("alert latency max", f"{max(lat) * 1e3 if lat else float('nan'):.0f} ms")
+    cpu = res["cpu"][1:]
     table.add_row(
-        "broker CPU (mean / max, % of one core)",
-        f"{statistics.mean(res['cpu'][1:]):.0f} / {max(res['cpu'][1:]):.0f}",
+        "broker CPU (mean / p95 / max, % of one core)",
+        f"{statistics.mean(cpu):.0f} / {pct(cpu, 95):.0f} / {max(cpu):.0f}",
     )
     table.add_row("broker RSS (max)", f"{max(res['rss']):.0f} MiB")
     for label, rate in rates.items():
@@ -318,11 +337,15 @@ def main() -> None:
     console.print(table)
     p99 = pct(lat, 99)
     best = max(rates.values())
+    mean_cpu = statistics.mean(cpu)
     console.print(
         f"targets: p99 alert latency ≤ 250 ms {'PASS' if p99 <= LATENCY_TARGET_S else 'MISS'} "
-        f"({p99 * 1e3:.0f} ms), batch ingest ≥ 50,000 states/s "
+        f"({p99 * 1e3:.0f} ms), broker CPU ≤ {CPU_TARGET_PCT:.0f} % of one core "
+        f"{'PASS' if mean_cpu <= CPU_TARGET_PCT else 'MISS'} ({mean_cpu:.0f} %), "
+        f"batch ingest ≥ 50,000 states/s "
         f"{'PASS' if best >= INGEST_TARGET else 'MISS'} ({best:,.0f}/s); "
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+        f"{load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end"
     )
 
 

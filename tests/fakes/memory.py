@@ -232,6 +232,19 @@ class MemoryRepository:
         rows = np.flatnonzero(tracks.party_id == party_id)[::-1][:limit]
         return _take(tracks, rows)
 
+    def prune_tracks(self, received_before: float) -> int:
+        """Delete the states received before ``received_before`` (Unix s); returns how many."""
+        with self._lock:
+            tracks = self._all_tracks()
+            if tracks.received_at is None:
+                return 0
+            keep = tracks.received_at >= received_before
+            gone = int(keep.size - keep.sum())
+            if gone:
+                self._chunks = [take_states(tracks, np.flatnonzero(keep))]
+                self._tracks = None
+        return gone
+
     # -- alerts ----------------------------------------------------------------------
 
     def add_alerts(self, alerts: list[AlertRecord]) -> list[AlertRecord]:

@@ -414,3 +414,47 @@ def test_alerts_disclose_nothing_finer_than_a_traffic_display(broker: Broker):
     alerts = a.get("/alerts").json() + b.get("/alerts").json() + admin.get("/alerts").json()
     assert len(alerts) >= 4
     assert all(coarse(x) for x in alerts), [x for x in alerts if not coarse(x)]
+
+
+def stored_rows(db: str, table: str) -> int:
+    repo = SqlRepository(db)
+    try:
+        with repo.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        repo.close()
+
+
+def test_track_history_is_pruned_after_the_retention_and_alerts_are_kept(tmp_path: Path):
+    """Issue 17 item 3: the track table stays bounded by the retention; the record stays."""
+    db = f"sqlite:///{tmp_path / 'retention.db'}"
+    upgrade(db)
+    retention_s = 1.5
+    broker = start_broker(
+        db, tmp_path, "--stale-after-s", "1", "--track-retention-s", str(retention_s)
+    )
+    try:
+        a, _, admin = setup_conflict(broker, 60.0)
+        cid = a.get("/alerts").json()[0]["conflict_id"]
+        # Blue reports 10 states a second for 4 s: the table holds about the retention's worth.
+        sent, rows = 0, []
+        start = time.monotonic()
+        while time.monotonic() - start < 4.0:
+            batch = [
+                {**A1, "id": f"BLUE-R{j}", "lat": -20.0 - j, "time": 300.0 + sent} for j in range(5)
+            ]
+            assert a.post("/tracks", json=batch).json() == {"accepted": 5}
+            sent += 5
+            rows.append(stored_rows(db, "track_states"))
+            time.sleep(0.5)
+        assert sent >= 35
+        # At most the retention (plus one prune interval and the delay of a post) of states.
+        assert max(rows[-3:]) <= 10 * (retention_s + 0.5) + 5
+        # Silence: every state goes, the alerts (new, then cleared as stale) stay.
+        wait_for(lambda: stored_rows(db, "track_states") == 0, timeout_s=10.0)
+        events = [(e["own_id"], e["event"]) for e in admin.get(f"/alerts/{cid}").json()]
+        assert ("BLUE-A1", "new") in events and ("RED-B1", "new") in events
+        wait_for(lambda: cleared_halves(admin, cid))
+        assert a.get("/tracks").json() == []
+    finally:
+        broker.stop()

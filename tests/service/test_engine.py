@@ -268,7 +268,7 @@ def test_every_track_stale_clears_open_conflicts_with_reason_stale():
         (cid, red, "B1", "cleared", "stale"),
     }
     assert all(r.id > 0 for r in cleared) and published[-2:] == cleared
-    assert len(eng.tracker) == 0 and eng.sent == {}
+    assert len(eng.tracker) == 0 and len(eng.open) == 0
     clock.now += 10.0
     assert eng.cycle() == [], "cleared once"
 
@@ -507,3 +507,56 @@ def test_the_first_cycle_runs_at_start():
     finally:
         eng.stop()
     assert {r.own_id for r in published} == {"A1", "B1"}
+
+
+def test_alert_records_are_built_in_bulk_with_nan_as_none():
+    from deconflict.service.engine import alert_records
+
+    out = alert_records(
+        2,
+        conflict_id=np.array(["C1", "C2"]),
+        party_id=np.array([1, 2]),
+        own_id=np.array(["A", "B"]),
+        event="new",
+        level=np.array(["caution", "warning"]),
+        manoeuvre=np.array(["climb", "descend"]),
+        t_in_s=np.array([12.0, np.nan]),
+        time=5.0,
+        created_at=7.0,
+        reason=np.array([None, "reversal"], dtype=object),
+    )
+    assert [(r.id, r.conflict_id, r.party_id, r.event, r.t_in_s, r.reason) for r in out] == [
+        (0, "C1", 1, "new", 12.0, None),
+        (0, "C2", 2, "new", None, "reversal"),
+    ]
+    assert all(type(r.party_id) is int and r.zone is None and r.target_vs_fpm is None for r in out)
+    assert alert_records(0, conflict_id=np.zeros(0, dtype=np.str_)) == []
+
+
+def test_open_alerts_take_longer_levels_and_manoeuvres_whole():
+    from deconflict.service.engine import OpenAlerts
+
+    def rows(keys: list[str], level: str, manoeuvre: str, seq: int) -> OpenAlerts:
+        n = len(keys)
+        text = np.array(keys)
+        return OpenAlerts(
+            key=text,
+            topic=text,
+            own=text,
+            party_id=np.ones(n, dtype=np.int64),
+            own_id=text,
+            alert_id=text,
+            level=np.full(n, level),
+            manoeuvre=np.full(n, manoeuvre),
+            seq=np.arange(seq, seq + n),
+        )
+
+    table = OpenAlerts.empty().upsert(rows(["b", "a"], "warning", "climb", 0))
+    assert table.key.tolist() == ["a", "b"] and table.seq.tolist() == [1, 0]
+    table = table.upsert(rows(["a", "c"], "advisory", "zone_violation", 5))
+    assert table.key.tolist() == ["a", "b", "c"]
+    assert table.level.tolist() == ["advisory", "warning", "advisory"]
+    assert table.manoeuvre.tolist() == ["zone_violation", "climb", "zone_violation"]
+    assert table.seq.tolist() == [1, 0, 6]  # an open alert keeps its place in the sent order
+    found, pos = table.find(np.array(["c", "zz"]))
+    assert found.tolist() == [True, False] and int(pos[0]) == 2

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from deconflict.api.settings import env_names
+from deconflict.cli.main import app
 from deconflict.cli.party_cmd import database
 from deconflict.hotline.backup import BackupSettings
 from deconflict.hotline.keys import load_key_file, new_key_file
@@ -51,6 +53,13 @@ def test_no_relay_reads_a_clients_variable():
         ("max_body_bytes", "DECONFLICT_MAX_BODY_BYTES", "DECONFLICT_BROKER_MAX_BODY_BYTES", "5", 5),
         ("stale_after_s", "DECONFLICT_STALE_AFTER_S", "DECONFLICT_BROKER_STALE_AFTER_S", "9", 9.0),
         ("id_secret", "DECONFLICT_ID_SECRET", "DECONFLICT_BROKER_ID_SECRET", "s", "s"),
+        (
+            "track_retention_s",
+            "DECONFLICT_TRACK_RETENTION_S",
+            "DECONFLICT_BROKER_TRACK_RETENTION_S",
+            "90",
+            90.0,
+        ),
     ],
 )
 def test_broker_names_old_and_new(
@@ -133,3 +142,18 @@ def test_a_broker_started_from_a_clients_shell_keeps_its_own_key(tmp_path: Path)
     relay_key = load_key_file(tmp_path / "b.relay.key", private=True)
     assert client_key.read_bytes() == before
     assert relay_key.encode() != load_key_file(client_key).encode()
+
+
+def test_track_retention_defaults_to_five_minutes_and_keeps_live_tracks():
+    assert Settings().track_retention_s == 300.0
+    assert Settings(stale_after_s=600.0).track_retention_s == 600.0  # never below staleness
+    assert Settings(stale_after_s=5.0, track_retention_s=5.0).track_retention_s == 5.0
+    with pytest.raises(ValueError, match=r"track_retention_s\n.*at least stale_after_s \(30 s\)"):
+        Settings(track_retention_s=10.0)
+
+
+def test_serve_refuses_a_retention_shorter_than_staleness_in_one_line():
+    res = CliRunner().invoke(app, ["serve", "--stale-after-s", "60", "--track-retention-s", "30"])
+    assert res.exit_code == 2 and "track_retention_s" in res.stderr
+    assert "at least stale_after_s (60 s)" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

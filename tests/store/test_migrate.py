@@ -19,7 +19,7 @@ def test_the_environment_ships_inside_the_package():
     assert (folder / "env.py").is_file()
     assert (folder / "script.py.mako").is_file()
     assert list((folder / "versions").glob("0001_*.py"))
-    assert head_revision() == "0005"
+    assert head_revision() == "0006"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -149,6 +149,28 @@ def test_latest_tracks_carry_the_broker_receive_time(repo: Repository):
     assert repo.latest_tracks(99.0).received_at.tolist() == []
 
 
+def test_prune_tracks_deletes_states_received_before_and_keeps_alerts(repo: Repository):
+    """Issue 17 item 3: the live picture's history is bounded; the alerts are the record."""
+    p = repo.add_party("blue", "h").id
+    repo.add_tracks(make_batch(p, ["A", "B"], [1.0, 1.0]))
+    repo.add_tracks(make_batch(p, ["A"], [2.0]))
+    [alert] = repo.add_alerts([make_alert(p)])
+    time.sleep(0.005)
+    cutoff = time.time()
+    time.sleep(0.005)
+    repo.add_tracks(make_batch(p, ["B"], [3.0], lat=[7.0]))
+    assert repo.prune_tracks(cutoff - 3600.0) == 0
+    assert repo.prune_tracks(cutoff) == 3
+    latest = repo.latest_tracks(-1e300)
+    assert latest.id.tolist() == ["B"] and latest.lat.tolist() == [7.0]
+    assert len(repo.tracks_of_party(p, 10)) == 1
+    assert repo.prune_tracks(cutoff) == 0
+    assert repo.alerts(None) == [alert]
+    assert repo.prune_tracks(time.time() + 1.0) == 1
+    assert len(repo.latest_tracks(-1e300)) == 0
+    assert repo.add_tracks(make_batch(p, ["C"], [4.0])) == 1
+
+
 def test_latest_tracks_respects_since_time(repo: Repository):
     p = repo.add_party("blue", "h").id
     repo.add_tracks(make_batch(p, ["OLD", "A", "A", "B"], [5.0, 9.0, 20.0, 10.0]))

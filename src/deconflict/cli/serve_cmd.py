@@ -110,6 +110,14 @@ def serve_command(
         float | None,
         typer.Option("--stale-after-s", help="Drop tracks not updated for this long (s) [30]"),
     ] = None,
+    track_retention_s: Annotated[
+        float | None,
+        typer.Option(
+            "--track-retention-s",
+            help="Delete stored track states received longer ago than this (s); alerts "
+            "are kept [$DECONFLICT_BROKER_TRACK_RETENTION_S or 300]",
+        ),
+    ] = None,
     max_body_mib: Annotated[
         float | None,
         typer.Option(
@@ -133,6 +141,7 @@ def serve_command(
 
     given = {"db": db, "host": host, "port": port, "agreement": agreement}
     given["stale_after_s"] = stale_after_s
+    given["track_retention_s"] = track_retention_s
     if max_body_mib is not None:
         given["max_body_bytes"] = int(max_body_mib * MIB)
     given["data_dir"] = data_dir

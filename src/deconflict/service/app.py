@@ -25,6 +25,7 @@ from deconflict.hotline.setup import open_audit
 from deconflict.io.agreement_file import load_agreement
 from deconflict.service.engine import DetectionEngine
 from deconflict.service.hub import Hub
+from deconflict.service.retention import TrackPruner
 from deconflict.service.routes import (
     agreement,
     alerts,
@@ -88,9 +89,12 @@ def create_app(
             data_clock=settings.lockstep,
             on_picture=hub.publish_picture,
         )
+        pruner = TrackPruner(store, settings.track_retention_s)
+        pruner.prune_once()  # a restart reads back only the retained history
         engine.restore()
         if not settings.lockstep:  # lockstep: cycles only on POST /cycle
             engine.start()
+        pruner.start()
         app.state.repo = store
         app.state.engine = engine
         try:
@@ -100,6 +104,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await escalations
             engine.stop()
+            pruner.stop()
             if relay.audit is not None:
                 relay.audit.close()
             if repo is None:

@@ -17,11 +17,13 @@ An ``updated`` event whose conflict's held sense was replaced says ``reversal``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -259,10 +261,120 @@ def _keep_pairs(tracker: AlertTracker, keep: npt.NDArray[np.bool_]) -> AlertTrac
     return dataclasses.replace(tracker, **per_pair)
 
 
-@dataclass
-class _Sent:
-    level: str
-    manoeuvre: str
+#: Prefix of an open zone alert's topic (``zone:NAME``); conflict ids never start so.
+ZONE_TOPIC = "zone:"
+_ALERT_FIELDS = tuple(f.name for f in dataclasses.fields(AlertRecord))
+
+
+def _open_key(topic: StrArray, own: StrArray) -> StrArray:
+    """The key of an open alert: its topic and its own aircraft's key (no control chars)."""
+    return np.strings.add(np.strings.add(topic.astype(np.str_), KEY_SEP), own.astype(np.str_))
+
+
+def _put(old: npt.NDArray[np.generic], at: IntArray, values: npt.NDArray[np.generic]) -> Any:
+    """A copy of ``old`` with ``values`` at ``at`` (wide enough for the longer strings)."""
+    out = old.astype(np.result_type(old, values))
+    out[at] = values
+    return out
+
+
+@dataclass(frozen=True)
+class OpenAlerts:
+    """The alerts sent and not yet cleared, one row per (topic, own aircraft), sorted by ``key``.
+
+    ``topic`` is the conflict id, or ``zone:NAME`` for a zone alert; ``own`` the own
+    aircraft's picture key (party id, separator, aircraft id), ``party_id`` and
+    ``own_id`` the same apart; ``alert_id`` is the id the events carry (the conflict
+    id, or the zone alert's opaque id); ``level`` and ``manoeuvre`` as last sent;
+    ``seq`` the order in which they were first sent (clears go out in that order).
+    Struct of arrays: a cycle diffs what it found against it in bulk.
+    """
+
+    key: StrArray
+    topic: StrArray
+    own: StrArray
+    party_id: IntArray
+    own_id: StrArray
+    alert_id: StrArray
+    level: StrArray
+    manoeuvre: StrArray
+    seq: IntArray
+
+    @classmethod
+    def empty(cls) -> OpenAlerts:
+        """No open alert."""
+        text = np.zeros(0, dtype=np.str_)
+        none = np.zeros(0, dtype=np.int64)
+        return cls(text, text, text, none, text, text, text, text, none)
+
+    def __len__(self) -> int:
+        """Number of open alerts."""
+        return int(self.key.size)
+
+    @property
+    def is_zone(self) -> npt.NDArray[np.bool_]:
+        """Which rows are zone alerts."""
+        return np.strings.startswith(self.topic, ZONE_TOPIC)
+
+    def find(self, keys: StrArray) -> tuple[npt.NDArray[np.bool_], IntArray]:
+        """Whether each key is open, and its row (meaningful only where found)."""
+        if len(self) == 0:
+            return np.zeros(keys.size, dtype=bool), np.zeros(keys.size, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.key, keys), len(self) - 1)
+        return self.key[pos] == keys, pos
+
+    def upsert(self, rows: OpenAlerts) -> OpenAlerts:
+        """These alerts as sent now.
+
+        Open ones take the new level and manoeuvre (every other field is kept), new
+        ones are added with their ``seq``.
+        """
+        found, pos = self.find(rows.key)
+        at = pos[found]
+        level = _put(self.level, at, rows.level[found])
+        manoeuvre = _put(self.manoeuvre, at, rows.manoeuvre[found])
+        merged = dataclasses.replace(self, level=level, manoeuvre=manoeuvre)
+        if found.all():
+            return merged
+        added = rows.take(np.flatnonzero(~found))
+        both = {
+            f.name: np.concatenate([getattr(merged, f.name), getattr(added, f.name)])
+            for f in dataclasses.fields(self)
+        }
+        order = np.argsort(both["key"], kind="stable")
+        return OpenAlerts(**{name: values[order] for name, values in both.items()})
+
+    def take(self, index: IntArray | npt.NDArray[np.bool_]) -> OpenAlerts:
+        """The rows at ``index`` (or where a mask is true)."""
+        return OpenAlerts(
+            **{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)}
+        )
+
+
+def _optional(values: FloatArray) -> list[float | None]:
+    """Floats as a list, None where NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+def alert_records(n: int, **columns: Any) -> list[AlertRecord]:
+    """``n`` :class:`AlertRecord` s built in bulk from columns (arrays) or constants.
+
+    Columns left out are None (``id`` 0); float arrays give None where NaN. Only the
+    events themselves are Python objects: what a cycle finds unchanged never is one.
+    """
+    fields: list[Iterable[Any]] = []
+    for name in _ALERT_FIELDS:
+        value = columns.get(name, 0 if name == "id" else None)
+        if value is None or np.ndim(value) == 0:
+            fields.append([value] * n)
+        elif np.asarray(value).dtype.kind == "f":
+            fields.append(_optional(value))
+        else:
+            fields.append(np.asarray(value).tolist())
+    return list(itertools.starmap(AlertRecord, zip(*fields, strict=True)))
 
 
 class DetectionEngine:
@@ -301,10 +413,10 @@ class DetectionEngine:
             self.clock = lambda: float(self.data_now_s)
         self.picture = LivePicture()
         self.tracker = AlertTracker.empty()
-        self.sent: dict[tuple[str, str], _Sent] = {}
+        #: Alerts sent and not yet cleared (conflict halves and zone alerts).
+        self.open = OpenAlerts.empty()
+        self._seq = 0  # next OpenAlerts.seq
         self._names: dict[int, str] = {}  # party names by id, for the advisory tie-break
-        #: Opaque id of each open zone alert, by (zone, aircraft).
-        self.zone_ids: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -328,21 +440,35 @@ class DetectionEngine:
         last: dict[tuple[str, int, str], AlertRecord] = {}
         after = 0
         while page := self.repo.alerts(None, after_id=after, limit=10_000):
-            for r in page:
+            for r in page:  # once, at start
                 last[(r.conflict_id, r.party_id, r.own_id)] = r
             after = page[-1].id
+        still = [r for r in last.values() if r.event != "cleared"]
         halves: dict[str, list[AlertRecord]] = {}
-        for r in last.values():
-            if r.event == "cleared":
-                continue
-            own_key = f"{r.party_id}{KEY_SEP}{r.own_id}"
-            if r.zone is not None:
-                key = ("zone:" + r.zone, own_key)
-                self.zone_ids[key] = r.conflict_id
-            else:
-                key = (r.conflict_id, own_key)
+        for r in still:
+            if r.zone is None:
                 halves.setdefault(r.conflict_id, []).append(r)
-            self.sent[key] = _Sent(r.level, r.manoeuvre)
+        if still:
+            party_id = np.array([r.party_id for r in still], dtype=np.int64)
+            own_id = np.array([r.own_id for r in still], dtype=np.str_)
+            own = _keys(party_id, own_id)
+            topic = np.array(
+                [r.conflict_id if r.zone is None else ZONE_TOPIC + r.zone for r in still],
+                dtype=np.str_,
+            )
+            rows = OpenAlerts(
+                key=_open_key(topic, own),
+                topic=topic,
+                own=own,
+                party_id=party_id,
+                own_id=own_id,
+                alert_id=np.array([r.conflict_id for r in still], dtype=np.str_),
+                level=np.array([r.level for r in still], dtype=np.str_),
+                manoeuvre=np.array([r.manoeuvre for r in still], dtype=np.str_),
+                seq=np.arange(len(still), dtype=np.int64),
+            )
+            self.open = OpenAlerts.empty().upsert(rows)
+            self._seq = len(still)
         pairs = [(cid, rs) for cid, rs in halves.items() if len(rs) == 2]
         if pairs:
             ids_a = np.array([f"{rs[0].party_id}{KEY_SEP}{rs[0].own_id}" for _, rs in pairs])
@@ -462,47 +588,67 @@ class DetectionEngine:
         halves of a conflict clear when either aircraft is gone, and the pair leaves
         the alert tracker at once (it would otherwise clear only after clear_after_s).
         """
-        if not self.sent:
+        if not len(self.open):
             return []
-        open_keys = list(self.sent)
-        own = np.array([k[1] for k in open_keys], dtype=np.str_)
+        own = self.open.own
         pos = np.minimum(np.searchsorted(live, own), max(live.size - 1, 0))
         present = live[pos] == own if live.size else np.zeros(own.size, dtype=bool)
-        stale = {open_keys[i] for i in np.flatnonzero(~present)}
-        if not stale:
+        if present.all():
             return []
-        conflicts = {k[0] for k in stale if not k[0].startswith("zone:")}
-        out = [  # over open alerts (few)
-            self._clear(key, STALE, now, now)
-            for key in open_keys
-            if key in stale or key[0] in conflicts
-        ]
-        if conflicts and len(self.tracker):
-            self.tracker = _keep_pairs(
-                self.tracker, ~np.isin(self.tracker.conflict_id, list(conflicts))
-            )
+        zone = self.open.is_zone
+        conflicts = np.unique(self.open.topic[~present & ~zone])
+        out = self._clear(~present | (~zone & np.isin(self.open.topic, conflicts)), STALE, now, now)
+        if conflicts.size and len(self.tracker):
+            self.tracker = _keep_pairs(self.tracker, ~np.isin(self.tracker.conflict_id, conflicts))
         return out
 
-    def _clear(self, key: tuple[str, str], reason: str, t: float, now: float) -> AlertRecord:
-        """The ``cleared`` event of the open alert ``key`` (forgotten as sent)."""
-        del self.sent[key]
-        party, own_id = key[1].split(KEY_SEP, 1)
-        if key[0].startswith("zone:"):
-            conflict_id, zone = self.zone_ids.pop(key), key[0].removeprefix("zone:")
-        else:
-            conflict_id, zone = key[0], None
-        return _bare_record(
-            conflict_id,
-            int(party),
-            own_id,
-            "cleared",
-            _Sent("none", "none"),
-            None,
-            t,
-            now,
-            zone,
-            reason,
+    def _clear(
+        self, which: npt.NDArray[np.bool_], reason: str, t: float, now: float
+    ) -> list[AlertRecord]:
+        """The ``cleared`` events of the open alerts ``which`` (forgotten), in sent order."""
+        rows = np.flatnonzero(which)
+        if rows.size == 0:
+            return []
+        rows = rows[np.argsort(self.open.seq[rows], kind="stable")]
+        gone = self.open.take(rows)
+        self.open = self.open.take(~which)
+        zone = gone.is_zone
+        names = np.strings.slice(gone.topic, len(ZONE_TOPIC), None)
+        return alert_records(
+            rows.size,
+            conflict_id=gone.alert_id,
+            party_id=gone.party_id,
+            own_id=gone.own_id,
+            event="cleared",
+            level="none",
+            manoeuvre="none",
+            time=t,
+            created_at=now,
+            zone=np.where(zone, names.astype(object), None),
+            reason=reason,
         )
+
+    def _sent_now(self, rows: OpenAlerts) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Which of these alerts changed since sent (new, or level or manoeuvre), which were open.
+
+        The changed ones are recorded as sent, in order (new ones take the next ``seq``).
+        Returns (changed, was_open), aligned with ``rows``.
+        """
+        found, pos = self.open.find(rows.key)
+        if len(self.open):
+            same = (self.open.level[pos] == rows.level) & (
+                self.open.manoeuvre[pos] == rows.manoeuvre
+            )
+            changed = ~(found & same)
+        else:
+            changed = np.ones(rows.key.size, dtype=bool)
+        sel = np.flatnonzero(changed)
+        fresh = sel[~found[sel]]
+        seq = rows.seq.copy()
+        seq[fresh] = self._seq + np.arange(fresh.size)
+        self._seq += int(fresh.size)
+        self.open = self.open.upsert(dataclasses.replace(rows, seq=seq).take(sel))
+        return changed, found
 
     def _party_names(self, party_id: IntArray) -> StrArray:
         """Each party id's name (parties are never renamed; new ones are looked up once)."""
@@ -519,7 +665,7 @@ class DetectionEngine:
         now = self.clock()
         t = float(state.time[0]) if len(state) else 0.0
         out: list[AlertRecord] = []
-        seen: set[tuple[str, str]] = set()
+        seen = np.zeros(0, dtype=np.str_)
         pairs = advice.pairs
         if len(pairs):
             # Each aircraft's merged advisory, looked up by state index (ids are sorted keys).
@@ -537,53 +683,57 @@ class DetectionEngine:
 
             a = pairs["a"].to_numpy(dtype=np.int64)
             b = pairs["b"].to_numpy(dtype=np.int64)
-            own = np.concatenate([a, b])
+            own = np.concatenate([a, b])  # each conflict's two halves: a's, then b's
             other = np.concatenate([b, a])
-            rel = relative_geometry(Kinematics.from_state(state), state.lat, state.lon, own, other)
-            # Nothing finer than a cockpit traffic display shows is stored or sent.
-            range_nm = disclosed(rel.range_nm, "range_nm")
-            bearing_deg = disclosed(rel.bearing_deg, "bearing_deg")
-            rel_alt_ft = disclosed(rel.rel_alt_ft, "rel_alt_ft")
-            closure_kt = disclosed(rel.closure_kt, "closure_kt")
-            cids = np.concatenate([pairs["conflict_id"].to_numpy()] * 2)
-            levels = np.concatenate([pairs["level"].to_numpy()] * 2)
-            reversed_ = np.concatenate([pairs["reversed"].to_numpy(dtype=bool)] * 2)
-            t_ins = disclosed(
-                np.concatenate([pairs["t_in_s"].to_numpy(dtype=np.float64)] * 2), "t_in_s"
+            cids = np.concatenate([pairs["conflict_id"].to_numpy(dtype=np.str_)] * 2)
+            rows = OpenAlerts(
+                key=_open_key(cids, state.id[own]),
+                topic=cids,
+                own=state.id[own],
+                party_id=party_id[own],
+                own_id=aircraft[own],
+                alert_id=cids,
+                level=np.concatenate([pairs["level"].to_numpy(dtype=np.str_)] * 2),
+                manoeuvre=manoeuvre[own].astype(np.str_),
+                seq=np.zeros(own.size, dtype=np.int64),
             )
-            for k in range(own.size):  # over conflicts (few), to diff against what was sent
-                i = int(own[k])
-                key = (str(cids[k]), str(state.id[i]))
-                seen.add(key)
-                sig = _Sent(str(levels[k]), str(manoeuvre[i]))
-                previous = self.sent.get(key)
-                if previous == sig:
-                    continue
-                self.sent[key] = sig
-                out.append(
-                    AlertRecord(
-                        id=0,
-                        conflict_id=key[0],
-                        party_id=int(party_id[i]),
-                        own_id=str(aircraft[i]),
-                        event="new" if previous is None else "updated",
-                        level=sig.level,
-                        manoeuvre=sig.manoeuvre,
-                        target_vs_fpm=_num(target_vs[i]),
-                        target_track_deg=_num(target_trk[i]),
-                        t_in_s=_num(t_ins[k]),
-                        time=t,
-                        created_at=now,
-                        intruder_range_nm=_num(range_nm[k]),
-                        intruder_bearing_deg=_num(bearing_deg[k]),
-                        intruder_rel_alt_ft=_num(rel_alt_ft[k]),
-                        intruder_closure_kt=_num(closure_kt[k]),
-                        reason=REVERSAL if previous is not None and reversed_[k] else None,
-                    )
+            seen = rows.key
+            changed, was_open = self._sent_now(rows)
+            k = np.flatnonzero(changed)
+            if k.size:
+                i, j = own[k], other[k]
+                rel = relative_geometry(Kinematics.from_state(state), state.lat, state.lon, i, j)
+                reversed_ = np.concatenate([pairs["reversed"].to_numpy(dtype=bool)] * 2)[k]
+                t_in = np.concatenate([pairs["t_in_s"].to_numpy(dtype=np.float64)] * 2)[k]
+                # Nothing finer than a cockpit traffic display shows is stored or sent.
+                out = alert_records(
+                    k.size,
+                    conflict_id=cids[k],
+                    party_id=party_id[i],
+                    own_id=aircraft[i],
+                    event=np.where(was_open[k], "updated", "new"),
+                    level=rows.level[k],
+                    manoeuvre=rows.manoeuvre[k],
+                    target_vs_fpm=target_vs[i],
+                    target_track_deg=target_trk[i],
+                    t_in_s=disclosed(t_in, "t_in_s"),
+                    time=t,
+                    created_at=now,
+                    intruder_range_nm=disclosed(rel.range_nm, "range_nm"),
+                    intruder_bearing_deg=disclosed(rel.bearing_deg, "bearing_deg"),
+                    intruder_rel_alt_ft=disclosed(rel.rel_alt_ft, "rel_alt_ft"),
+                    intruder_closure_kt=disclosed(rel.closure_kt, "closure_kt"),
+                    reason=np.where(was_open[k] & reversed_, REVERSAL, None),
                 )
-        cleared = set(advice.events.loc[advice.events["event"] == "cleared", "conflict_id"])
-        for key in [k for k in self.sent if k[0] in cleared and k not in seen]:  # conflicts
-            out.append(self._clear(key, RESOLVED, t, now))
+        events = advice.events
+        cleared = events.loc[events["event"] == "cleared", "conflict_id"].to_numpy(dtype=np.str_)
+        if cleared.size and len(self.open):
+            gone = (
+                ~self.open.is_zone
+                & np.isin(self.open.topic, cleared)
+                & ~np.isin(self.open.key, seen)
+            )
+            out += self._clear(gone, RESOLVED, t, now)
         return out
 
     def _zone_records(
@@ -594,79 +744,47 @@ class DetectionEngine:
         entries = zone_entries(state, self.zones, self.agreement.lookahead_s)
         now = self.clock()
         t = float(state.time[0]) if len(state) else 0.0
-        out: list[AlertRecord] = []
-        seen: set[tuple[str, str]] = set()
-        names = self.zones.name[entries.zone]
-        t_entry_s = disclosed(entries.t_entry_s, "t_in_s")
-        keys = np.char.add(np.char.add(names.astype(np.str_), KEY_SEP), state.id[entries.aircraft])
-        ids = hex_ids(hash_strings(keys, key=self.id_secret), "Z")
-        for k in range(entries.aircraft.size):  # over zone entries (few)
-            i = int(entries.aircraft[k])
-            key = ("zone:" + str(names[k]), str(state.id[i]))
-            seen.add(key)
-            violation = bool(entries.violation[k])
-            sig = _Sent(
-                "warning" if violation else "caution",
-                "zone_violation" if violation else "avoid_zone",
+        names = self.zones.name[entries.zone].astype(np.str_)
+        own = state.id[entries.aircraft]
+        topic = np.strings.add(ZONE_TOPIC, names)
+        violation = entries.violation.astype(bool)
+        rows = OpenAlerts(
+            key=_open_key(topic, own),
+            topic=topic,
+            own=own,
+            party_id=party_id[entries.aircraft],
+            own_id=aircraft[entries.aircraft],
+            alert_id=np.zeros(own.size, dtype=np.str_),
+            level=np.where(violation, "warning", "caution"),
+            manoeuvre=np.where(violation, "zone_violation", "avoid_zone"),
+            seq=np.zeros(own.size, dtype=np.int64),
+        )
+        # A zone alert keeps its opaque id while open; a new one gets a keyed hash.
+        found, pos = self.open.find(rows.key)
+        ids = np.zeros(own.size, dtype="<U17")
+        if (~found).any():
+            keys = np.strings.add(np.strings.add(names[~found], KEY_SEP), own[~found])
+            ids[~found] = hex_ids(hash_strings(keys, key=self.id_secret), "Z")
+        if found.any():
+            ids[found] = self.open.alert_id[pos[found]]
+        rows = dataclasses.replace(rows, alert_id=ids)
+        changed, was_open = self._sent_now(rows)
+        k = np.flatnonzero(changed)
+        out = alert_records(
+            k.size,
+            conflict_id=ids[k],
+            party_id=rows.party_id[k],
+            own_id=rows.own_id[k],
+            event=np.where(was_open[k], "updated", "new"),
+            level=rows.level[k],
+            manoeuvre=rows.manoeuvre[k],
+            t_in_s=disclosed(entries.t_entry_s[k], "t_in_s"),
+            time=t,
+            created_at=now,
+            zone=names[k],
+        )
+        if len(self.open):
+            out += self._clear(
+                self.open.is_zone & ~np.isin(self.open.key, rows.key), LEFT_ZONE, t, now
             )
-            previous = self.sent.get(key)
-            if previous == sig:
-                continue
-            self.sent[key] = sig
-            zone_id = self.zone_ids.setdefault(key, str(ids[k]))
-            out.append(
-                _bare_record(
-                    zone_id,
-                    int(party_id[i]),
-                    str(aircraft[i]),
-                    "new" if previous is None else "updated",
-                    sig,
-                    float(t_entry_s[k]),
-                    t,
-                    now,
-                    zone=str(names[k]),
-                )
-            )
-        for key in [k for k in self.sent if k[0].startswith("zone:") and k not in seen]:
-            out.append(self._clear(key, LEFT_ZONE, t, now))
         return out
-
-
-def _bare_record(
-    conflict_id: str,
-    party_id: int,
-    own_id: str,
-    event: str,
-    sig: _Sent,
-    t_in_s: float | None,
-    t: float,
-    now: float,
-    zone: str | None,
-    reason: str | None = None,
-) -> AlertRecord:
-    """An alert event with no intruder and no targets: a zone alert, or any ``cleared``."""
-    return AlertRecord(
-        id=0,
-        conflict_id=conflict_id,
-        party_id=party_id,
-        own_id=own_id,
-        event=event,
-        level=sig.level,
-        manoeuvre=sig.manoeuvre,
-        target_vs_fpm=None,
-        target_track_deg=None,
-        t_in_s=t_in_s,
-        time=t,
-        created_at=now,
-        intruder_range_nm=None,
-        intruder_bearing_deg=None,
-        intruder_rel_alt_ft=None,
-        intruder_closure_kt=None,
-        zone=zone,
-        reason=reason,
-    )
-
-
-def _num(x: object) -> float | None:
-    v = float(x)  # type: ignore[arg-type]
-    return None if np.isnan(v) else v

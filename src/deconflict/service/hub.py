@@ -1,11 +1,18 @@
-"""Fan-out of alert events (and the map's pictures) to the subscribers allowed to see them."""
+"""Fan-out of alert events (and the map's pictures) to the subscribers allowed to see them.
+
+A cycle's events are grouped by party once (array ops), and each connection gets its
+share in one hand-over to its event loop, not one per event.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import operator
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from deconflict.service.picture import Picture
 from deconflict.store.records import AlertRecord
@@ -85,13 +92,16 @@ class Hub:
             self._subs.discard(sub)
 
     def publish(self, records: list[AlertRecord]) -> None:
-        """Queue each record for its own party's connections and for admins."""
+        """Queue each record, in order, for its own party's connections and for admins."""
         with self._lock:
             subs = list(self._subs)
+        if not subs or not records:
+            return
+        by_party = group_by_party(records)
         for sub in subs:
-            mine = [r for r in records if sub.is_admin or r.party_id == sub.party_id]
-            for r in mine:
-                sub.loop.call_soon_threadsafe(_offer, sub.queue, r)
+            mine = records if sub.is_admin else by_party.get(sub.party_id)
+            if mine:
+                sub.loop.call_soon_threadsafe(_offer_many, sub.queue, mine)
 
     def announce(self, frame: dict[str, Any]) -> None:
         """Queue one frame (a lockstep ``cycle``) for every connection, after what is queued."""
@@ -110,6 +120,34 @@ class Hub:
             subs = [s for s in self._subs if s.wants_picture]
         for sub in subs:
             sub.loop.call_soon_threadsafe(_offer_picture, sub, picture)
+
+
+def group_by_party(records: list[AlertRecord]) -> dict[int, list[AlertRecord]]:
+    """The records of each party, each list in the order given (one stable sort by party).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class R:
+    ...     party_id: int
+    >>> group_by_party([R(2), R(1), R(2)])
+    {1: [R(party_id=1)], 2: [R(party_id=2), R(party_id=2)]}
+    """
+    party = np.fromiter(
+        map(operator.attrgetter("party_id"), records), dtype=np.int64, count=len(records)
+    )
+    order = np.argsort(party, kind="stable")
+    ids, starts = np.unique(party[order], return_index=True)
+    ordered = [records[i] for i in order.tolist()]
+    bounds = [*starts.tolist(), len(records)]
+    return {
+        int(p): ordered[bounds[k] : bounds[k + 1]]  # over parties (few)
+        for k, p in enumerate(ids.tolist())
+    }
+
+
+def _offer_many(queue: asyncio.Queue[Pushed], records: list[AlertRecord]) -> None:
+    for record in records:
+        _offer(queue, record)
 
 
 def _offer(queue: asyncio.Queue[Pushed], record: Pushed) -> None:

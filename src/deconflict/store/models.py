@@ -8,10 +8,13 @@ floats, so nothing is lost converting to and from datetimes):
     itself is never stored), revocation time and the fingerprint of the agreement
     the party acknowledged.
 ``track_states``
-    Append-only history of reported states in the ``detect`` input units. Indexed
-    by ``time`` (the recent window every snapshot reads) and by ``(party_id, id)``
-    (a party's own newest states). Deliberately no index on ``aircraft_id``: no
-    query needs one, and keeping it costs half the ingest rate (random inserts).
+    History of reported states in the ``detect`` input units, appended as they come
+    and pruned by the broker once older than its retention (``received_at``, the
+    broker's clock): the live picture, not the record. Indexed by ``time`` (the
+    recent window every snapshot reads), by ``(party_id, id)`` (a party's own newest
+    states) and by ``received_at`` (what the retention deletes; appended in order, so
+    cheap). Deliberately no index on ``aircraft_id``: no query needs one, and keeping
+    it costs half the ingest rate (random inserts).
 ``alerts``
     Append-only alert events as one party sees them: its own aircraft and the
     intruder only as relative geometry, and the ``reason`` of the event (e.g. why
@@ -74,12 +77,13 @@ class Party(Base):
 
 
 class TrackState(Base):
-    """One reported aircraft state (append-only history)."""
+    """One reported aircraft state (history, pruned after the broker's retention)."""
 
     __tablename__ = "track_states"
     __table_args__ = (
         Index("ix_track_states_party_id_id", "party_id", "id"),
         Index("ix_track_states_time", "time"),
+        Index("ix_track_states_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -198,7 +198,16 @@ def optional_float(value: float | None) -> float | None:
 
 
 def clean_alert(alert: AlertRecord) -> AlertRecord:
-    """The alert with NaN optional numbers turned into None, as every backend stores them."""
+    """The alert with NaN optional numbers turned into None, as every backend stores them.
+
+    The alert itself when every optional number is already None or a finite-or-infinite
+    Python float (the broker's own records): no copy per stored event.
+    """
+    if all(
+        value is None or (type(value) is float and value == value)
+        for value in (getattr(alert, name) for name in OPTIONAL_ALERT_FLOATS)
+    ):
+        return alert
     return dataclasses.replace(
         alert, **{name: optional_float(getattr(alert, name)) for name in OPTIONAL_ALERT_FLOATS}
     )

@@ -11,6 +11,8 @@ Semantics both implementations share (tests/store runs one suite over both):
 - "latest" state means newest by ``time`` (ties: the one stored last), so a late,
   older report never overrides a newer one: one row per (party, aircraft), ordered by
   party, then id, with the broker time it was received (``received_at``, Unix s);
+- :meth:`Repository.prune_tracks` deletes track states only: alerts, overlaps and
+  parties are the record and are never pruned;
 - NaN in an alert's optional numbers is stored and returned as None;
 - revoking twice keeps the first revocation.
 """
@@ -68,6 +70,13 @@ class Repository(Protocol):
 
     def tracks_of_party(self, party_id: int, limit: int) -> TrackBatch:
         """A party's own most recent states (at most ``limit``), newest first."""
+        ...
+
+    def prune_tracks(self, received_before: float) -> int:
+        """Delete the states received before ``received_before`` (Unix s); returns how many.
+
+        Only track states: the live picture's history, bounded by the broker's retention.
+        """
         ...
 
     def add_alerts(self, alerts: list[AlertRecord]) -> list[AlertRecord]:

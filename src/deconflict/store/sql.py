@@ -23,6 +23,7 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
+    delete,
     func,
     insert,
     make_url,
@@ -317,6 +318,19 @@ class SqlRepository:
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return batch_from_rows(rows)
+
+    def prune_tracks(self, received_before: float) -> int:
+        """Delete the states received before ``received_before`` (Unix s); returns how many.
+
+        One ``DELETE`` over the ``received_at`` index, committed. Alerts are never
+        touched. SQLite reuses the freed pages, so the file stops growing once the
+        retention is reached (it does not shrink); PostgreSQL's autovacuum does the same.
+        """
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                delete(TRACKS).where(TRACKS.c.received_at < float(received_before))
+            )
+        return int(result.rowcount)
 
     # -- alerts ----------------------------------------------------------------------
 
