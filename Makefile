@@ -27,11 +27,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/detect.py
 	$(BIN)/python bench/advise.py
 	$(BIN)/python bench/resolve.py
-	$(BIN)/python bench/broker.py
+	$(BIN)/python bench/broker.py --duration 60
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/volumes.py
 	$(BIN)/python bench/private.py
 	$(BIN)/python bench/hotline.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/map.py --duration 120
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .ruff_cache .hypothesis
