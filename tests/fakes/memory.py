@@ -30,7 +30,6 @@ from deconflict.store.records import (
     check_batch,
     clean_alert,
     empty_batch,
-    incident_windows,
     sort_latest,
     take_states,
     unknown_party_error,
@@ -240,10 +239,6 @@ class MemoryRepository:
             if tracks.received_at is None:
                 return 0
             keep = tracks.received_at >= received_before
-            for (party, own), spans in incident_windows(self._alerts).items():
-                mine = (tracks.party_id == party) & (tracks.id == own)
-                for t0, t1 in spans:  # per alerted conflict (the record's incidents)
-                    keep |= mine & (tracks.time >= t0) & (tracks.time <= t1)
             gone = int(keep.size - keep.sum())
             if gone:
                 self._chunks = [take_states(tracks, np.flatnonzero(keep))]

@@ -171,37 +171,6 @@ def test_prune_tracks_deletes_states_received_before_and_keeps_alerts(repo: Repo
     assert repo.add_tracks(make_batch(p, ["C"], [4.0])) == 1
 
 
-def test_prune_tracks_keeps_the_states_of_an_incident(repo: Repository):
-    """The record of an incident outlives the retention: an alerted aircraft's states from
-    its conflict's first event minus the margin to its clear plus the margin are kept (the
-    report draws ±60 s around closest approach); an open conflict keeps everything after."""
-    from deconflict.store.records import INCIDENT_MARGIN_S as M
-
-    p = repo.add_party("blue", "h").id
-    times = [-500.0, 100.0 - M - 1, 100.0 - M, 130.0, 160.0 + M, 160.0 + M + 1, 900.0]
-    repo.add_tracks(make_batch(p, ["AC1"] * len(times), times))
-    repo.add_tracks(make_batch(p, ["AC2"] * 3, [100.0, 130.0, 160.0]))  # never alerted
-    repo.add_tracks(make_batch(p, ["AC3"] * 3, [100.0, 500.0, 5000.0]))  # open conflict
-    repo.add_alerts(
-        [
-            make_alert(p, "c1", own_id="AC1", event="new", time=100.0),
-            make_alert(p, "c1", own_id="AC1", event="updated", time=130.0),
-            make_alert(p, "c1", own_id="AC1", event="cleared", time=160.0),
-            make_alert(p, "c2", own_id="AC3", event="new", time=400.0),
-        ]
-    )
-    assert repo.prune_tracks(time.time() + 1.0) == 4 + 3 + 1
-    kept = repo.tracks_of_party(p, 100)
-    pairs = sorted(zip(kept.id.tolist(), kept.time.tolist(), strict=True))
-    assert pairs == [
-        ("AC1", 100.0 - M),
-        ("AC1", 130.0),
-        ("AC1", 160.0 + M),
-        ("AC3", 500.0),
-        ("AC3", 5000.0),
-    ]
-
-
 def test_latest_tracks_respects_since_time(repo: Repository):
     p = repo.add_party("blue", "h").id
     repo.add_tracks(make_batch(p, ["OLD", "A", "A", "B"], [5.0, 9.0, 20.0, 10.0]))

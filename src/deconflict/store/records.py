@@ -20,42 +20,6 @@ StrArray = npt.NDArray[np.str_]
 IntArray = npt.NDArray[np.int64]
 
 
-#: Track states within this many seconds (data time) of an aircraft's alerted conflict —
-#: from its first event to its clear — outlive the track retention: the record of an
-#: incident (the report's airprox card draws ±60 s around closest approach) is kept.
-INCIDENT_MARGIN_S = 120.0
-#: The end of a conflict's kept window while it is still open (no clear as its last event).
-OPEN_WINDOW_END_S = 1e300
-
-
-def incident_windows(
-    alerts: Iterable[AlertRecord], margin_s: float = INCIDENT_MARGIN_S
-) -> dict[tuple[int, str], list[tuple[float, float]]]:
-    """Per (party id, aircraft id), the data-time windows whose states are kept.
-
-    One window per conflict id: from its first event minus ``margin_s`` to its last
-    event plus ``margin_s`` when that event is a clear, else open-ended.
-
-    >>> from dataclasses import replace
-    >>> a = AlertRecord(0, "c1", 1, "AC1", "new", "caution", "climb", None, None, None,
-    ...                 100.0, 0.0, None, None, None, None)
-    >>> incident_windows([a, replace(a, event="cleared", time=160.0)])
-    {(1, 'AC1'): [(-20.0, 280.0)]}
-    """
-    spans: dict[tuple[int, str, str], list[float | bool]] = {}
-    for a in alerts:  # over alert events of the record (the SQL store does this in one query)
-        key = (a.party_id, a.own_id, a.conflict_id)
-        span = spans.setdefault(key, [a.time, a.time, False])
-        span[0] = min(float(span[0]), a.time)
-        if a.time >= float(span[1]):
-            span[1], span[2] = a.time, a.event == "cleared"
-    out: dict[tuple[int, str], list[tuple[float, float]]] = {}
-    for (party, own, _), (t0, t1, closed) in spans.items():
-        end = float(t1) + margin_s if closed else OPEN_WINDOW_END_S
-        out.setdefault((party, own), []).append((float(t0) - margin_s, end))
-    return out
-
-
 @dataclass(frozen=True)
 class PartyRecord:
     """A party (or the working group's admin) known to the broker."""

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Engine,
     Row,
     Table,
-    case,
     delete,
     func,
     insert,
@@ -41,8 +40,6 @@ from deconflict.store.migrate import upgrade, upgrade_engine
 from deconflict.store.models import Alert, Party, PlanOverlap, PlanVolume, TrackState
 from deconflict.store.records import (
     BATCH_FIELDS,
-    INCIDENT_MARGIN_S,
-    OPEN_WINDOW_END_S,
     AlertRecord,
     OverlapRecord,
     PartyRecord,
@@ -325,40 +322,13 @@ class SqlRepository:
     def prune_tracks(self, received_before: float) -> int:
         """Delete the states received before ``received_before`` (Unix s); returns how many.
 
-        One ``DELETE`` over the ``received_at`` index, committed, sparing the states of an
-        alerted aircraft inside its conflict's window (:func:`incident_windows`, computed
-        here by one grouped subquery): the record of an incident outlives the retention.
-        Alerts are never touched. SQLite reuses the freed pages, so the file stops growing
-        once the retention is reached (it does not shrink); PostgreSQL's autovacuum does
-        the same.
+        One ``DELETE`` over the ``received_at`` index, committed. Alerts are never
+        touched. SQLite reuses the freed pages, so the file stops growing once the
+        retention is reached (it does not shrink); PostgreSQL's autovacuum does the same.
         """
-        last = func.max(ALERTS.c.time)
-        last_clear = func.max(case((ALERTS.c.event == "cleared", ALERTS.c.time)))
-        windows = (
-            select(
-                ALERTS.c.party_id,
-                ALERTS.c.own_id,
-                (func.min(ALERTS.c.time) - INCIDENT_MARGIN_S).label("t0"),
-                case((last_clear >= last, last + INCIDENT_MARGIN_S), else_=OPEN_WINDOW_END_S).label(
-                    "t1"
-                ),
-            )
-            .group_by(ALERTS.c.party_id, ALERTS.c.own_id, ALERTS.c.conflict_id)
-            .subquery()
-        )
-        incident = (
-            select(windows.c.party_id)
-            .where(
-                windows.c.party_id == TRACKS.c.party_id,
-                windows.c.own_id == TRACKS.c.aircraft_id,
-                TRACKS.c.time >= windows.c.t0,
-                TRACKS.c.time <= windows.c.t1,
-            )
-            .exists()
-        )
         with self._engine.begin() as conn:
             result = conn.execute(
-                delete(TRACKS).where(TRACKS.c.received_at < float(received_before), ~incident)
+                delete(TRACKS).where(TRACKS.c.received_at < float(received_before))
             )
         return int(result.rowcount)
 
