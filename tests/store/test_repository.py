@@ -171,6 +171,19 @@ def test_prune_tracks_deletes_states_received_before_and_keeps_alerts(repo: Repo
     assert repo.add_tracks(make_batch(p, ["C"], [4.0])) == 1
 
 
+def test_prune_tracks_in_chunks_deletes_them_all(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+):
+    """The SQL store deletes in short transactions of PRUNE_CHUNK_ROWS: all of them go."""
+    import deconflict.store.sql as sql
+
+    monkeypatch.setattr(sql, "PRUNE_CHUNK_ROWS", 2)
+    p = repo.add_party("blue", "h").id
+    repo.add_tracks(make_batch(p, [f"A{i}" for i in range(7)], [float(i) for i in range(7)]))
+    assert repo.prune_tracks(time.time() + 1.0) == 7
+    assert len(repo.latest_tracks(-1e300)) == 0
+
+
 def test_latest_tracks_respects_since_time(repo: Repository):
     p = repo.add_party("blue", "h").id
     repo.add_tracks(make_batch(p, ["OLD", "A", "A", "B"], [5.0, 9.0, 20.0, 10.0]))

@@ -52,6 +52,9 @@ from deconflict.store.records import (
     unknown_party_error,
 )
 
+#: Rows per pruning transaction: a few milliseconds of SQLite's write lock each.
+PRUNE_CHUNK_ROWS = 5_000
+
 PARTIES = cast(Table, Party.__table__)
 TRACKS = cast(Table, TrackState.__table__)
 ALERTS = cast(Table, Alert.__table__)
@@ -322,15 +325,24 @@ class SqlRepository:
     def prune_tracks(self, received_before: float) -> int:
         """Delete the states received before ``received_before`` (Unix s); returns how many.
 
-        One ``DELETE`` over the ``received_at`` index, committed. Alerts are never
-        touched. SQLite reuses the freed pages, so the file stops growing once the
+        ``DELETE`` over the ``received_at`` index in chunks of :data:`PRUNE_CHUNK_ROWS`,
+        each committed on its own so that no ingest waits long for the write lock.
+        Alerts are never touched. SQLite reuses the freed pages, so the file stops growing once the
         retention is reached (it does not shrink); PostgreSQL's autovacuum does the same.
         """
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                delete(TRACKS).where(TRACKS.c.received_at < float(received_before))
-            )
-        return int(result.rowcount)
+        due = (
+            select(TRACKS.c.id)
+            .where(TRACKS.c.received_at < float(received_before))
+            .limit(PRUNE_CHUNK_ROWS)
+            .scalar_subquery()
+        )
+        gone = 0
+        while True:  # in chunks, each its own short transaction: ingest commits interleave
+            with self._engine.begin() as conn:
+                n = int(conn.execute(delete(TRACKS).where(TRACKS.c.id.in_(due))).rowcount)
+            gone += n
+            if n < PRUNE_CHUNK_ROWS:
+                return gone
 
     # -- alerts ----------------------------------------------------------------------
 
