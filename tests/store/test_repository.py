@@ -171,9 +171,7 @@ def test_prune_tracks_deletes_states_received_before_and_keeps_alerts(repo: Repo
     assert repo.add_tracks(make_batch(p, ["C"], [4.0])) == 1
 
 
-def test_prune_tracks_in_chunks_deletes_them_all(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch
-):
+def test_prune_tracks_in_chunks_deletes_them_all(repo: Repository, monkeypatch: pytest.MonkeyPatch):
     """The SQL store deletes in short transactions of PRUNE_CHUNK_ROWS: all of them go."""
     import deconflict.store.sql as sql
 
