@@ -12,6 +12,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -27,6 +28,19 @@ R = TypeVar("R")
 #: Wide tables when piped (rich would otherwise wrap at 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 200, soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def steps_progress() -> Progress:
+    """The transient progress bar of a simulated run on stderr: description, bar, steps, time."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>5}/{task.total} steps"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
 
 #: Exit status for input the user must fix (typer's own usage errors also use 2).
 EXIT_BAD_INPUT = 2

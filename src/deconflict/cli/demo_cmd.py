@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deconflict.cli.common import console, err_console, one_line_errors
+from deconflict.cli.common import console, err_console, one_line_errors, steps_progress
 from deconflict.sim.demo import DemoResult, run_demo, with_seed
 from deconflict.sim.scenario import Scenario, load_scenario
 
@@ -116,14 +115,7 @@ def _run_with_progress(scenario: Scenario, out: Path, duration_s: float | None) 
                 err_console.print(f"protocol {label}: step {k}/{n}", highlight=False)
 
         return run_demo(scenario, out, duration_s=duration_s, progress=line)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:>5}/{task.total} steps"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with steps_progress() as bar:
         tasks: dict[str, Any] = {}
 
         def tick(label: str, k: int, n: int) -> None:

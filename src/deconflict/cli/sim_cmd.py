@@ -9,16 +9,15 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from deconflict.cli.common import (
     AgreementOpt,
     console,
-    err_console,
     one_line_errors,
     resolve_agreement,
     rules_summary,
+    steps_progress,
 )
 from deconflict.errors import InputError
 from deconflict.io.tables import write_table
@@ -71,14 +70,7 @@ def sim_command(
     runs = [True, False] if protocol is Protocol.both else [protocol is Protocol.on]
     tracks: list[pd.DataFrame] = []
     summaries: dict[str, RunSummary] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:>5}/{task.total} steps"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with steps_progress() as bar:
         for on in runs:
             label = "on" if on else "off"
             task = bar.add_task(f"{sc.name}, protocol {label}", total=None)
